@@ -1,0 +1,106 @@
+"""Helpers every command module shares: consoles, the store, error handling."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from sqlalchemy import Engine
+
+from territory.errors import InternalError, TerritoryError, ValidationFailed
+from territory.settings import Settings
+
+__all__ = [
+    "console",
+    "err_console",
+    "open_store",
+    "progress_bar",
+    "run_command",
+    "settings_of",
+]
+
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+_log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    """Return the settings the root callback stored on the context."""
+    root = ctx.find_root()
+    obj = root.obj
+    if not isinstance(obj, Settings):
+        raise InternalError("CLI context has no settings", code="cli_context")
+    return obj
+
+
+def open_store(ctx: typer.Context) -> Engine:
+    """Open the store named by ``--db`` and migrate it to the newest schema."""
+    from territory.services.store import open_store as _open
+
+    return _open(settings_of(ctx).database_url)
+
+
+def run_command(fn: Callable[[], T]) -> T:
+    """Run ``fn``; print project errors as ``error: ...`` and exit with their code."""
+    try:
+        return fn()
+    except ValidationFailed as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(exc.exit_code) from exc
+    except TerritoryError as exc:
+        err_console.print(f"error: {exc.message}", markup=False, highlight=False)
+        raise typer.Exit(exc.exit_code) from exc
+    except typer.Exit:
+        raise
+    except Exception as exc:  # top of a command: log, answer as InternalError
+        _log.exception("unexpected error")
+        err_console.print(
+            f"error: internal error ({type(exc).__name__}: {exc}); "
+            "please report it with the command you ran.",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(InternalError.exit_code) from exc
+
+
+@contextmanager
+def progress_bar(
+    description: str, total: float | None
+) -> Iterator[Callable[..., None]]:
+    """Show a rich progress bar; yield ``advance(n=1, description=None, total=None)``."""
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+        disable=not sys.stderr.isatty() and False,
+    )
+    with progress:
+        task = progress.add_task(description, total=total)
+
+        def advance(
+            n: float = 1, description: str | None = None, total: float | None = None
+        ) -> None:
+            kwargs: dict[str, object] = {"advance": n}
+            if description is not None:
+                kwargs["description"] = description
+            if total is not None:
+                kwargs["total"] = total
+            progress.update(task, **kwargs)  # type: ignore[arg-type]
+
+        yield advance

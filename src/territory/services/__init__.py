@@ -1,0 +1,1 @@
+"""Use cases: each CLI command calls one function here."""

@@ -1,0 +1,1 @@
+"""Repositories: read and write one resource, mapping rows to domain objects."""
