@@ -1,0 +1,49 @@
+"""`territory bench`: solve and score published benchmark instances.
+
+This group is a developer tool over the design engine's arrays: it reads a
+benchmark file, runs the engine and prints one JSON object. It touches no
+store, so it calls the engine's benchmark runner directly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from territory.cli._common import run_command
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Solve and score published territory-design benchmark instances.",
+    no_args_is_help=True,
+)
+
+
+@app.command("solve")
+def solve(
+    file: Annotated[Path, typer.Argument(help="A dtdp GraphML or commdis instance.")],
+    time_limit: Annotated[
+        float, typer.Option("--time-limit", help="Seconds, counted after parsing.")
+    ] = 60.0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the run.")] = 0,
+    p: Annotated[
+        int | None, typer.Option("--p", help="Territories (default: the instance's).")
+    ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option("--labels", help="Write the labels (one line, unit order) here."),
+    ] = None,
+) -> None:
+    """Solve FILE and print one JSON object with the benchmark's measures."""
+    from territory.optimize.bench import solve_instance
+
+    record = run_command(
+        lambda: solve_instance(
+            file, time_limit_s=time_limit, seed=seed, p=p, labels_out=labels
+        )
+    )
+    typer.echo(json.dumps(record))

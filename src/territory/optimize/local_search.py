@@ -1,0 +1,933 @@
+"""Compiled local search that keeps every territory contiguous.
+
+The state of a plan lives in flat arrays so that one move costs
+``O(|A| + |B|)``: per-territory member lists, activity sums, violation,
+cost (diameter, radius or moment) and its extreme pair. The search alternates
+
+* a *balance* phase: tabu search over boundary moves touching a territory
+  that breaks its tolerance, scored by the change in total violation, under a
+  cap on the objective (no territory may reach the best objective found); and
+* a *compactness* phase: once every territory is balanced, the new best plan
+  is recorded, the cap drops to its objective, and an extreme unit of the
+  widest territory is pushed to a neighbour, which re-opens the balance phase.
+
+A repair that stalls reverts to the best plan. Every move checks that the
+donor territory stays connected (breadth-first search from the moved unit's
+neighbours, stopping once they are all reached), that no locked unit moves and
+that the disruption limits hold.
+
+The kernel is resumable: :func:`run_chunk` performs a bounded number of
+iterations on the state arrays, so the caller can watch the clock.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["MODE_DIAMETER", "MODE_MOMENT", "MODE_PCENTER", "init_state", "run_chunk"]
+
+MODE_DIAMETER = 0
+MODE_PCENTER = 1
+MODE_MOMENT = 2
+
+# indices into the integer and float scalar state arrays
+I_ITER = 0
+I_LAST_IMPROVE = 1
+I_N_FEASIBLE = 2
+I_REVERTS = 3
+I_MOVES = 4
+F_CAP = 0
+F_BEST_I = 1  # best violation since the last feasible plan or revert
+F_BEST_OBJ = 2
+F_BEST_INFEAS_I = 3  # smallest violation ever seen (no feasible plan yet)
+EPS = 1e-9
+
+
+@njit(cache=True)
+def _rand(state: np.ndarray) -> float:
+    x = state[0]
+    x ^= x >> np.uint64(12)
+    x ^= x << np.uint64(25)
+    x ^= x >> np.uint64(27)
+    state[0] = x
+    return (
+        float((x * np.uint64(2685821657736338717)) >> np.uint64(11))
+        / 9007199254740992.0
+    )
+
+
+@njit(cache=True)
+def _dist(i: int, j: int, coords: np.ndarray, dmat: np.ndarray, use_mat: bool) -> float:
+    if use_mat:
+        return dmat[i, j]
+    dx = coords[i, 0] - coords[j, 0]
+    dy = coords[i, 1] - coords[j, 1]
+    return np.sqrt(dx * dx + dy * dy)
+
+
+@njit(cache=True)
+def _viol_of(sums_k: np.ndarray, target_k: np.ndarray, tol: np.ndarray) -> float:
+    s = 0.0
+    for a in range(sums_k.shape[0]):
+        t = target_k[a]
+        if t > 0:
+            d = abs(sums_k[a] - t) / t - tol[a]
+            if d > 0:
+                s += d
+    return s
+
+
+@njit(cache=True)
+def _viol_with(
+    sums_k: np.ndarray,
+    w_u: np.ndarray,
+    sign: float,
+    target_k: np.ndarray,
+    tol: np.ndarray,
+) -> float:
+    s = 0.0
+    for a in range(sums_k.shape[0]):
+        t = target_k[a]
+        if t > 0:
+            d = abs(sums_k[a] + sign * w_u[a] - t) / t - tol[a]
+            if d > 0:
+                s += d
+    return s
+
+
+@njit(cache=True)
+def _full_cost(k, members, msize, centre, coords, dmat, use_mat, mode, pair):
+    """Recompute territory k's cost and extreme pair from scratch."""
+    size = msize[k]
+    best = 0.0
+    pa = -1
+    pb = -1
+    if mode == 0:
+        if size > 0:
+            pa = members[k, 0]
+            pb = members[k, 0]
+        for i in range(size):
+            u = members[k, i]
+            for j in range(i + 1, size):
+                v = members[k, j]
+                d = _dist(u, v, coords, dmat, use_mat)
+                if d > best:
+                    best = d
+                    pa = u
+                    pb = v
+    else:
+        c = centre[k]
+        pa = c
+        pb = c
+        for i in range(size):
+            v = members[k, i]
+            d = _dist(c, v, coords, dmat, use_mat)
+            if mode == 1:
+                if d > best:
+                    best = d
+                    pb = v
+            else:
+                best += d * d
+    pair[k, 0] = pa
+    pair[k, 1] = pb
+    return best
+
+
+@njit(cache=True)
+def init_state(
+    labels,
+    p,
+    weights,
+    target,
+    tol,
+    centre,
+    coords,
+    dmat,
+    use_mat,
+    mode,
+    members,
+    msize,
+    mpos,
+    sums,
+    viol,
+    cost,
+    pair,
+    cur,
+    moved_tot,
+    moved_terr,
+):
+    """Fill the state arrays from ``labels``."""
+    n = labels.shape[0]
+    m = weights.shape[1]
+    for k in range(p):
+        msize[k] = 0
+        for a in range(m):
+            sums[k, a] = 0.0
+            moved_terr[k, a] = 0.0
+    for a in range(m):
+        moved_tot[a] = 0.0
+    for u in range(n):
+        k = labels[u]
+        if k < 0:
+            mpos[u] = -1
+            continue
+        members[k, msize[k]] = u
+        mpos[u] = msize[k]
+        msize[k] += 1
+        for a in range(m):
+            sums[k, a] += weights[u, a]
+        c = cur[u]
+        if c >= 0 and c != k:
+            for a in range(m):
+                moved_tot[a] += weights[u, a]
+                moved_terr[c, a] += weights[u, a]
+    for k in range(p):
+        viol[k] = _viol_of(sums[k], target[k], tol)
+        cost[k] = _full_cost(
+            k, members, msize, centre, coords, dmat, use_mat, mode, pair
+        )
+
+
+@njit(cache=True)
+def _cost_after_add(
+    b, u, cap, members, msize, cost, pair, centre, coords, dmat, use_mat, mode
+):
+    """Cost of territory b with u added; stops early once it reaches cap."""
+    if mode == 0:
+        c = cost[b]
+        for i in range(msize[b]):
+            d = _dist(u, members[b, i], coords, dmat, use_mat)
+            if d > c:
+                c = d
+                if c >= cap:
+                    return c
+        return c
+    d = _dist(centre[b], u, coords, dmat, use_mat)
+    if mode == 1:
+        return max(cost[b], d)
+    return cost[b] + d * d
+
+
+@njit(cache=True)
+def _removable(u, a, labels, indptr, indices, msize, stamp, queue, counter):
+    """Does territory a stay connected without u? (a keeps at least one unit)."""
+    if msize[a] <= 1:
+        return False
+    need = 0
+    first = -1
+    for e in range(indptr[u], indptr[u + 1]):
+        v = indices[e]
+        if labels[v] == a:
+            need += 1
+            if first < 0:
+                first = v
+    if need <= 1:
+        return True
+    counter[0] += 1
+    mark = counter[0]
+    stamp[u] = mark
+    stamp[first] = mark
+    queue[0] = first
+    head = 0
+    tail = 1
+    found = 1
+    while head < tail:
+        x = queue[head]
+        head += 1
+        for e in range(indptr[x], indptr[x + 1]):
+            v = indices[e]
+            if labels[v] == a and stamp[v] != mark:
+                stamp[v] = mark
+                queue[tail] = v
+                tail += 1
+                for f in range(indptr[u], indptr[u + 1]):
+                    if indices[f] == v:
+                        found += 1
+                        break
+                if found == need:
+                    return True
+    return False
+
+
+@njit(cache=True)
+def _disruption_ok(
+    u, b, cur, weights, moved_tot, moved_terr, lim_tot, lim_terr, labels
+):
+    c = cur[u]
+    if c < 0:
+        return True
+    was = labels[u] != c
+    now = b != c
+    if was or not now:
+        return True
+    for a in range(weights.shape[1]):
+        if moved_tot[a] + weights[u, a] > lim_tot[a] + 1e-12:
+            return False
+        if moved_terr[c, a] + weights[u, a] > lim_terr[c, a] + 1e-12:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _apply(
+    u,
+    b,
+    labels,
+    weights,
+    target,
+    tol,
+    centre,
+    coords,
+    dmat,
+    use_mat,
+    mode,
+    members,
+    msize,
+    mpos,
+    sums,
+    viol,
+    cost,
+    pair,
+    cur,
+    moved_tot,
+    moved_terr,
+):
+    a = labels[u]
+    m = weights.shape[1]
+    # remove from a
+    i = mpos[u]
+    last = members[a, msize[a] - 1]
+    members[a, i] = last
+    mpos[last] = i
+    msize[a] -= 1
+    # add to b
+    members[b, msize[b]] = u
+    mpos[u] = msize[b]
+    msize[b] += 1
+    labels[u] = b
+    for x in range(m):
+        sums[a, x] -= weights[u, x]
+        sums[b, x] += weights[u, x]
+    viol[a] = _viol_of(sums[a], target[a], tol)
+    viol[b] = _viol_of(sums[b], target[b], tol)
+    c = cur[u]
+    if c >= 0:
+        if a == c and b != c:
+            for x in range(m):
+                moved_tot[x] += weights[u, x]
+                moved_terr[c, x] += weights[u, x]
+        elif a != c and b == c:
+            for x in range(m):
+                moved_tot[x] -= weights[u, x]
+                moved_terr[c, x] -= weights[u, x]
+    # costs
+    if mode == 0:
+        nb = cost[b]
+        for j in range(msize[b] - 1):
+            v = members[b, j]
+            d = _dist(u, v, coords, dmat, use_mat)
+            if d > nb:
+                nb = d
+                pair[b, 0] = u
+                pair[b, 1] = v
+        cost[b] = nb
+        if pair[a, 0] == u or pair[a, 1] == u:
+            cost[a] = _full_cost(
+                a, members, msize, centre, coords, dmat, use_mat, mode, pair
+            )
+    elif mode == 1:
+        d = _dist(centre[b], u, coords, dmat, use_mat)
+        if d > cost[b]:
+            cost[b] = d
+            pair[b, 1] = u
+        if pair[a, 1] == u:
+            cost[a] = _full_cost(
+                a, members, msize, centre, coords, dmat, use_mat, mode, pair
+            )
+    else:
+        d = _dist(centre[b], u, coords, dmat, use_mat)
+        cost[b] += d * d
+        d = _dist(centre[a], u, coords, dmat, use_mat)
+        cost[a] = max(0.0, cost[a] - d * d)
+
+
+@njit(cache=True)
+def _objective(cost, mode):
+    if mode == 2:
+        return cost.sum()
+    return cost.max()
+
+
+@njit(cache=True)
+def run_chunk(
+    n_iters,
+    p,
+    indptr,
+    indices,
+    weights,
+    target,
+    tol,
+    centre,
+    coords,
+    dmat,
+    use_mat,
+    mode,
+    fixed,
+    contig,
+    cur,
+    lim_tot,
+    lim_terr,
+    labels,
+    members,
+    msize,
+    mpos,
+    sums,
+    viol,
+    cost,
+    pair,
+    moved_tot,
+    moved_terr,
+    tabu,
+    stamp,
+    queue,
+    counter,
+    rng,
+    ist,
+    fst,
+    best_labels,
+    stall_limit,
+    cand_u,
+    cand_b,
+    cand_s,
+):
+    """Run up to ``n_iters`` iterations; return True when the search is done.
+
+    The search is done only when a plan with objective 0 is found or, for the
+    moment objective, when no improving move is left.
+    """
+    n = labels.shape[0]
+    for _ in range(n_iters):
+        it = ist[I_ITER]
+        ist[I_ITER] = it + 1
+        total = viol.sum()
+        cap = fst[F_CAP]
+        obj = _objective(cost, mode)
+        if total <= EPS and (obj < cap - 1e-9 * max(1.0, cap) or cap == np.inf):
+            # a new best feasible plan
+            best_labels[:] = labels
+            fst[F_BEST_OBJ] = obj
+            fst[F_CAP] = obj
+            fst[F_BEST_I] = 0.0
+            ist[I_N_FEASIBLE] += 1
+            ist[I_LAST_IMPROVE] = it
+            if mode != 2 and obj <= 0.0:
+                return True
+            continue
+        if total < fst[F_BEST_I] - EPS:
+            fst[F_BEST_I] = total
+            ist[I_LAST_IMPROVE] = it
+            if cap == np.inf and total < fst[F_BEST_INFEAS_I]:
+                fst[F_BEST_INFEAS_I] = total
+                best_labels[:] = labels
+        if it - ist[I_LAST_IMPROVE] > stall_limit:
+            ist[I_LAST_IMPROVE] = it
+            if cap < np.inf:
+                labels[:] = best_labels
+                init_state(
+                    labels,
+                    p,
+                    weights,
+                    target,
+                    tol,
+                    centre,
+                    coords,
+                    dmat,
+                    use_mat,
+                    mode,
+                    members,
+                    msize,
+                    mpos,
+                    sums,
+                    viol,
+                    cost,
+                    pair,
+                    cur,
+                    moved_tot,
+                    moved_terr,
+                )
+                ist[I_REVERTS] += 1
+                fst[F_BEST_I] = np.inf
+                # shake: a few random boundary moves that keep the cap
+                _shake(
+                    max(2, n // (8 * p)),
+                    p,
+                    indptr,
+                    indices,
+                    weights,
+                    target,
+                    tol,
+                    centre,
+                    coords,
+                    dmat,
+                    use_mat,
+                    mode,
+                    fixed,
+                    contig,
+                    cur,
+                    lim_tot,
+                    lim_terr,
+                    labels,
+                    members,
+                    msize,
+                    mpos,
+                    sums,
+                    viol,
+                    cost,
+                    pair,
+                    moved_tot,
+                    moved_terr,
+                    stamp,
+                    queue,
+                    counter,
+                    rng,
+                    fst[F_CAP],
+                )
+                continue
+            fst[F_BEST_I] = np.inf
+            _shake(
+                max(2, p // 2),
+                p,
+                indptr,
+                indices,
+                weights,
+                target,
+                tol,
+                centre,
+                coords,
+                dmat,
+                use_mat,
+                mode,
+                fixed,
+                contig,
+                cur,
+                lim_tot,
+                lim_terr,
+                labels,
+                members,
+                msize,
+                mpos,
+                sums,
+                viol,
+                cost,
+                pair,
+                moved_tot,
+                moved_terr,
+                stamp,
+                queue,
+                counter,
+                rng,
+                np.inf,
+            )
+            continue
+        ncand = 0
+        if total <= EPS:
+            if mode == 2:
+                # feasible: make the best improving move, or stop at a local optimum
+                if not _improve_moment(
+                    p,
+                    indptr,
+                    indices,
+                    weights,
+                    target,
+                    tol,
+                    centre,
+                    coords,
+                    dmat,
+                    use_mat,
+                    fixed,
+                    contig,
+                    cur,
+                    lim_tot,
+                    lim_terr,
+                    labels,
+                    members,
+                    msize,
+                    mpos,
+                    sums,
+                    viol,
+                    cost,
+                    pair,
+                    moved_tot,
+                    moved_terr,
+                    stamp,
+                    queue,
+                    counter,
+                ):
+                    return True
+                continue
+            # compactness phase: push an extreme unit out of the widest territory
+            kmax = 0
+            for k in range(1, p):
+                if cost[k] > cost[kmax]:
+                    kmax = k
+            for e in range(2):
+                u = pair[kmax, e]
+                if u < 0 or fixed[u] or (e == 0 and mode == 1):
+                    continue
+                for f in range(indptr[u], indptr[u + 1]):
+                    b = labels[indices[f]]
+                    if b == kmax:
+                        continue
+                    cand_u[ncand] = u
+                    cand_b[ncand] = b
+                    cand_s[ncand] = (
+                        _viol_with(sums[kmax], weights[u], -1.0, target[kmax], tol)
+                        + _viol_with(sums[b], weights[u], 1.0, target[b], tol)
+                        - viol[kmax]
+                        - viol[b]
+                        + 1e-6 * _rand(rng)
+                    )
+                    ncand += 1
+        else:
+            # balance phase: moves out of or into a violated territory
+            for k in range(p):
+                if viol[k] <= EPS:
+                    continue
+                for i in range(msize[k]):
+                    x = members[k, i]
+                    for f in range(indptr[x], indptr[x + 1]):
+                        y = indices[f]
+                        b = labels[y]
+                        if b == k:
+                            continue
+                        # x leaves k for b, and y leaves b for k
+                        for side in range(2):
+                            u = x if side == 0 else y
+                            src = k if side == 0 else b
+                            dst = b if side == 0 else k
+                            if fixed[u]:
+                                continue
+                            d = (
+                                _viol_with(
+                                    sums[src], weights[u], -1.0, target[src], tol
+                                )
+                                + _viol_with(
+                                    sums[dst], weights[u], 1.0, target[dst], tol
+                                )
+                                - viol[src]
+                                - viol[dst]
+                            )
+                            if tabu[u] > it and total + d >= fst[F_BEST_I] - EPS:
+                                continue
+                            cand_u[ncand] = u
+                            cand_b[ncand] = dst
+                            cand_s[ncand] = d + 1e-7 * _rand(rng)
+                            ncand += 1
+                            if ncand >= cand_u.shape[0]:
+                                break
+                        if ncand >= cand_u.shape[0]:
+                            break
+                    if ncand >= cand_u.shape[0]:
+                        break
+                if ncand >= cand_u.shape[0]:
+                    break
+        moved = False
+        if ncand > 0:
+            order = np.argsort(cand_s[:ncand])
+            for j in range(ncand):
+                c = order[j]
+                u = cand_u[c]
+                b = cand_b[c]
+                a = labels[u]
+                if a == b:
+                    continue
+                if mode != 2 and cap < np.inf:
+                    nc = _cost_after_add(
+                        b,
+                        u,
+                        cap,
+                        members,
+                        msize,
+                        cost,
+                        pair,
+                        centre,
+                        coords,
+                        dmat,
+                        use_mat,
+                        mode,
+                    )
+                    if nc >= cap - 1e-9 * max(1.0, cap):
+                        continue
+                if not _disruption_ok(
+                    u, b, cur, weights, moved_tot, moved_terr, lim_tot, lim_terr, labels
+                ):
+                    continue
+                if contig and not _removable(
+                    u, a, labels, indptr, indices, msize, stamp, queue, counter
+                ):
+                    continue
+                if not contig and msize[a] <= 1:
+                    continue
+                _apply(
+                    u,
+                    b,
+                    labels,
+                    weights,
+                    target,
+                    tol,
+                    centre,
+                    coords,
+                    dmat,
+                    use_mat,
+                    mode,
+                    members,
+                    msize,
+                    mpos,
+                    sums,
+                    viol,
+                    cost,
+                    pair,
+                    cur,
+                    moved_tot,
+                    moved_terr,
+                )
+                tabu[u] = it + 4 + int(_rand(rng) * (6 + 2 * np.sqrt(n / p)))
+                ist[I_MOVES] += 1
+                moved = True
+                break
+        if not moved:
+            _shake(
+                1,
+                p,
+                indptr,
+                indices,
+                weights,
+                target,
+                tol,
+                centre,
+                coords,
+                dmat,
+                use_mat,
+                mode,
+                fixed,
+                contig,
+                cur,
+                lim_tot,
+                lim_terr,
+                labels,
+                members,
+                msize,
+                mpos,
+                sums,
+                viol,
+                cost,
+                pair,
+                moved_tot,
+                moved_terr,
+                stamp,
+                queue,
+                counter,
+                rng,
+                cap,
+            )
+    return False
+
+
+@njit(cache=True)
+def _shake(
+    n_moves,
+    p,
+    indptr,
+    indices,
+    weights,
+    target,
+    tol,
+    centre,
+    coords,
+    dmat,
+    use_mat,
+    mode,
+    fixed,
+    contig,
+    cur,
+    lim_tot,
+    lim_terr,
+    labels,
+    members,
+    msize,
+    mpos,
+    sums,
+    viol,
+    cost,
+    pair,
+    moved_tot,
+    moved_terr,
+    stamp,
+    queue,
+    counter,
+    rng,
+    cap,
+):
+    """Make up to n_moves random boundary moves; balance may get worse."""
+    n = labels.shape[0]
+    done = 0
+    tries = 0
+    while done < n_moves and tries < 50 * n_moves + 100:
+        tries += 1
+        u = int(_rand(rng) * n)
+        a = labels[u]
+        if a < 0 or fixed[u]:
+            continue
+        deg = indptr[u + 1] - indptr[u]
+        if deg == 0:
+            continue
+        v = indices[indptr[u] + int(_rand(rng) * deg)]
+        b = labels[v]
+        if b == a or b < 0:
+            continue
+        if mode != 2 and cap < np.inf:
+            nc = _cost_after_add(
+                b,
+                u,
+                cap,
+                members,
+                msize,
+                cost,
+                pair,
+                centre,
+                coords,
+                dmat,
+                use_mat,
+                mode,
+            )
+            if nc >= cap - 1e-9 * max(1.0, cap):
+                continue
+        if not _disruption_ok(
+            u, b, cur, weights, moved_tot, moved_terr, lim_tot, lim_terr, labels
+        ):
+            continue
+        if contig and not _removable(
+            u, a, labels, indptr, indices, msize, stamp, queue, counter
+        ):
+            continue
+        if msize[a] <= 1:
+            continue
+        _apply(
+            u,
+            b,
+            labels,
+            weights,
+            target,
+            tol,
+            centre,
+            coords,
+            dmat,
+            use_mat,
+            mode,
+            members,
+            msize,
+            mpos,
+            sums,
+            viol,
+            cost,
+            pair,
+            cur,
+            moved_tot,
+            moved_terr,
+        )
+        done += 1
+
+
+@njit(cache=True)
+def _improve_moment(
+    p,
+    indptr,
+    indices,
+    weights,
+    target,
+    tol,
+    centre,
+    coords,
+    dmat,
+    use_mat,
+    fixed,
+    contig,
+    cur,
+    lim_tot,
+    lim_terr,
+    labels,
+    members,
+    msize,
+    mpos,
+    sums,
+    viol,
+    cost,
+    pair,
+    moved_tot,
+    moved_terr,
+    stamp,
+    queue,
+    counter,
+):
+    """Make the best balance-keeping move that lowers the moment; False if none."""
+    n = labels.shape[0]
+    best = -1e-9
+    bu = -1
+    bb = -1
+    for u in range(n):
+        a = labels[u]
+        if a < 0 or fixed[u]:
+            continue
+        da = _dist(centre[a], u, coords, dmat, use_mat)
+        for f in range(indptr[u], indptr[u + 1]):
+            b = labels[indices[f]]
+            if b == a or b < 0:
+                continue
+            db = _dist(centre[b], u, coords, dmat, use_mat)
+            gain = db * db - da * da
+            if gain >= best:
+                continue
+            if _viol_with(sums[a], weights[u], -1.0, target[a], tol) > EPS:
+                continue
+            if _viol_with(sums[b], weights[u], 1.0, target[b], tol) > EPS:
+                continue
+            if not _disruption_ok(
+                u, b, cur, weights, moved_tot, moved_terr, lim_tot, lim_terr, labels
+            ):
+                continue
+            if contig and not _removable(
+                u, a, labels, indptr, indices, msize, stamp, queue, counter
+            ):
+                continue
+            if msize[a] <= 1:
+                continue
+            best = gain
+            bu = u
+            bb = b
+    if bu < 0:
+        return False
+    _apply(
+        bu,
+        bb,
+        labels,
+        weights,
+        target,
+        tol,
+        centre,
+        coords,
+        dmat,
+        use_mat,
+        2,
+        members,
+        msize,
+        mpos,
+        sums,
+        viol,
+        cost,
+        pair,
+        cur,
+        moved_tot,
+        moved_terr,
+    )
+    return True
