@@ -1,0 +1,668 @@
+"""Fast bulk writes of columnar data into any table of the store.
+
+Loading a million accounts, every county of the country or a design run's
+assignments one ORM object at a time is far too slow. The functions here take
+*columns* (one sequence per column name) and write them with the fastest path
+each store offers, on the caller's connection and inside the caller's
+transaction, so a bulk write commits or rolls back together with everything
+else the command does:
+
+* **SQLite**: the raw DBAPI cursor's ``executemany`` with one prepared
+  ``INSERT``; rows are built by zipping the column lists, no per-row Python
+  objects beyond the tuple.
+* **PostgreSQL**: psycopg 3 ``COPY ... FROM STDIN (FORMAT csv)``; the CSV text
+  is produced by polars in native code, chunk by chunk.
+
+Values are converted once, per column, to what SQLAlchemy itself would have
+stored (``Date``/``DateTime`` as ISO text on SQLite, ``JSON`` serialised with
+``json.dumps``, booleans as 0/1), so rows written here read back through
+SQLAlchemy exactly as rows written with ``conn.execute(table.insert(), ...)``.
+Two deliberate differences: time-zone-aware datetimes are stored in UTC on
+SQLite too (SQLAlchemy would keep the wall-clock time and drop the offset),
+and ``None`` in a ``JSON`` column is SQL ``NULL`` rather than JSON ``null``;
+both read back the same way. ``NaN`` in a float column is stored as
+``NULL`` on both stores.
+
+Column values
+-------------
+Each value of ``columns`` is either a column (``list``, ``tuple``, NumPy
+array, polars ``Series``, pyarrow ``Array``/``ChunkedArray``), all of the
+same length, or a *scalar* (``str``, number, ``bool``, ``date``,
+``datetime``, ``dict`` for a JSON column, ``None``) repeated on every row.
+Columns left out get the table's scalar or callable Python-side default
+(``placed_by`` = ``"unplaced"``, ``is_sample`` = ``False`` ...), or are left
+to the database (autoincrement keys, nullable columns). ``None`` is SQL
+``NULL``.
+
+Examples
+--------
+>>> from datetime import UTC, datetime
+>>> with engine.begin() as conn:                       # doctest: +SKIP
+...     insert_columns(conn, "account", {
+...         "id": ["A1", "A2"], "name": ["Acme", "Globex"],
+...         "billing_postal_code": ["02134", "01001"],
+...         "created_at": datetime.now(UTC), "updated_at": datetime.now(UTC),
+...     })
+2
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from itertools import islice, repeat
+from typing import Any
+
+import polars as pl
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Connection,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.schema import CreateIndex
+
+from territory.errors import Conflict, InternalError
+from territory.storage.tables import metadata
+
+__all__ = [
+    "DEFAULT_CHUNK_ROWS",
+    "REBUILD_INDEXES_FROM_ROWS",
+    "insert_columns",
+    "insert_frame",
+    "upsert_columns",
+]
+
+#: Rows per ``executemany`` batch or ``COPY`` write; also the progress step.
+DEFAULT_CHUNK_ROWS = 100_000
+#: From this many rows, an SQLite load drops and rebuilds plain indexes.
+REBUILD_INDEXES_FROM_ROWS = 200_000
+
+ProgressCallback = Callable[[int], None]
+
+_SCALAR_TYPES = (str, bytes, int, float, bool, date, datetime, dict)
+
+
+# --------------------------------------------------------------------- helpers
+
+
+def _resolve_table(table: Table | str) -> Table:
+    if isinstance(table, Table):
+        return table
+    try:
+        return metadata.tables[table]
+    except KeyError as exc:
+        raise InternalError(
+            f"Bulk write to unknown table {table!r}; known tables are "
+            f"{', '.join(sorted(metadata.tables))}.",
+            code="bulk_unknown_table",
+        ) from exc
+
+
+def _polars_dtype(sa_type: Any) -> pl.DataType:
+    """Return the polars dtype a column of SQLAlchemy type ``sa_type`` is staged in."""
+    if isinstance(sa_type, Boolean):
+        return pl.Boolean()
+    if isinstance(sa_type, Integer | BigInteger):
+        return pl.Int64()
+    if isinstance(sa_type, Float):
+        return pl.Float64()
+    if isinstance(sa_type, DateTime):
+        return pl.Datetime("us", "UTC") if sa_type.timezone else pl.Datetime("us")
+    if isinstance(sa_type, Date):
+        return pl.Date()
+    if isinstance(sa_type, LargeBinary):
+        return pl.Binary()
+    if isinstance(sa_type, JSON | String | Text):
+        return pl.String()
+    raise InternalError(
+        f"Bulk write does not know how to stage a {sa_type!r} column; add it to "
+        "territory.storage.bulk._polars_dtype.",
+        code="bulk_column_type",
+    )
+
+
+def _is_column(value: Any) -> bool:
+    if isinstance(value, _SCALAR_TYPES) or value is None:
+        return False
+    return hasattr(value, "__len__")
+
+
+def _json_text(values: Any) -> list[str | None]:
+    return [None if v is None else json.dumps(v) for v in values]
+
+
+def _to_series(name: str, value: Any, dtype: pl.DataType, is_json: bool) -> pl.Series:
+    """Return ``value`` (a column) as a polars Series of ``dtype``."""
+    try:
+        if is_json:
+            if isinstance(value, pl.Series) and value.dtype == pl.String:
+                # Already serialised JSON text.
+                return value.alias(name)
+            seq = value.to_list() if hasattr(value, "to_list") else value
+            return pl.Series(name, _json_text(seq), dtype=pl.String)
+        if isinstance(value, pl.Series):
+            series = value.alias(name)
+        elif type(value).__module__.startswith("pyarrow"):
+            series = pl.Series(name, pl.from_arrow(value))
+        elif type(value).__module__ == "numpy":
+            series = pl.Series(name, value)
+        else:
+            # Infer (widening mixed ints and floats), then cast strictly below
+            # so a value that does not fit the column is an error, not a NULL.
+            series = pl.Series(name, list(value), strict=False)
+        if series.dtype != dtype:
+            if isinstance(dtype, pl.Datetime) and isinstance(series.dtype, pl.Datetime):
+                if series.dtype.time_zone is None and dtype.time_zone is not None:
+                    series = series.dt.replace_time_zone(dtype.time_zone)
+                elif dtype.time_zone is not None:
+                    series = series.dt.convert_time_zone(dtype.time_zone)
+            series = series.cast(dtype, strict=True)
+        if dtype == pl.Float64:
+            # The store marks unknown numbers with NULL; NaN would read back
+            # as NULL on SQLite but as NaN on PostgreSQL.
+            series = series.fill_nan(None)
+        return series
+    except (pl.exceptions.PolarsError, TypeError, ValueError, OverflowError) as exc:
+        raise InternalError(
+            f"Bulk write: column {name!r} cannot be stored as {dtype}: {exc}; "
+            "convert the values before writing.",
+            code="bulk_column_value",
+        ) from exc
+
+
+def _column_default(col: Any) -> tuple[bool, Any]:
+    """Return ``(has_default, value)`` for a column left out of the input."""
+    default = col.default
+    if default is None:
+        return False, None
+    if getattr(default, "is_scalar", False):
+        return True, default.arg
+    if getattr(default, "is_callable", False):
+        return True, default.arg(None)
+    return False, None
+
+
+@dataclass(frozen=True, slots=True)
+class _Staged:
+    """Input checked against its table: column series in one frame, scalars apart."""
+
+    names: list[str]
+    frame: pl.DataFrame
+    scalars: dict[str, Any]
+    n_rows: int
+
+
+def _stage(table: Table, columns: Mapping[str, Any], *, sort: bool) -> _Staged:
+    """Check ``columns`` against ``table`` and stage them for writing.
+
+    With ``sort``, rows are ordered by the primary key when every key column
+    is given: B-tree inserts in key order touch each page once.
+    """
+    unknown = sorted(set(columns) - set(table.c.keys()))
+    if unknown:
+        raise InternalError(
+            f"Bulk write to '{table.name}': unknown column(s) {', '.join(unknown)}; "
+            f"the table has {', '.join(table.c.keys())}.",
+            code="bulk_unknown_column",
+        )
+    lengths = {name: len(v) for name, v in columns.items() if _is_column(v)}
+    n_rows = 0
+    if lengths:
+        distinct = set(lengths.values())
+        if len(distinct) > 1:
+            raise InternalError(
+                f"Bulk write to '{table.name}': columns differ in length "
+                f"({', '.join(f'{k}={v}' for k, v in sorted(lengths.items()))}); "
+                "every column must have one value per row.",
+                code="bulk_ragged_columns",
+            )
+        n_rows = distinct.pop()
+    names: list[str] = []
+    series: list[pl.Series] = []
+    scalars: dict[str, Any] = {}
+    for col in table.columns:
+        name = col.name
+        if name in columns:
+            value = columns[name]
+        else:
+            has_default, value = _column_default(col)
+            if not has_default:
+                generated = (
+                    col.primary_key
+                    and col.autoincrement in (True, "auto")
+                    and isinstance(col.type, Integer)
+                )
+                if not col.nullable and not generated:
+                    raise InternalError(
+                        f"Bulk write to '{table.name}': required column '{name}' "
+                        "is missing and has no default; supply it.",
+                        code="bulk_missing_column",
+                    )
+                continue
+        names.append(name)
+        if _is_column(value):
+            series.append(
+                _to_series(
+                    name, value, _polars_dtype(col.type), isinstance(col.type, JSON)
+                )
+            )
+        else:
+            scalars[name] = value
+    frame = pl.DataFrame(series) if series else pl.DataFrame()
+    key = [c.name for c in table.primary_key]
+    if sort and n_rows > 1 and key and all(k in frame.columns for k in key):
+        frame = frame.sort(key)
+    return _Staged(names=names, frame=frame, scalars=scalars, n_rows=n_rows)
+
+
+# ------------------------------------------------------------------ SQLite path
+
+#: Page cache used during a bulk write (KiB, as ``PRAGMA cache_size`` takes a
+#: negative number): big enough that index pages stay in memory.
+_SQLITE_BULK_CACHE_KIB = 262_144
+
+
+def _sqlite_values(series: pl.Series, sa_type: Any) -> list[Any]:
+    """Return the column as the Python values SQLAlchemy's SQLite dialect stores."""
+    if isinstance(sa_type, DateTime):
+        # SQLAlchemy's SQLite DATETIME storage format (tz-naive text).
+        return series.dt.strftime("%Y-%m-%d %H:%M:%S%.6f").to_list()
+    if isinstance(sa_type, Date):
+        return series.dt.strftime("%Y-%m-%d").to_list()
+    if isinstance(sa_type, Boolean):
+        return series.cast(pl.Int64).to_list()
+    return series.to_list()
+
+
+def _sqlite_scalar(value: Any, sa_type: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(sa_type, JSON):
+        return json.dumps(value)
+    if isinstance(sa_type, DateTime) and isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(sa_type, Date) and isinstance(value, date):
+        return value.isoformat()
+    if isinstance(sa_type, Boolean):
+        return int(bool(value))
+    return value
+
+
+def _secondary_indexes(table: Table) -> list[Index]:
+    """Return the table's plain (non-unique) indexes, which a big load rebuilds."""
+    return sorted(
+        (ix for ix in table.indexes if not ix.unique),
+        key=lambda ix: str(ix.name),
+    )
+
+
+def _insert_sqlite(
+    conn: Connection,
+    table: Table,
+    staged: _Staged,
+    *,
+    conflict_sql: str,
+    chunk_rows: int,
+    rebuild_indexes: bool,
+    on_progress: ProgressCallback | None,
+) -> None:
+    prep = conn.dialect.identifier_preparer
+    names = staged.names
+    cols = ", ".join(prep.quote(n) for n in names)
+    marks = ", ".join("?" for _ in names)
+    target = prep.format_table(table)
+    sql = f"INSERT INTO {target} ({cols}) VALUES ({marks}){conflict_sql}"
+    iters: list[Any] = []
+    for name in names:
+        sa_type = table.c[name].type
+        if name in staged.frame.columns:
+            iters.append(_sqlite_values(staged.frame.get_column(name), sa_type))
+        else:
+            iters.append(
+                repeat(_sqlite_scalar(staged.scalars[name], sa_type), staged.n_rows)
+            )
+    rows: Iterator[tuple[Any, ...]] = zip(*iters, strict=False)
+    indexes = _secondary_indexes(table) if rebuild_indexes else []
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        (old_cache,) = cursor.execute("PRAGMA cache_size").fetchone()
+        cursor.execute(f"PRAGMA cache_size = -{_SQLITE_BULK_CACHE_KIB}")
+        for ix in indexes:
+            cursor.execute(f"DROP INDEX IF EXISTS {prep.quote(str(ix.name))}")
+        done = 0
+        while done < staged.n_rows:
+            step = min(chunk_rows, staged.n_rows - done)
+            cursor.executemany(sql, islice(rows, step))  # type: ignore[arg-type]
+            done += step
+            if on_progress is not None:
+                on_progress(step)
+        for ix in indexes:
+            cursor.execute(str(CreateIndex(ix).compile(dialect=conn.dialect)))
+        cursor.execute(f"PRAGMA cache_size = {int(old_cache)}")
+    finally:
+        cursor.close()
+
+
+# -------------------------------------------------------------- PostgreSQL path
+
+
+def _pg_text(value: Any, sa_type: Any) -> str | None:
+    """Render one scalar as PostgreSQL text input (for a repeated column)."""
+    if value is None:
+        return None
+    if isinstance(sa_type, JSON):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def _pg_frame(table: Table, staged: _Staged) -> pl.DataFrame:
+    """Return one polars frame holding every column as COPY-ready values."""
+    cols: list[pl.Series] = []
+    for name in staged.names:
+        sa_type = table.c[name].type
+        if name in staged.frame.columns:
+            s = staged.frame.get_column(name)
+            if isinstance(sa_type, LargeBinary):
+                # bytea text input: \x followed by hex digits.
+                s = ("\\x" + s.bin.encode("hex")).alias(name)
+        else:
+            text = _pg_text(staged.scalars[name], sa_type)
+            s = pl.repeat(text, staged.n_rows, dtype=pl.String, eager=True).alias(name)
+        cols.append(s)
+    return pl.DataFrame(cols)
+
+
+def _copy_postgres(
+    conn: Connection,
+    target_sql: str,
+    frame: pl.DataFrame,
+    *,
+    chunk_rows: int,
+    on_progress: ProgressCallback | None,
+) -> None:
+    prep = conn.dialect.identifier_preparer
+    cols = ", ".join(prep.quote(n) for n in frame.columns)
+    sql = f"COPY {target_sql} ({cols}) FROM STDIN (FORMAT csv)"
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+        for start in range(0, frame.height, chunk_rows):
+            part = frame.slice(start, chunk_rows)
+            copy.write(
+                part.write_csv(
+                    include_header=False,
+                    quote_style="necessary",
+                    null_value="",
+                    datetime_format="%Y-%m-%dT%H:%M:%S%.6f%z",
+                ).encode("utf-8")
+            )
+            if on_progress is not None:
+                on_progress(part.height)
+
+
+# --------------------------------------------------------------------- public
+
+
+def _conflict(table: Table, text: str) -> Conflict:
+    return Conflict(
+        f"Writing to '{table.name}' clashes with data already in the store "
+        f"({text}); check for duplicate ids or references to missing rows.",
+        code="bulk_conflict",
+        details={"table": table.name},
+    )
+
+
+def _failed(table: Table, text: str) -> InternalError:
+    return InternalError(
+        f"Bulk write to '{table.name}' failed: {text}.",
+        code="bulk_write_failed",
+        details={"table": table.name},
+    )
+
+
+def _wrap_driver_errors(table: Table, fn: Callable[[], None]) -> None:
+    """Run ``fn``; translate driver errors of the raw cursor to project errors."""
+    import sqlite3
+
+    import psycopg
+
+    try:
+        fn()
+    except (sqlite3.IntegrityError, psycopg.IntegrityError) as exc:
+        raise _conflict(table, str(exc).strip().splitlines()[0]) from exc
+    except (sqlite3.Error, psycopg.Error) as exc:
+        raise _failed(table, str(exc).strip().splitlines()[0]) from exc
+
+
+def _ensure_transaction(conn: Connection) -> None:
+    # The raw cursor bypasses SQLAlchemy's autobegin, so begin explicitly: the
+    # caller then commits or rolls back as with any other statement.
+    if not conn.in_transaction():
+        conn.begin()
+
+
+def _auto_rebuild(rebuild_indexes: bool | None, n_rows: int) -> bool:
+    if rebuild_indexes is not None:
+        return rebuild_indexes
+    return n_rows >= REBUILD_INDEXES_FROM_ROWS
+
+
+def insert_columns(
+    conn: Connection,
+    table: Table | str,
+    columns: Mapping[str, Any],
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    rebuild_indexes: bool | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> int:
+    """Insert rows given as columns into ``table``; return the number of rows.
+
+    Runs on ``conn`` inside its current transaction (one is begun if none is
+    open), so the rows commit or roll back with the rest of the caller's work.
+    Rows are written in primary-key order when the key is given (row order
+    carries no meaning in the store).
+
+    Parameters
+    ----------
+    conn
+        A SQLAlchemy connection to an SQLite or PostgreSQL store.
+    table
+        A table of :mod:`territory.storage.tables`, or its name.
+    columns
+        Column name -> column (sequence, NumPy/pyarrow array, polars Series)
+        or scalar repeated on every row. See the module docstring.
+    chunk_rows
+        Rows per batch; ``on_progress(n)`` is called after each batch.
+    rebuild_indexes
+        SQLite only: drop the table's non-unique indexes before the load and
+        create them again after it, inside the same transaction (faster for
+        big loads). ``None`` does so from ``REBUILD_INDEXES_FROM_ROWS`` rows.
+
+    Raises
+    ------
+    Conflict
+        When a row clashes with the store (duplicate key, broken reference).
+    InternalError
+        When ``columns`` names unknown columns, columns differ in length, a
+        required column is missing, or values cannot be stored in a column.
+    """
+    tbl = _resolve_table(table)
+    staged = _stage(tbl, columns, sort=True)
+    if staged.n_rows == 0 or not staged.names:
+        return 0
+    _ensure_transaction(conn)
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        _wrap_driver_errors(
+            tbl,
+            lambda: _insert_sqlite(
+                conn,
+                tbl,
+                staged,
+                conflict_sql="",
+                chunk_rows=chunk_rows,
+                rebuild_indexes=_auto_rebuild(rebuild_indexes, staged.n_rows),
+                on_progress=on_progress,
+            ),
+        )
+    elif dialect == "postgresql":
+        frame = _pg_frame(tbl, staged)
+        target = conn.dialect.identifier_preparer.format_table(tbl)
+        _wrap_driver_errors(
+            tbl,
+            lambda: _copy_postgres(
+                conn, target, frame, chunk_rows=chunk_rows, on_progress=on_progress
+            ),
+        )
+    else:
+        raise InternalError(
+            f"Bulk writes support SQLite and PostgreSQL, not {dialect}.",
+            code="bulk_dialect",
+        )
+    return staged.n_rows
+
+
+def upsert_columns(
+    conn: Connection,
+    table: Table | str,
+    columns: Mapping[str, Any],
+    *,
+    key: Sequence[str] | None = None,
+    update: Sequence[str] | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    on_progress: ProgressCallback | None = None,
+) -> int:
+    """Insert rows, or update the existing row with the same ``key``; return rows.
+
+    ``key`` defaults to the table's primary key and must be covered by a
+    primary key or unique constraint. ``update`` lists the columns overwritten
+    on an existing row (default: every given column outside ``key``); columns
+    left out of ``update`` (say ``created_at``) keep their stored value.
+    On PostgreSQL the rows are copied into a temporary table first, then merged
+    with ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``.
+
+    Raises
+    ------
+    Conflict
+        When a row breaks another constraint, or the input repeats a key.
+    InternalError
+        As :func:`insert_columns`, and when ``key`` is not given in ``columns``.
+    """
+    tbl = _resolve_table(table)
+    key_cols = list(key) if key is not None else [c.name for c in tbl.primary_key]
+    missing_key = [k for k in key_cols if k not in columns]
+    if missing_key:
+        raise InternalError(
+            f"Upsert into '{tbl.name}' needs the key column(s) "
+            f"{', '.join(missing_key)} in its input.",
+            code="bulk_missing_key",
+        )
+    staged = _stage(tbl, columns, sort=True)
+    if staged.n_rows == 0:
+        return 0
+    upd = (
+        list(update)
+        if update is not None
+        else [n for n in staged.names if n in columns and n not in key_cols]
+    )
+    prep = conn.dialect.identifier_preparer
+    conflict_target = ", ".join(prep.quote(k) for k in key_cols)
+    if upd:
+        sets = ", ".join(f"{prep.quote(c)} = excluded.{prep.quote(c)}" for c in upd)
+        conflict_sql = f" ON CONFLICT ({conflict_target}) DO UPDATE SET {sets}"
+    else:
+        conflict_sql = f" ON CONFLICT ({conflict_target}) DO NOTHING"
+    _ensure_transaction(conn)
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        _wrap_driver_errors(
+            tbl,
+            lambda: _insert_sqlite(
+                conn,
+                tbl,
+                staged,
+                conflict_sql=conflict_sql,
+                chunk_rows=chunk_rows,
+                rebuild_indexes=False,
+                on_progress=on_progress,
+            ),
+        )
+        return staged.n_rows
+    if dialect != "postgresql":
+        raise InternalError(
+            f"Bulk writes support SQLite and PostgreSQL, not {dialect}.",
+            code="bulk_dialect",
+        )
+    frame = _pg_frame(tbl, staged)
+    staging = prep.quote(f"_stage_{tbl.name}_{uuid.uuid4().hex[:8]}")
+    cols = ", ".join(prep.quote(n) for n in staged.names)
+    target = prep.format_table(tbl)
+
+    def run() -> None:
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(
+                f"CREATE TEMP TABLE {staging} "
+                f"(LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
+            )
+        _copy_postgres(
+            conn, staging, frame, chunk_rows=chunk_rows, on_progress=on_progress
+        )
+        with raw.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(
+                f"INSERT INTO {target} ({cols}) "
+                f"SELECT {cols} FROM {staging}{conflict_sql}"
+            )
+            cursor.execute(f"DROP TABLE {staging}")
+
+    _wrap_driver_errors(tbl, run)
+    return staged.n_rows
+
+
+def insert_frame(
+    conn: Connection,
+    table: Table | str,
+    frame: pl.DataFrame,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    rebuild_indexes: bool | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> int:
+    """Insert every row of a polars frame whose columns are named as the table's.
+
+    Raises
+    ------
+    Conflict, InternalError
+        As :func:`insert_columns`.
+    """
+    return insert_columns(
+        conn,
+        table,
+        {name: frame.get_column(name) for name in frame.columns},
+        chunk_rows=chunk_rows,
+        rebuild_indexes=rebuild_indexes,
+        on_progress=on_progress,
+    )

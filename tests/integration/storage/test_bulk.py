@@ -1,0 +1,265 @@
+"""Bulk writes: rows read back exactly as a plain SQLAlchemy insert stores them."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import numpy as np
+import polars as pl
+import pytest
+from sqlalchemy import Engine, func, inspect, select
+
+from territory.errors import Conflict, InternalError
+from territory.storage.bulk import insert_columns, insert_frame, upsert_columns
+from territory.storage.tables import (
+    account,
+    geo_unit,
+    rep,
+    territory,
+    territory_membership,
+    territory_model,
+)
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2027, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+
+
+def _accounts(conn) -> list[dict]:  # type: ignore[no-untyped-def]
+    rows = conn.execute(select(account).order_by(account.c.id)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def test_insert_columns_reads_back_like_a_core_insert(engine: Engine) -> None:
+    plain = [
+        {
+            "id": "B2",
+            "name": 'Globex, "Inc"\nEast',
+            "billing_postal_code": "02134",
+            "annual_revenue": 0.1 + 0.2,
+            "employees": 12,
+            "latitude": 42.35,
+            "longitude": -71.06,
+            "excluded_from_realign": True,
+            "custom_fields": {"tier": "gold", "score": 1.5},
+            "created_at": NOW,
+            "updated_at": NOW,
+        },
+        {
+            "id": "B1",
+            "name": "",
+            "billing_postal_code": None,
+            "annual_revenue": None,
+            "employees": None,
+            "latitude": None,
+            "longitude": None,
+            "excluded_from_realign": False,
+            "custom_fields": {},
+            "created_at": NOW,
+            "updated_at": NOW,
+        },
+    ]
+    with engine.begin() as conn:
+        conn.execute(account.insert(), plain)
+        expected = _accounts(conn)
+        conn.execute(account.delete())
+        n = insert_columns(
+            conn,
+            "account",
+            {
+                "id": ["B2", "B1"],
+                "name": pl.Series(['Globex, "Inc"\nEast', ""]),
+                "billing_postal_code": ["02134", None],
+                "annual_revenue": np.array([0.1 + 0.2, np.nan]),
+                "employees": [12, None],
+                "latitude": [42.35, None],
+                "longitude": [-71.06, None],
+                "excluded_from_realign": [True, False],
+                "custom_fields": [{"tier": "gold", "score": 1.5}, {}],
+                "created_at": NOW,
+                "updated_at": [NOW, NOW],
+            },
+        )
+        assert n == 2
+        got = _accounts(conn)
+    # NaN from a NumPy float column is stored as NULL, like None.
+    assert got == expected
+    assert got[1]["placed_by"] == "unplaced"  # table default applied
+    assert got[1]["billing_postal_code"] == "02134"
+
+
+def test_insert_columns_handles_dates_binary_and_generated_keys(
+    engine: Engine,
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            territory_model.insert(),
+            [{"id": "m1", "name": "FY27", "state": "planning", "created_at": NOW}],
+        )
+        insert_columns(
+            conn, territory, {"model_id": "m1", "id": ["T1", "T2"], "name": ["a", "b"]}
+        )
+        insert_columns(conn, rep, {"id": ["R1", "R2"], "name": ["Ann", "Bo"]})
+        insert_columns(
+            conn,
+            territory_membership,
+            {
+                "model_id": "m1",
+                "territory_id": ["T1", "T2"],
+                "rep_id": ["R1", "R2"],
+                "role": "owner",
+                "start_date": [date(2027, 1, 1), None],
+                "end_date": date(2027, 12, 31),
+            },
+        )
+        insert_frame(
+            conn,
+            geo_unit,
+            pl.DataFrame(
+                {
+                    "kind": ["county", "county"],
+                    "id": ["01001", "01003"],
+                    "name": ["Autauga", "Doña Ana"],
+                    "state": ["AL", "NM"],
+                    "centroid_lat": [32.5, 32.3],
+                    "centroid_lon": [-86.6, -106.8],
+                    "geometry": [b"\x00\x01\\x", None],
+                }
+            ),
+        )
+        members = conn.execute(
+            select(territory_membership).order_by(territory_membership.c.id)
+        ).all()
+        units = conn.execute(select(geo_unit).order_by(geo_unit.c.id)).all()
+        terrs = conn.execute(select(territory).order_by(territory.c.id)).all()
+    assert [m.start_date for m in members] == [date(2027, 1, 1), None]
+    assert [m.end_date for m in members] == [date(2027, 12, 31)] * 2
+    assert len({m.id for m in members}) == 2
+    assert units[0].geometry == b"\x00\x01\\x" and units[1].geometry is None
+    assert units[1].name == "Doña Ana"
+    assert [t.attributes for t in terrs] == [{}, {}]
+    assert [t.is_catch_all for t in terrs] == [False, False]
+
+
+def test_insert_columns_rebuilds_indexes_and_reports_progress(engine: Engine) -> None:
+    n = 2_500
+    seen: list[int] = []
+    with engine.begin() as conn:
+        insert_columns(
+            conn,
+            account,
+            {
+                "id": [f"A{i:05d}" for i in range(n)][::-1],
+                "name": "x",
+                "zip_id": [f"{i % 97:05d}" for i in range(n)],
+                "created_at": NOW,
+                "updated_at": NOW,
+            },
+            chunk_rows=1_000,
+            rebuild_indexes=True,
+            on_progress=seen.append,
+        )
+        count = conn.execute(
+            select(func.count()).select_from(account).where(account.c.zip_id == "00005")
+        ).scalar()
+    assert seen == [1_000, 1_000, 500]
+    assert count == len([i for i in range(n) if i % 97 == 5])
+    with engine.connect() as conn:
+        names = {ix["name"] for ix in inspect(conn).get_indexes("account")}
+    assert {"ix_account_county", "ix_account_zip"} <= names
+
+
+def test_insert_columns_duplicate_key_is_a_conflict_and_rolls_back(
+    engine: Engine,
+) -> None:
+    with (
+        pytest.raises(Conflict, match="clashes with data already in the store"),
+        engine.begin() as conn,
+    ):
+        insert_columns(
+            conn,
+            account,
+            {"id": ["A1"], "name": "x", "created_at": NOW, "updated_at": NOW},
+        )
+        insert_columns(
+            conn,
+            account,
+            {"id": ["A1"], "name": "y", "created_at": NOW, "updated_at": NOW},
+        )
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(account)).scalar() == 0
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        ({"id": ["A"], "nam": ["x"]}, "unknown column"),
+        ({"id": ["A", "B"], "name": ["x"]}, "differ in length"),
+        ({"id": ["A"], "name": ["x"]}, "required column 'created_at'"),
+        (
+            {
+                "id": ["A"],
+                "name": "x",
+                "employees": ["many"],
+                "created_at": NOW,
+                "updated_at": NOW,
+            },
+            "cannot be stored",
+        ),
+    ],
+)
+def test_insert_columns_rejects_malformed_input(
+    engine: Engine, columns: dict, message: str
+) -> None:
+    with engine.begin() as conn, pytest.raises(InternalError, match=message):
+        insert_columns(conn, account, columns)
+
+
+def test_upsert_columns_updates_listed_columns_only(engine: Engine) -> None:
+    later = datetime(2028, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        insert_columns(
+            conn,
+            account,
+            {
+                "id": ["A1", "A2"],
+                "name": ["one", "two"],
+                "created_at": NOW,
+                "updated_at": NOW,
+            },
+        )
+        upsert_columns(
+            conn,
+            account,
+            {
+                "id": ["A2", "A3"],
+                "name": ["TWO", "three"],
+                "created_at": later,
+                "updated_at": later,
+            },
+            update=["name", "updated_at"],
+        )
+        rows = conn.execute(
+            select(account.c.id, account.c.name, account.c.created_at).order_by(
+                account.c.id
+            )
+        ).all()
+    assert [(r.id, r.name) for r in rows] == [
+        ("A1", "one"),
+        ("A2", "TWO"),
+        ("A3", "three"),
+    ]
+    assert rows[1].created_at.replace(tzinfo=None) == NOW.replace(tzinfo=None)
+    assert rows[2].created_at.replace(tzinfo=None) == later.replace(tzinfo=None)
+
+
+def test_insert_columns_joins_the_callers_transaction(engine: Engine) -> None:
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        insert_columns(
+            conn,
+            account,
+            {"id": ["A1"], "name": "x", "created_at": NOW, "updated_at": NOW},
+        )
+        raise RuntimeError("command failed after the write")
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(account)).scalar() == 0
