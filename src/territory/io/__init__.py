@@ -1,0 +1,1 @@
+"""File readers and writers, validation reports, and the real US data readers."""
