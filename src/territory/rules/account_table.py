@@ -61,10 +61,23 @@ class TextColumn:
     kind: FieldKind
     codes: npt.NDArray[np.int32]
     categories: npt.NDArray[np.str_]
-    lookup: dict[str, int]
+    _lookup: dict[str, int] | None = None
     _order: npt.NDArray[np.intp] | None = None
     _starts: npt.NDArray[np.intp] | None = None
     _zips: npt.NDArray[np.int64] | None = None
+
+    @property
+    def lookup(self) -> dict[str, int]:
+        """Map each category to its code."""
+        if self._lookup is None:
+            self._lookup = {c: i for i, c in enumerate(self.categories.tolist())}
+        return self._lookup
+
+    def code_of(self, value: str) -> int | None:
+        """Return the code of a normalised value, ``None`` when absent."""
+        cats = self.categories
+        i = int(np.searchsorted(cats, value))
+        return i if i < len(cats) and cats[i] == value else None
 
     def postings(self) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
         """Return ``(order, starts)`` posting lists.
@@ -122,20 +135,22 @@ def encode_text(
     >>> col.codes.tolist(), col.categories.tolist()
     ([0, 0, -1, 1], ['ca', 'ny'])
     """
-    items = [None if v is None else str(v) for v in values]
-    arr = pa.array(items, type=pa.string())
+    try:
+        arr = pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers or other objects
+        arr = pa.array([None if v is None else str(v) for v in values], pa.string())
     enc = arr.dictionary_encode()
-    raw_dict: list[str] = enc.dictionary.to_pylist()
-    normal = [normalise_text(v) for v in raw_dict]
-    distinct = sorted(set(normal) - {""})
-    position = {v: i for i, v in enumerate(distinct)}
-    remap = np.array([position.get(v, -1) for v in normal] + [-1], dtype=np.int32)
+    normal = [normalise_text(v) for v in enc.dictionary.to_pylist()]
+    if normal:
+        distinct, inverse = np.unique(np.array(normal, dtype=np.str_), return_inverse=True)
+    else:
+        distinct, inverse = np.array([], dtype="<U1"), np.array([], dtype=np.intp)
+    shift = 1 if len(distinct) and distinct[0] == "" else 0
+    categories = distinct[shift:]
+    remap = np.append(inverse.astype(np.int32) - shift, np.int32(-1))
     indices = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
     codes = remap[indices.astype(np.intp)]
-    categories = (
-        np.array(distinct, dtype=np.str_) if distinct else np.array([], dtype="<U1")
-    )
-    return TextColumn(kind, codes.astype(np.int32), categories, position)
+    return TextColumn(kind, codes.astype(np.int32), categories)
 
 
 def _as_number(name: str, values: Sequence[Any]) -> npt.NDArray[np.float64]:
@@ -299,10 +314,5 @@ class AccountTable:
                 remap = np.full(len(col.categories) + 1, -1, dtype=np.int32)
                 remap[used] = np.arange(len(used), dtype=np.int32)
                 cats = col.categories[used]
-                cols[name] = TextColumn(
-                    col.kind,
-                    remap[codes],
-                    cats,
-                    {str(c): i for i, c in enumerate(cats.tolist())},
-                )
+                cols[name] = TextColumn(col.kind, remap[codes], cats)
         return AccountTable(self.ids[rows], cols)

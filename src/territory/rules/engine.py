@@ -248,10 +248,16 @@ class _Run:
         op = cc.operator
         out = np.zeros(n_cat + 1, dtype=np.bool_)
         if op in (Operator.EQUALS, Operator.NOT_EQUAL, Operator.IN_TABLE):
-            for v in cc.equal_values:
-                code = col.lookup.get(v)
-                if code is not None:
-                    out[code] = True
+            if len(cc.equal_values) * 8 < n_cat:
+                for v in cc.equal_values:
+                    code = col.code_of(v)
+                    if code is not None:
+                        out[code] = True
+            else:
+                for v in cc.equal_values:
+                    code = col.lookup.get(v)
+                    if code is not None:
+                        out[code] = True
             if op is Operator.IN_TABLE and cc.kind is FieldKind.POSTAL:
                 wanted = [
                     int(v) for v in cc.equal_values if len(v) == 5 and v.isdigit()
