@@ -22,7 +22,9 @@ __all__ = [
     "EARTH_RADIUS_KM",
     "diameter_km",
     "haversine_km",
+    "hull_candidates",
     "inertia_km",
+    "points_diameter_km",
     "polsby_popper",
 ]
 
@@ -104,27 +106,58 @@ def diameter_km(
     return out
 
 
+def hull_candidates(lat: FloatArray, lon: FloatArray) -> npt.NDArray[np.int64]:
+    """Return indices of the points that can end a diameter (convex hull vertices).
+
+    Hull vertices are found in a local equirectangular projection; collinear
+    or repeated points fall back to the distinct points. Shape ``(k,)``.
+
+    Examples
+    --------
+    >>> hull_candidates(np.array([0.0, 0.0, 1.0, 1.0, 0.5]),
+    ...                 np.array([0.0, 1.0, 0.0, 1.0, 0.5])).tolist()
+    [0, 1, 2, 3]
+    """
+    la = np.asarray(lat, dtype=np.float64)
+    lo = np.asarray(lon, dtype=np.float64)
+    if la.size <= 3:
+        return np.arange(la.size, dtype=np.int64)
+    ref = np.radians(float(la.mean()))
+    pts = np.column_stack([lo * np.cos(ref), la])
+    _, first = np.unique(pts, axis=0, return_index=True)
+    first = np.sort(first)
+    if first.size < 3:
+        return first.astype(np.int64)
+    try:
+        hull = ConvexHull(pts[first])
+    except QhullError:  # collinear points: every distinct point is a candidate
+        return first.astype(np.int64)
+    return np.sort(first[hull.vertices]).astype(np.int64)
+
+
+def points_diameter_km(lat: FloatArray, lon: FloatArray) -> float:
+    """Return the greatest distance (km) between any two of the given points.
+
+    NaN for no points, 0 for one.
+
+    Examples
+    --------
+    >>> round(points_diameter_km(np.array([0.0, 0.0]), np.array([0.0, 1.0])), 3)
+    111.195
+    """
+    la = np.asarray(lat, dtype=np.float64)
+    lo = np.asarray(lon, dtype=np.float64)
+    if la.size == 0:
+        return float("nan")
+    cand = hull_candidates(la, lo)
+    if cand.size > 4000:  # keep the pairwise step bounded
+        cand = cand[:: int(np.ceil(cand.size / 4000))]
+    a, b = la[cand], lo[cand]
+    return float(haversine_km(a[:, None], b[:, None], a[None, :], b[None, :]).max())
+
+
 def _diameter_one(lat: FloatArray, lon: FloatArray) -> float:
-    if lat.size == 1:
-        return 0.0
-    # Local equirectangular projection: good enough to pick hull candidates;
-    # the final distance is measured on the sphere.
-    ref = np.radians(float(lat.mean()))
-    pts = np.column_stack([lon * np.cos(ref), lat])
-    pts_u, first = np.unique(pts, axis=0, return_index=True)
-    cand = first
-    if pts_u.shape[0] >= 3:
-        try:
-            hull = ConvexHull(pts_u)
-            cand = first[hull.vertices]
-        except QhullError:  # collinear points: every point is a candidate
-            cand = first
-    if cand.size > 2000:  # pathological hull: fall back to extreme points
-        cand = cand[:2000]
-    d = haversine_km(
-        lat[cand][:, None], lon[cand][:, None], lat[cand][None, :], lon[cand][None, :]
-    )
-    return float(d.max())
+    return points_diameter_km(lat, lon)
 
 
 def inertia_km(

@@ -74,6 +74,31 @@ class Period:
             return Period(self.year, quarter=q)
         return self
 
+    def members(self) -> list[str]:
+        """Return every period text that lies inside this one (itself included).
+
+        Used to select stored rows with ``period IN (...)`` instead of
+        parsing every row.
+
+        Examples
+        --------
+        >>> parse_period("2027-Q2").members()
+        ['2027-Q2', '2027-04', '2027-05', '2027-06']
+        >>> len(parse_period("2027").members())
+        17
+        """
+        if self.grain is Grain.MONTH:
+            return [str(self)]
+        if self.grain is Grain.QUARTER:
+            assert self.quarter is not None
+            first = 3 * (self.quarter - 1) + 1
+            return [str(self)] + [
+                str(Period(self.year, month=m)) for m in range(first, first + 3)
+            ]
+        quarters = [str(Period(self.year, quarter=q)) for q in range(1, 5)]
+        months = [str(Period(self.year, month=m)) for m in range(1, 13)]
+        return [str(self), *quarters, *months]
+
     def contains(self, other: Period) -> bool:
         """Return whether ``other`` lies inside this period (or equals it)."""
         return other.at(self.grain) == self

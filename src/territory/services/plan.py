@@ -1,0 +1,319 @@
+"""Read one territory model into columnar frames for measuring and allocating.
+
+A :class:`Plan` holds the model's territories (indexed ``0..n-1`` in id
+order, with their hierarchy), every account assignment joined to the
+account's firmographics, the memberships and the reps. Sizing, staffing,
+quota and metrics all start from it, so they read the store the same way.
+Reads use plain ``SELECT`` statements and build polars frames column by
+column; nothing is written.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sqlalchemy import Connection, Select, and_, func, or_, select
+
+from territory.domain import TerritoryModel
+from territory.errors import InputError
+from territory.metrics.hierarchy import Hierarchy, build_hierarchy
+from territory.metrics.period import Period
+from territory.services.models import resolve_model
+from territory.storage import tables as t
+
+__all__ = [
+    "Plan",
+    "load_plan",
+    "read_frame",
+    "sales_by_account",
+    "unit_metric_frame",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A territory model as frames.
+
+    ``territories``: ``t_idx, territory_id, name, parent_id, parent_idx,
+    depth, root_idx, is_leaf`` (one row per territory, ``t_idx`` = row).
+    ``assignments``: one row per account assignment — ``account_id, t_idx,
+    annual_revenue, employees, industry, county_id, latitude, longitude,
+    imported_potential``. ``memberships``: ``t_idx, rep_id, role,
+    start_date, end_date`` (those in force on ``as_of``). ``reps``: ``rep_id,
+    name, home_lat, home_lon, capacity, active``.
+    """
+
+    model: TerritoryModel
+    territories: pl.DataFrame
+    hierarchy: Hierarchy
+    assignments: pl.DataFrame
+    memberships: pl.DataFrame
+    reps: pl.DataFrame
+    as_of: date
+
+    @property
+    def n_territories(self) -> int:
+        """Return the number of territories in the model."""
+        return self.territories.height
+
+    def owners(self) -> pl.DataFrame:
+        """Return ``t_idx, rep_id`` of each territory's owner (first by rep id)."""
+        return (
+            self.memberships.filter(pl.col("role") == "owner")
+            .sort(["t_idx", "rep_id"])
+            .unique(subset="t_idx", keep="first", maintain_order=True)
+            .select("t_idx", "rep_id")
+        )
+
+
+def read_frame(
+    conn: Connection, stmt: Select[Any], schema: dict[str, pl.DataType]
+) -> pl.DataFrame:
+    """Run ``stmt`` and return its rows as a frame with ``schema`` (column order)."""
+    rows = conn.execute(stmt).fetchall()
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    cols = list(zip(*rows, strict=True))
+    return pl.DataFrame(
+        {
+            name: pl.Series(name, col, dtype=dtype, strict=False)
+            for (name, dtype), col in zip(schema.items(), cols, strict=True)
+        }
+    )
+
+
+def _territories(conn: Connection, model_id: str) -> pl.DataFrame:
+    df = read_frame(
+        conn,
+        select(t.territory.c.id, t.territory.c.name, t.territory.c.parent_id)
+        .where(t.territory.c.model_id == model_id)
+        .order_by(t.territory.c.id),
+        {"territory_id": pl.String, "name": pl.String, "parent_id": pl.String},
+    )
+    return df.with_row_index("t_idx").with_columns(pl.col("t_idx").cast(pl.Int64))
+
+
+def _hierarchy(territories: pl.DataFrame) -> tuple[pl.DataFrame, Hierarchy]:
+    index = dict(
+        zip(
+            territories["territory_id"].to_list(),
+            territories["t_idx"].to_list(),
+            strict=True,
+        )
+    )
+    parents: list[int] = []
+    for tid, pid in zip(
+        territories["territory_id"].to_list(),
+        territories["parent_id"].to_list(),
+        strict=True,
+    ):
+        if pid is None:
+            parents.append(-1)
+        elif pid in index:
+            parents.append(index[pid])
+        else:
+            raise InputError(
+                f"Territory '{tid}' names parent '{pid}', which is not in the "
+                "model; fix the parent or create it.",
+                code="territory_parent_missing",
+                details={"territory": tid, "parent": pid},
+            )
+    h = build_hierarchy(np.asarray(parents, dtype=np.int64))
+    has_child = np.zeros(h.n, dtype=bool)
+    has_child[h.parent[h.parent >= 0]] = True
+    frame = territories.with_columns(
+        pl.Series("parent_idx", h.parent, dtype=pl.Int64),
+        pl.Series("depth", h.depth, dtype=pl.Int64),
+        pl.Series("root_idx", h.root, dtype=pl.Int64),
+        pl.Series("is_leaf", ~has_child, dtype=pl.Boolean),
+    )
+    return frame, h
+
+
+def _to_float(value: object) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(float(value)) else None
+    try:
+        v = float(str(value))
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _assignments(
+    conn: Connection, model_id: str, territories: pl.DataFrame, potential_field: str
+) -> pl.DataFrame:
+    a, aa = t.account, t.account_assignment
+    stmt = (
+        select(
+            aa.c.territory_id,
+            a.c.id,
+            a.c.annual_revenue,
+            a.c.employees,
+            a.c.industry,
+            a.c.county_id,
+            a.c.latitude,
+            a.c.longitude,
+            a.c.custom_fields[potential_field],
+        )
+        .select_from(aa.join(a, a.c.id == aa.c.account_id))
+        .where(aa.c.model_id == model_id)
+    )
+    rows = conn.execute(stmt).fetchall()
+    cols = list(zip(*rows, strict=True)) if rows else [() for _ in range(9)]
+    imported = cols[8]
+    if any(v is not None for v in imported):
+        imported_f = [_to_float(v) for v in imported]
+    else:
+        imported_f = [None] * len(imported)
+    df = pl.DataFrame(
+        {
+            "territory_id": pl.Series(cols[0], dtype=pl.String),
+            "account_id": pl.Series(cols[1], dtype=pl.String),
+            "annual_revenue": pl.Series(cols[2], dtype=pl.Float64, strict=False),
+            "employees": pl.Series(cols[3], dtype=pl.Float64, strict=False),
+            "industry": pl.Series(cols[4], dtype=pl.String),
+            "county_id": pl.Series(cols[5], dtype=pl.String),
+            "latitude": pl.Series(cols[6], dtype=pl.Float64, strict=False),
+            "longitude": pl.Series(cols[7], dtype=pl.Float64, strict=False),
+            "imported_potential": pl.Series(imported_f, dtype=pl.Float64),
+        }
+    )
+    idx = territories.select("territory_id", "t_idx")
+    return (
+        df.join(idx, on="territory_id", how="left")
+        .drop("territory_id")
+        .select("account_id", "t_idx", pl.exclude("account_id", "t_idx"))
+    )
+
+
+def _memberships(
+    conn: Connection, model_id: str, territories: pl.DataFrame, as_of: date
+) -> pl.DataFrame:
+    m = t.territory_membership
+    df = read_frame(
+        conn,
+        select(m.c.territory_id, m.c.rep_id, m.c.role, m.c.start_date, m.c.end_date)
+        .where(m.c.model_id == model_id)
+        .where(or_(m.c.end_date.is_(None), m.c.end_date >= as_of))
+        .where(or_(m.c.start_date.is_(None), m.c.start_date <= as_of))
+        .order_by(m.c.territory_id, m.c.role, m.c.rep_id),
+        {
+            "territory_id": pl.String,
+            "rep_id": pl.String,
+            "role": pl.String,
+            "start_date": pl.Date,
+            "end_date": pl.Date,
+        },
+    )
+    idx = territories.select("territory_id", "t_idx")
+    return df.join(idx, on="territory_id", how="inner").select(
+        "t_idx", "rep_id", "role", "start_date", "end_date"
+    )
+
+
+def _reps(conn: Connection) -> pl.DataFrame:
+    r = t.rep
+    return read_frame(
+        conn,
+        select(
+            r.c.id, r.c.name, r.c.home_lat, r.c.home_lon, r.c.capacity, r.c.active
+        ).order_by(r.c.id),
+        {
+            "rep_id": pl.String,
+            "name": pl.String,
+            "home_lat": pl.Float64,
+            "home_lon": pl.Float64,
+            "capacity": pl.Float64,
+            "active": pl.Boolean,
+        },
+    )
+
+
+def load_plan(
+    conn: Connection,
+    model_name: str | None,
+    *,
+    as_of: date | None = None,
+    potential_field: str = "potential",
+) -> Plan:
+    """Read the model named ``model_name`` (default: the active one).
+
+    ``potential_field`` names the account custom field that, when it holds a
+    number, replaces the potential formula for that account.
+
+    Raises
+    ------
+    NotFound
+        When the model does not exist (or none is active).
+    InputError
+        When the model has no territories or a parent link is broken.
+    """
+    model = resolve_model(conn, model_name)
+    territories = _territories(conn, model.id)
+    if territories.height == 0:
+        raise InputError(
+            f"Model '{model.name}' has no territories; design or import them "
+            "first (for example `territory design`).",
+            code="model_empty",
+            details={"model": model.name},
+        )
+    territories, hierarchy = _hierarchy(territories)
+    when = as_of or date.today()
+    return Plan(
+        model=model,
+        territories=territories,
+        hierarchy=hierarchy,
+        assignments=_assignments(conn, model.id, territories, potential_field),
+        memberships=_memberships(conn, model.id, territories, when),
+        reps=_reps(conn),
+        as_of=when,
+    )
+
+
+def sales_by_account(
+    conn: Connection, period: Period, account_ids: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """Return ``account_id, sales`` summed over every stored period inside ``period``.
+
+    Finer periods roll up (``2027-03`` counts in ``2027-Q1`` and ``2027``);
+    coarser rows never split, so a yearly row does not count in a quarter.
+    """
+    sh = t.sales_history
+    stmt = (
+        select(sh.c.account_id, func.sum(sh.c.amount))
+        .where(sh.c.period.in_(period.members()))
+        .group_by(sh.c.account_id)
+    )
+    if account_ids is not None:
+        stmt = stmt.where(sh.c.account_id.in_(list(account_ids)))
+    return read_frame(conn, stmt, {"account_id": pl.String, "sales": pl.Float64})
+
+
+def unit_metric_frame(
+    conn: Connection, kind: str, metrics: Sequence[str]
+) -> pl.DataFrame:
+    """Return ``unit_id`` and one column per metric for geo units of ``kind``."""
+    gm = t.geo_unit_metric
+    long = read_frame(
+        conn,
+        select(gm.c.unit_id, gm.c.metric, gm.c.value).where(
+            and_(gm.c.kind == kind, gm.c.metric.in_(list(metrics)))
+        ),
+        {"unit_id": pl.String, "metric": pl.String, "value": pl.Float64},
+    )
+    out = pl.DataFrame(schema={"unit_id": pl.String})
+    if long.height:
+        out = long.pivot(on="metric", index="unit_id", values="value")
+    for m in metrics:
+        if m not in out.columns:
+            out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(m))
+    return out.select("unit_id", *metrics)

@@ -1,0 +1,126 @@
+"""`compute_metrics` on the hand-drawn plan (see conftest), on both stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sqlalchemy import Engine
+
+from conftest import SIMPLE
+from territory.errors import InputError
+from territory.services.performance import compute_metrics, write_metrics
+
+
+def _row(df: pl.DataFrame, key: str, value: str) -> dict[str, object]:
+    rows = df.filter(pl.col(key) == value).to_dicts()
+    assert len(rows) == 1
+    return rows[0]
+
+
+def test_territory_metrics_roll_up_three_levels(plan_engine: Engine) -> None:
+    res = compute_metrics(plan_engine, "plan", period="2027", config=SIMPLE)
+    df = res.table
+    assert res.period == "2027"
+    # accounts counted once in a parent: D1 = {A1, A2, A3}
+    got = {r["territory_id"]: r["accounts"] for r in df.to_dicts()}
+    assert got == {
+        "T1": 2,
+        "T2": 2,
+        "T3": 1,
+        "T4": 2,
+        "D1": 3,
+        "D2": 1,
+        "R1": 4,
+        "R2": 2,
+    }
+    d1 = _row(df, "territory_id", "D1")
+    assert d1["potential"] == 3500.0  # 1000 + 500 + 2000, A1 once
+    assert d1["sales"] == 350.0  # A1 150 + A3 200 (2026 row left out)
+    assert d1["quota"] == 300.0  # T1 300 + T2 0 (no row of its own)
+    r1 = _row(df, "territory_id", "R1")
+    assert (r1["potential"], r1["sales"], r1["quota"]) == (3600.0, 380.0, 330.0)
+    # workload adds up per territory: T1 11 h, T2 20 h, T3 1 h
+    assert r1["workload_hours"] == pytest.approx(32.0)
+    assert r1["capacity_hours"] == pytest.approx(48.0)  # three leaves × 16 h
+
+
+def test_attainment_coverage_and_undefined_cases(plan_engine: Engine) -> None:
+    df = compute_metrics(plan_engine, "plan", period="2027", config=SIMPLE).table
+    t1 = _row(df, "territory_id", "T1")
+    assert t1["attainment"] == pytest.approx(0.5)  # 150 / 300
+    assert t1["penetration"] == pytest.approx(0.1)  # 150 / 1500
+    # pipeline O1 1000 via A1 + O3 200 naming T1; remaining quota 300 − 150
+    assert t1["open_pipeline"] == 1200.0
+    assert t1["coverage"] == pytest.approx(8.0)
+    t2 = _row(df, "territory_id", "T2")
+    assert t2["attainment"] is None  # zero quota
+    assert t2["coverage"] is None
+    t3 = _row(df, "territory_id", "T3")
+    assert t3["open_pipeline"] == 0.0  # O3 counts for the territory it names
+    assert t3["quota_met"] is True and t3["coverage"] is None  # 30 of 30 done
+
+
+def test_compactness_and_contiguity(plan_engine: Engine) -> None:
+    df = compute_metrics(plan_engine, "plan", period="2027", config=SIMPLE).table
+    t4 = _row(df, "territory_id", "T4")
+    assert t4["diameter_km"] == pytest.approx(2 * 111.19508, rel=1e-5)
+    assert t4["inertia_km"] == pytest.approx(111.19508, rel=1e-3)
+    t1 = _row(df, "territory_id", "T1")
+    assert (t1["pieces"], t1["contiguous"]) == (2, False)  # C1 and C3 apart
+    d1 = _row(df, "territory_id", "D1")
+    assert (d1["pieces"], d1["contiguous"]) == (1, True)  # C2 joins them
+
+
+def test_period_rolls_up_months_and_quarters(plan_engine: Engine) -> None:
+    res = compute_metrics(plan_engine, "plan", period="2027-Q1", config=SIMPLE)
+    df = res.table
+    # Q1: A1 2027-01 (100), A5 2027-03 (70); A3's yearly row does not split
+    assert _row(df, "territory_id", "T1")["sales"] == 100.0
+    assert _row(df, "territory_id", "T2")["sales"] == 100.0
+    assert _row(df, "territory_id", "T4")["sales"] == 70.0
+    # no quarterly quota: the yearly one pro-rated, 300 / 4
+    assert _row(df, "territory_id", "T1")["quota"] == 75.0
+
+
+def test_rep_metrics_credit_splits(plan_engine: Engine) -> None:
+    res = compute_metrics(
+        plan_engine, "plan", level="rep", period="2027", config=SIMPLE
+    )
+    df = res.table
+    # O1 split 60/40; O2 (A5 in T4) to owner P3; O3 (names T1) to owner P1
+    pipe = {r["rep_id"]: r["open_pipeline"] for r in df.to_dicts()}
+    assert pipe == {"M1": 0.0, "P1": 800.0, "P2": 400.0, "P3": 500.0, "P4": 0.0}
+    m1 = _row(df, "rep_id", "M1")
+    assert (m1["accounts"], m1["sales"], m1["roles"]) == (3, 350.0, "manager")
+    assert m1["quota"] == 300.0  # the quota of D1, which M1 manages
+    p1 = _row(df, "rep_id", "P1")
+    assert (p1["workload_hours"], p1["capacity_hours"]) == (11.0, 16.0)
+    assert res.compared == "owning reps"
+
+
+def test_region_level_and_balance(plan_engine: Engine) -> None:
+    res = compute_metrics(
+        plan_engine, "plan", level="region", period="2027", config=SIMPLE
+    )
+    assert res.table["territory_id"].to_list() == ["R1", "R2"]
+    acc = next(b for b in res.balance if b.measure == "accounts")
+    # regions have 4 and 2 accounts: mean 3, population sd 1
+    assert acc.cv == pytest.approx(1 / 3)
+    assert acc.max_min == pytest.approx(2.0)
+    assert acc.gini == pytest.approx(2 / 12)  # Σ|xi−xj| = 4; 2·n²·mean = 24
+    leaves = compute_metrics(plan_engine, "plan", period="2027", config=SIMPLE)
+    quota = next(b for b in leaves.balance if b.measure == "quota")
+    assert quota.max_min is None  # T2 has a zero quota
+
+
+def test_write_metrics_csv_and_parquet(plan_engine: Engine, tmp_path: Path) -> None:
+    res = compute_metrics(plan_engine, "plan", period="2027", config=SIMPLE)
+    csv = write_metrics(res, tmp_path / "m.csv")
+    back = pl.read_csv(csv)
+    assert back.filter(pl.col("territory_id") == "T2")["attainment"][0] is None
+    pq = write_metrics(res, tmp_path / "m.parquet")
+    assert pl.read_parquet(pq).height == 8
+    with pytest.raises(InputError, match="csv or .parquet"):
+        write_metrics(res, tmp_path / "m.xlsx")
