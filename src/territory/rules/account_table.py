@@ -142,7 +142,9 @@ def encode_text(
     enc = arr.dictionary_encode()
     normal = [normalise_text(v) for v in enc.dictionary.to_pylist()]
     if normal:
-        distinct, inverse = np.unique(np.array(normal, dtype=np.str_), return_inverse=True)
+        distinct, inverse = np.unique(
+            np.array(normal, dtype=np.str_), return_inverse=True
+        )
     else:
         distinct, inverse = np.array([], dtype="<U1"), np.array([], dtype=np.intp)
     shift = 1 if len(distinct) and distinct[0] == "" else 0

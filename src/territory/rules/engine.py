@@ -41,6 +41,7 @@ from territory.rules.criterion import (
     FieldKind,
     Operator,
     compile_criterion,
+    parse_operator,
 )
 from territory.rules.ruleset import (
     AssignmentRule,
@@ -143,7 +144,7 @@ class RuleEngine:
                 kind = self.kinds.get(name, FieldKind.TEXT)
                 try:
                     cc = compile_criterion(
-                        Criterion(name, item.operator, item.value),
+                        Criterion(name, parse_operator(item.operator), item.value),
                         kind,
                         rule_set.value_sets,
                     )

@@ -70,6 +70,7 @@ territory_type = Table(
     Column("name", String(200), nullable=False, unique=True),
     Column("priority", Integer, nullable=False, unique=True),
     Column("description", Text, nullable=False, default=""),
+    Column("developer_name", String(255)),  # Salesforce DeveloperName (0002)
 )
 
 territory = Table(
@@ -241,6 +242,7 @@ assignment_rule = Table(
     Column("object_type", String(32), nullable=False, default="Account"),
     Column("boolean_filter", String(1000)),
     Column("is_active", Boolean, nullable=False, default=True),
+    Column("developer_name", String(255)),  # Salesforce DeveloperName (0002)
     ForeignKeyConstraint(["model_id"], ["territory_model.id"], ondelete="CASCADE"),
 )
 
@@ -253,6 +255,7 @@ rule_item = Table(
     Column("field", String(255), nullable=False),
     Column("operation", String(32), nullable=False),
     Column("value", Text),
+    Column("external_id", String(64)),  # Salesforce Id of the item (0002)
     ForeignKeyConstraint(
         ["model_id", "rule_id"],
         ["assignment_rule.model_id", "assignment_rule.id"],
@@ -267,6 +270,7 @@ rule_territory = Table(
     Column("rule_id", ID, primary_key=True),
     Column("territory_id", ID, primary_key=True),
     Column("is_inherited", Boolean, nullable=False, default=False),
+    Column("external_id", String(64)),  # Salesforce Id of the link (0002)
     ForeignKeyConstraint(
         ["model_id", "rule_id"],
         ["assignment_rule.model_id", "assignment_rule.id"],
