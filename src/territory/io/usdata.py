@@ -23,6 +23,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -238,6 +239,67 @@ def _full_name(name: str, lsad: str) -> str:
     return f"{name} {suffix}" if suffix else name
 
 
+def _polygons_of(shapes: Sequence[Any]) -> npt.NDArray[np.object_]:
+    """Turn pyshp polygon shapes into shapely geometries, shape ``(n_shapes,)``.
+
+    Vectorised: all rings are built at once. In a shapefile, outer rings run
+    clockwise and holes counter-clockwise; a hole belongs to the outer ring
+    before it. A shape that breaks that order is converted through pyshp's
+    own ``__geo_interface__`` instead. One-part shapes become ``Polygon``,
+    others ``MultiPolygon``.
+    """
+    if not shapes:
+        return np.empty(0, dtype=object)
+    n_pts = np.array([len(s.points) for s in shapes], dtype=np.int64)
+    coords = np.array([xy[:2] for s in shapes for xy in s.points], dtype=np.float64)
+    first_pt = np.concatenate([[0], np.cumsum(n_pts)[:-1]])
+    ring_starts = np.concatenate(
+        [
+            np.asarray(s.parts, dtype=np.int64) + f
+            for s, f in zip(shapes, first_pt, strict=True)
+        ]
+    )
+    ring_shape = np.repeat(np.arange(len(shapes)), [len(s.parts) for s in shapes])
+    ring_ends = np.append(ring_starts[1:], len(coords))
+    ring_of_pt = np.repeat(np.arange(len(ring_starts)), ring_ends - ring_starts)
+    x, y = coords[:, 0], coords[:, 1]
+    cross = x[:-1] * y[1:] - x[1:] * y[:-1]
+    same = ring_of_pt[:-1] == ring_of_pt[1:]
+    area2 = np.bincount(
+        ring_of_pt[:-1][same], weights=cross[same], minlength=len(ring_starts)
+    )
+    is_shell = area2 < 0  # clockwise
+    first_ring = np.r_[True, ring_shape[1:] != ring_shape[:-1]]
+    # Shapes whose first ring is a hole, or whose holes lie outside the outer
+    # ring before them, take the slow, careful path.
+    hole_first = sorted(set(ring_shape[first_ring & ~is_shell].tolist()))
+    if hole_first:
+        out = np.empty(len(shapes), dtype=object)
+        good = [k for k in range(len(shapes)) if k not in set(hole_first)]
+        out[good] = _polygons_of([shapes[k] for k in good])
+        for k in hole_first:
+            out[k] = shapely.geometry.shape(shapes[k].__geo_interface__)
+        return out
+    rings = shapely.linearrings(coords, indices=ring_of_pt)
+    odd: set[int] = set()
+    poly_id = np.cumsum(is_shell) - 1
+    holes = np.flatnonzero(~is_shell)
+    if len(holes):
+        shells = shapely.polygons(rings[is_shell])
+        owner = shells[poly_id[holes]]
+        hx, hy = x[ring_starts[holes]], y[ring_starts[holes]]
+        outside = ~shapely.intersects_xy(owner, hx, hy)
+        odd |= set(ring_shape[holes[outside]].tolist())
+    polys = shapely.polygons(rings, indices=poly_id)
+    poly_shape = ring_shape[is_shell]
+    multi = shapely.multipolygons(polys, indices=poly_shape)
+    n_parts = np.bincount(poly_shape, minlength=len(shapes))
+    out = np.where(n_parts == 1, shapely.get_geometry(multi, 0), multi)
+    for k in sorted(odd):
+        out[k] = shapely.geometry.shape(shapes[k].__geo_interface__)
+    return np.asarray(out, dtype=object)
+
+
 def read_counties() -> Counties:
     """Read the 3,142 counties of the 50 states and DC with their polygons.
 
@@ -272,7 +334,7 @@ def read_counties() -> Counties:
     lsads: list[str] = []
     land: list[int] = []
     water: list[int] = []
-    geoms: list[shapely.Geometry] = []
+    kept: list[Any] = []
     dropped: list[tuple[str, str]] = []
     by_state: dict[str, int] = {}
     for rec, shp_ in zip(records, shapes, strict=True):
@@ -287,10 +349,9 @@ def read_counties() -> Counties:
         lsads.append(str(rec["LSAD"]))
         land.append(int(rec["ALAND"]))
         water.append(int(rec["AWATER"]))
-        geoms.append(shapely.geometry.shape(shp_.__geo_interface__))
+        kept.append(shp_)
 
-    geometries = np.empty(len(geoms), dtype=object)
-    geometries[:] = geoms
+    geometries = _polygons_of(kept)
     order = np.argsort(np.array(ids))
     geometries = geometries[order]
     centroids = shapely.centroid(geometries)

@@ -219,3 +219,33 @@ def test_parse_states_rejects_unknown_codes() -> None:
         parse_states("GA,XX,PR")
     assert info.value.code == "unknown_state"
     assert info.value.details["unknown"] == ["PR", "XX"]
+
+
+def _shape(points: list[tuple[float, float]], parts: list[int]):  # type: ignore[no-untyped-def]
+    import shapefile
+
+    return shapefile.Shape(shapeType=shapefile.POLYGON, points=points, parts=parts)
+
+
+def test_polygons_of_builds_holes_and_parts_like_pyshp() -> None:
+    """Shapefile rings: outer clockwise, holes counter-clockwise.
+
+    shape 0: a 4x4 square with a 2x2 hole; shape 1: two unit squares;
+    shape 2: the hole listed before its outer ring (slow path).
+    """
+    import shapely
+
+    outer = [(0, 0), (0, 4), (4, 4), (4, 0), (0, 0)]  # clockwise
+    hole = [(1, 1), (3, 1), (3, 3), (1, 3), (1, 1)]  # counter-clockwise
+    sq_a = [(0, 0), (0, 1), (1, 1), (1, 0), (0, 0)]
+    sq_b = [(5, 0), (5, 1), (6, 1), (6, 0), (5, 0)]
+    shapes = [
+        _shape(outer + hole, [0, 5]),
+        _shape(sq_a + sq_b, [0, 5]),
+        _shape(hole + outer, [0, 5]),
+    ]
+    built = usdata._polygons_of(shapes)
+    assert [g.geom_type for g in built] == ["Polygon", "MultiPolygon", "Polygon"]
+    assert [g.area for g in built] == [12.0, 2.0, 12.0]
+    for got, shp in zip(built, shapes, strict=True):
+        assert shapely.equals(got, shapely.geometry.shape(shp.__geo_interface__))
