@@ -1,0 +1,539 @@
+"""Read and write entity files: CSV, Parquet and GeoJSON, chosen by extension.
+
+Every value is read as text first, so identifiers keep their leading zeros
+(ZIP ``02134``, FIPS ``01001``) whatever a spreadsheet or a type guesser
+would have made of them; :mod:`territory.io.validation` then types the
+columns by the entity's schema. Values are stripped of surrounding blanks and
+an empty value is a missing one.
+
+CSV files are UTF-8, with or without a byte-order mark. Any other encoding
+must be named (``--encoding latin-1``); a file that is not valid UTF-8 is
+refused with its row and a suggested encoding, never decoded by guesswork.
+
+GeoJSON files are a ``FeatureCollection``; each feature's ``properties``
+become columns and its geometry becomes the ``geometry`` column (WKB). The
+coordinates must be longitude/latitude (EPSG:4326 or the NAD83 EPSG:4269 the
+Census maps use); a ``crs`` member naming anything else is refused, never
+reprojected. In CSV and Parquet files a ``geometry`` column holds WKT.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from territory.errors import InputError, Issue, ValidationFailed
+
+__all__ = [
+    "ACCEPTED_CRS",
+    "FORMATS",
+    "ROW_COLUMN",
+    "RawTable",
+    "file_format",
+    "read_table",
+    "write_table",
+]
+
+#: Name of the column holding each record's row number as a spreadsheet shows
+#: it (the header is row 1, the first record row 2; for Parquet and GeoJSON
+#: the first record is row 2 too, so numbers match an exported CSV).
+ROW_COLUMN = "_row"
+
+FORMATS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".geojson": "geojson",
+    ".json": "geojson",
+}
+
+#: ``crs`` names GeoJSON files may declare: lon/lat on WGS84 or NAD83.
+ACCEPTED_CRS = frozenset(
+    {
+        "urn:ogc:def:crs:OGC:1.3:CRS84",
+        "urn:ogc:def:crs:OGC::CRS84",
+        "urn:ogc:def:crs:EPSG::4326",
+        "urn:ogc:def:crs:EPSG::4269",
+        "EPSG:4326",
+        "EPSG:4269",
+        "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+        "http://www.opengis.net/def/crs/EPSG/0/4326",
+        "http://www.opengis.net/def/crs/EPSG/0/4269",
+    }
+)
+
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True, slots=True)
+class RawTable:
+    """A file's records as text columns, before typing.
+
+    ``frame`` has one ``String`` column per file column (``geometry`` is WKB
+    ``Binary`` when present) plus ``_row``, the record's row number.
+    """
+
+    file: str
+    frame: pl.DataFrame
+    columns: tuple[str, ...]
+
+    @property
+    def n_rows(self) -> int:
+        """Number of records read."""
+        return self.frame.height
+
+
+def file_format(path: Path) -> str:
+    """Return ``csv``, ``parquet`` or ``geojson`` for ``path``'s extension.
+
+    Raises
+    ------
+    InputError
+        When the extension is none of ``.csv``, ``.parquet``, ``.geojson``.
+    """
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(
+            f"Cannot tell the format of '{path.name}' from its extension "
+            f"'{path.suffix}'; name the file .csv, .parquet or .geojson.",
+            code="unknown_file_format",
+            details={"file": str(path)},
+        )
+    return fmt
+
+
+# ------------------------------------------------------------------- reading
+
+
+def _row_of_offset(data: bytes, offset: int) -> int:
+    """Return the 1-based line number holding byte ``offset``."""
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _suggest_encoding(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    try:
+        data.decode("cp1252")
+    except UnicodeDecodeError:
+        return "latin-1"
+    # Both decode; cp1252 differs from latin-1 only in 0x80-0x9f, which
+    # Windows spreadsheets use for curly quotes and dashes.
+    if any(0x80 <= b <= 0x9F for b in data):
+        return "cp1252"
+    return "latin-1"
+
+
+def _decode_csv(data: bytes, name: str, encoding: str | None) -> bytes:
+    """Return ``data`` as UTF-8 bytes without a byte-order mark."""
+    if encoding is None or encoding.replace("-", "").replace("_", "").lower() in (
+        "utf8",
+        "utf8sig",
+    ):
+        if data.startswith(_BOM):
+            data = data[len(_BOM) :]
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            row = _row_of_offset(data, exc.start)
+            suggested = _suggest_encoding(data)
+            bad = data[exc.start : exc.start + 4]
+            raise InputError(
+                f"{name} is not valid UTF-8: row {row} has byte(s) "
+                f"{bad.hex(' ')} that UTF-8 cannot hold. Files must be UTF-8 "
+                f"unless you name their encoding; if this file was saved as "
+                f"{suggested}, run again with --encoding {suggested}, or save it "
+                "as 'CSV UTF-8' from your spreadsheet.",
+                code="bad_encoding",
+                details={"file": name, "row": row, "suggested": suggested},
+            ) from exc
+        return data
+    try:
+        text = data.decode(encoding)
+    except LookupError as exc:
+        raise InputError(
+            f"Unknown encoding '{encoding}' for {name}; use a Python codec name "
+            "such as utf-8, latin-1 or cp1252.",
+            code="unknown_encoding",
+            details={"file": name, "encoding": encoding},
+        ) from exc
+    except UnicodeDecodeError as exc:
+        row = _row_of_offset(data, exc.start)
+        raise InputError(
+            f"{name} is not valid {encoding}: row {row} cannot be decoded; check "
+            "which encoding the file was saved in.",
+            code="bad_encoding",
+            details={"file": name, "row": row, "encoding": encoding},
+        ) from exc
+    return text.lstrip("\ufeff").encode("utf-8")
+
+
+def _check_header(columns: list[str], name: str) -> list[str]:
+    clean = [c.strip() for c in columns]
+    seen: dict[str, int] = {}
+    issues: list[Issue] = []
+    for pos, col in enumerate(clean, start=1):
+        if not col:
+            issues.append(
+                Issue(
+                    problem=f"column {pos} has no name",
+                    hint="give every column a header or delete the empty column",
+                    file=name,
+                    row=1,
+                )
+            )
+        elif col in seen:
+            issues.append(
+                Issue(
+                    problem=f"column '{col}' appears twice (columns {seen[col]} "
+                    f"and {pos})",
+                    hint="keep one of them",
+                    file=name,
+                    row=1,
+                    field=col,
+                )
+            )
+        else:
+            seen[col] = pos
+    if issues:
+        raise ValidationFailed(
+            f"{name} has a malformed header; fix it and import again.", issues
+        )
+    return clean
+
+
+def _normalise(frame: pl.DataFrame, first_row: int) -> pl.DataFrame:
+    """Strip text, turn empty text into null, and number the rows."""
+    text_cols = [c for c, t in frame.schema.items() if t == pl.String]
+    if text_cols:
+        stripped = [pl.col(c).str.strip_chars() for c in text_cols]
+        frame = frame.with_columns(stripped).with_columns(
+            pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
+            for c in text_cols
+        )
+    return frame.with_row_index(ROW_COLUMN, offset=first_row).with_columns(
+        pl.col(ROW_COLUMN).cast(pl.Int64)
+    )
+
+
+def _geometry_from_wkt(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    if "geometry" not in frame.columns or frame.schema["geometry"] != pl.String:
+        return frame
+    import shapely
+
+    texts = frame.get_column("geometry").to_list()
+    geoms = shapely.from_wkt(texts, on_invalid="ignore")
+    bad = [
+        i for i, (t, g) in enumerate(zip(texts, geoms, strict=True)) if t and g is None
+    ]
+    if bad:
+        rows = frame.get_column(ROW_COLUMN).gather(bad).to_list()
+        raise ValidationFailed(
+            f"{name}: {len(bad)} geometry value(s) are not valid WKT.",
+            [
+                Issue(
+                    problem="geometry is not valid WKT",
+                    hint="write it as WKT, e.g. POLYGON ((lon lat, ...))",
+                    file=name,
+                    row=r,
+                    field="geometry",
+                )
+                for r in rows
+            ],
+        )
+    wkb = shapely.to_wkb(geoms, include_srid=False)
+    return frame.with_columns(pl.Series("geometry", list(wkb), dtype=pl.Binary))
+
+
+def _read_csv(path: Path, encoding: str | None) -> pl.DataFrame:
+    data = _decode_csv(path.read_bytes(), path.name, encoding)
+    if not data.strip():
+        raise InputError(
+            f"{path.name} is empty; it needs a header row and at least the "
+            "required columns.",
+            code="empty_file",
+            details={"file": path.name},
+        )
+    try:
+        frame = pl.read_csv(
+            io.BytesIO(data),
+            infer_schema=False,
+            has_header=True,
+            raise_if_empty=True,
+            truncate_ragged_lines=False,
+        )
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise InputError(
+            f"{path.name} cannot be read as CSV ({first}); check that every row "
+            "has as many fields as the header and that quotes are balanced.",
+            code="bad_csv",
+            details={"file": path.name},
+        ) from exc
+    # polars renames repeated headers; check the header as written.
+    first_line = data.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
+    clean = _check_header(next(csv.reader([first_line])), path.name)
+    if len(clean) != len(frame.columns):
+        clean = [c.strip() for c in frame.columns]
+    return frame.rename(dict(zip(frame.columns, clean, strict=True)))
+
+
+def _read_parquet(path: Path) -> pl.DataFrame:
+    try:
+        frame = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise InputError(
+            f"{path.name} cannot be read as Parquet ({exc}); check that it is a "
+            "Parquet file.",
+            code="bad_parquet",
+            details={"file": path.name},
+        ) from exc
+    _check_header(frame.columns, path.name)
+    casts = []
+    for col, dtype in frame.schema.items():
+        if dtype == pl.String:
+            continue
+        if dtype == pl.Binary and col == "geometry":
+            continue
+        if dtype.is_float():
+            # Shortest text that reads back to the same double.
+            casts.append(pl.col(col).cast(pl.String))
+        elif dtype == pl.Boolean:
+            casts.append(
+                pl.when(pl.col(col))
+                .then(pl.lit("true"))
+                .otherwise(pl.lit("false"))
+                .alias(col)
+            )
+        else:
+            casts.append(pl.col(col).cast(pl.String))
+    return frame.with_columns(casts) if casts else frame
+
+
+def _check_crs(doc: dict[str, Any], name: str) -> None:
+    crs = doc.get("crs")
+    if crs is None:
+        return
+    crs_name = None
+    if isinstance(crs, dict):
+        props = crs.get("properties")
+        if isinstance(props, dict):
+            crs_name = props.get("name")
+    if crs_name not in ACCEPTED_CRS:
+        raise InputError(
+            f"{name} declares coordinate reference system {crs_name!r}; territory "
+            "reads longitude/latitude only (EPSG:4326 or EPSG:4269) and never "
+            "reprojects. Reproject the file to EPSG:4326 (e.g. with ogr2ogr "
+            "-t_srs EPSG:4326) and import it again.",
+            code="bad_crs",
+            details={"file": name, "crs": crs_name},
+        )
+
+
+def _read_geojson(path: Path) -> pl.DataFrame:
+    import shapely
+
+    try:
+        doc = json.loads(path.read_bytes().removeprefix(_BOM))
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path.name} is not UTF-8; GeoJSON files must be UTF-8 (RFC 7946).",
+            code="bad_encoding",
+            details={"file": path.name},
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path.name} is not valid JSON (line {exc.lineno}, column "
+            f"{exc.colno}: {exc.msg}).",
+            code="bad_geojson",
+            details={"file": path.name, "line": exc.lineno},
+        ) from exc
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        raise InputError(
+            f"{path.name} is not a GeoJSON FeatureCollection; export the layer as "
+            "a FeatureCollection.",
+            code="bad_geojson",
+            details={"file": path.name},
+        )
+    _check_crs(doc, path.name)
+    features = doc.get("features") or []
+    columns: dict[str, None] = {}
+    records: list[dict[str, Any]] = []
+    geoms: list[str | None] = []
+    for feature in features:
+        props = feature.get("properties") or {}
+        for key in props:
+            columns.setdefault(key, None)
+        records.append(props)
+        geom = feature.get("geometry")
+        geoms.append(json.dumps(geom) if geom else None)
+    names = [c for c in columns if c != "geometry"]
+
+    def text(value: Any) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, float):
+            return repr(value)
+        if isinstance(value, dict | list):
+            return json.dumps(value)
+        return str(value)
+
+    data = {c: [text(r.get(c)) for r in records] for c in names}
+    frame = pl.DataFrame(data, schema=dict.fromkeys(names, pl.String))
+    _check_header(list(frame.columns), path.name)
+    if any(g is not None for g in geoms):
+        shapes = shapely.from_geojson(geoms, on_invalid="ignore")
+        bad = [
+            i
+            for i, (g, s) in enumerate(zip(geoms, shapes, strict=True))
+            if g and s is None
+        ]
+        if bad:
+            raise ValidationFailed(
+                f"{path.name}: {len(bad)} feature geometries are not valid GeoJSON.",
+                [
+                    Issue(
+                        problem="geometry is not valid GeoJSON",
+                        hint="fix or remove the feature's geometry",
+                        file=path.name,
+                        row=i + 2,
+                        field="geometry",
+                    )
+                    for i in bad
+                ],
+            )
+        wkb = shapely.to_wkb(shapes, include_srid=False)
+        frame = frame.with_columns(pl.Series("geometry", list(wkb), dtype=pl.Binary))
+    return frame
+
+
+def read_table(path: str | Path, *, encoding: str | None = None) -> RawTable:
+    """Read an entity file into text columns, choosing the reader by extension.
+
+    Parameters
+    ----------
+    encoding
+        CSV only: the file's encoding when it is not UTF-8 (e.g. ``latin-1``).
+
+    Raises
+    ------
+    InputError
+        When the file is missing, has an unknown extension, is not valid
+        UTF-8 (and no encoding was named), cannot be parsed, or a GeoJSON file
+        declares a CRS other than EPSG:4326/4269.
+    ValidationFailed
+        When the header repeats or omits a column name, or a geometry cannot
+        be parsed.
+    """
+    path = Path(path)
+    fmt = file_format(path)
+    if not path.is_file():
+        raise InputError(
+            f"File '{path}' does not exist; check the path.",
+            code="file_not_found",
+            details={"file": str(path)},
+        )
+    if fmt == "csv":
+        frame = _read_csv(path, encoding)
+    elif fmt == "parquet":
+        frame = _read_parquet(path)
+    else:
+        frame = _read_geojson(path)
+    frame = _normalise(frame, first_row=2)
+    frame = _geometry_from_wkt(frame, path.name)
+    columns = tuple(c for c in frame.columns if c != ROW_COLUMN)
+    return RawTable(file=path.name, frame=frame, columns=columns)
+
+
+# ------------------------------------------------------------------- writing
+
+
+def _geometry_to_wkt(frame: pl.DataFrame) -> pl.DataFrame:
+    if "geometry" not in frame.columns or frame.schema["geometry"] != pl.Binary:
+        return frame
+    import shapely
+
+    geoms = shapely.from_wkb(frame.get_column("geometry").to_list())
+    wkt = shapely.to_wkt(geoms, rounding_precision=-1, trim=True)
+    return frame.with_columns(pl.Series("geometry", list(wkt), dtype=pl.String))
+
+
+def _write_geojson(frame: pl.DataFrame, path: Path) -> None:
+    import shapely
+
+    props = [c for c in frame.columns if c != "geometry"]
+    if "geometry" in frame.columns:
+        geoms = shapely.from_wkb(frame.get_column("geometry").to_list())
+        geo_text = shapely.to_geojson(geoms)
+    else:
+        geo_text = [None] * frame.height
+
+    def plain(value: Any) -> Any:
+        if hasattr(value, "isoformat"):
+            return value.isoformat()
+        return value
+
+    rows = frame.select(props).rows()
+    with path.open("w", encoding="utf-8") as out:
+        out.write(
+            '{"type": "FeatureCollection", "crs": {"type": "name", '
+            '"properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}, '
+            '"features": [\n'
+        )
+        for i, (row, geom) in enumerate(zip(rows, geo_text, strict=True)):
+            properties = {
+                k: plain(v) for k, v in zip(props, row, strict=True) if v is not None
+            }
+            out.write(
+                ("" if i == 0 else ",\n")
+                + '{"type": "Feature", "properties": '
+                + json.dumps(properties, ensure_ascii=False)
+                + ', "geometry": '
+                + (geom if geom is not None else "null")
+                + "}"
+            )
+        out.write("\n]}\n")
+
+
+def write_table(frame: pl.DataFrame, path: str | Path) -> int:
+    """Write ``frame`` to ``path`` in the format its extension names; return rows.
+
+    Text stays text (leading zeros survive), floats are written in their
+    shortest exact form, booleans as ``true``/``false`` and dates as ISO
+    ``YYYY-MM-DD``. A ``geometry`` column of WKB is written as WKT in CSV and
+    Parquet and as feature geometry in GeoJSON.
+
+    Raises
+    ------
+    InputError
+        When the extension is unknown or the file cannot be written.
+    """
+    path = Path(path)
+    fmt = file_format(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "csv":
+            _geometry_to_wkt(frame).write_csv(
+                path, include_header=True, quote_style="necessary", null_value=""
+            )
+        elif fmt == "parquet":
+            _geometry_to_wkt(frame).write_parquet(path)
+        else:
+            _write_geojson(frame, path)
+    except OSError as exc:
+        raise InputError(
+            f"Cannot write '{path}': {exc.strerror}; check the folder exists and "
+            "is writable.",
+            code="write_failed",
+            details={"file": str(path)},
+        ) from exc
+    return frame.height

@@ -1,0 +1,660 @@
+"""Type and check an entity file's text columns, all rows at once.
+
+:func:`validate` turns a :class:`~territory.io.tabular.RawTable` into typed
+columns and a list of :class:`~territory.errors.Issue`, each naming the file,
+the row (as a spreadsheet numbers it), the field, what is wrong and what to do.
+Every check is a polars expression over the whole column; Python touches only
+the rows that fail, to word their issues.
+
+Problems with the file as a whole (a required column missing, an unknown
+column) are *fatal*: no row can be imported. Problems with single rows mark
+those rows bad; the caller either refuses the file or, when asked, skips the
+bad rows and reports each one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+import polars as pl
+
+from territory.errors import Issue
+from territory.io.schema import EntitySchema, Extras, FieldKind, FieldSpec
+from territory.io.tabular import ROW_COLUMN, RawTable
+
+__all__ = [
+    "BAD_COLUMN",
+    "PERIOD_PATTERN",
+    "Validated",
+    "check_references",
+    "flag_rows",
+    "validate",
+]
+
+#: Boolean column marking rows with at least one issue.
+BAD_COLUMN = "_bad"
+
+#: A year (``2027``), a quarter (``2027-Q1``) or a month (``2027-03``).
+PERIOD_PATTERN = r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$"
+
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
+_US = ("us", "usa", "u.s.", "u.s.a.", "united states", "united states of america")
+_COORD_HINT = (
+    "coordinates are degrees of latitude (-90..90) and longitude (-180..180) "
+    "on EPSG:4326; territory never swaps or reprojects them, so check the "
+    "columns and the source's projection"
+)
+_PAIRS = {
+    "latitude": "longitude",
+    "home_lat": "home_lon",
+    "centroid_lat": "centroid_lon",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Validated:
+    """A file's rows typed by its schema, with every issue found.
+
+    ``frame`` holds the typed schema columns present in the file, any extra
+    columns (text, or floats for unit metrics), ``_row`` and ``_bad``.
+    ``fatal`` issues concern the whole file.
+    """
+
+    file: str
+    schema: EntitySchema
+    frame: pl.DataFrame
+    present: tuple[str, ...]
+    extras: tuple[str, ...]
+    issues: list[Issue] = field(default_factory=list)
+    fatal: list[Issue] = field(default_factory=list)
+
+    @property
+    def n_rows(self) -> int:
+        """Rows read from the file."""
+        return self.frame.height
+
+    @property
+    def n_bad(self) -> int:
+        """Rows with at least one issue."""
+        return int(self.frame.get_column(BAD_COLUMN).sum())
+
+    def good(self) -> pl.DataFrame:
+        """Return the rows without issues."""
+        return self.frame.filter(~pl.col(BAD_COLUMN))
+
+    def all_issues(self) -> list[Issue]:
+        """Return file issues, then row issues ordered by row and field."""
+        rows = sorted(self.issues, key=lambda i: (i.row or 0, i.field or "", i.problem))
+        return [*self.fatal, *rows]
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _issues_for(
+    frame: pl.DataFrame,
+    mask: pl.Series,
+    column: str,
+    file: str,
+    problem: str,
+    hint: str,
+) -> list[Issue]:
+    """Word one issue per row where ``mask`` holds; ``{v}`` is the row's value."""
+    picked = frame.filter(mask)
+    if picked.height == 0:
+        return []
+    values = (
+        picked.get_column(column).cast(pl.String).to_list()
+        if column in picked.columns
+        else [None] * picked.height
+    )
+    rows = picked.get_column(ROW_COLUMN).to_list()
+    return [
+        Issue(
+            problem=problem.format(v=v),
+            hint=hint.format(v=v),
+            file=file,
+            row=r,
+            field=column,
+        )
+        for r, v in zip(rows, values, strict=True)
+    ]
+
+
+def _number(text: pl.Series) -> pl.Series:
+    # Cast fails (null) on anything but a plain number; inf/nan are refused.
+    out = text.cast(pl.Float64, strict=False)
+    return out.set(out.is_infinite() | out.is_nan(), None)
+
+
+@dataclass(slots=True)
+class _Checker:
+    frame: pl.DataFrame
+    file: str
+    schema: EntitySchema
+    bad: pl.Series
+    issues: list[Issue]
+
+    def flag(self, mask: pl.Series, column: str, problem: str, hint: str) -> None:
+        mask = mask.fill_null(False)
+        if not mask.any():
+            return
+        self.bad = self.bad | mask
+        self.issues.extend(
+            _issues_for(self.frame, mask, column, self.file, problem, hint)
+        )
+
+    def typed(self, spec: FieldSpec) -> pl.Series:
+        """Return the column typed by ``spec``, flagging bad values."""
+        name = spec.name
+        text = self.frame.get_column(name)
+        present = text.is_not_null()
+        noun = self.schema.noun
+        if spec.required:
+            self.flag(
+                ~present,
+                name,
+                f"{name} is blank",
+                f"every {noun} needs a {name}; fill it in or remove the row",
+            )
+        if spec.max_length is not None and spec.kind is FieldKind.TEXT:
+            self.flag(
+                text.str.len_chars() > spec.max_length,
+                name,
+                f"{name} is longer than {spec.max_length} characters",
+                "shorten it",
+            )
+        kind = spec.kind
+        if kind in (FieldKind.TEXT, FieldKind.SPLITS):
+            return text
+        if kind in (FieldKind.FLOAT, FieldKind.NONNEGATIVE):
+            value = _number(text)
+            self.flag(
+                present & value.is_null(),
+                name,
+                "'{v}' is not a number",
+                "write plain numbers such as 1234.5, without currency signs, "
+                "units or thousands separators",
+            )
+            if kind is FieldKind.NONNEGATIVE:
+                self.flag(
+                    value < 0, name, "'{v}' is negative", f"{name} cannot be negative"
+                )
+            return value
+        if kind is FieldKind.INT:
+            value_i = text.cast(pl.Int64, strict=False)
+            self.flag(
+                present & value_i.is_null(),
+                name,
+                "'{v}' is not a whole number",
+                "write a whole number such as 250, without separators or decimals",
+            )
+            return value_i
+        if kind is FieldKind.BOOL:
+            low = text.str.to_lowercase()
+            is_true = low.is_in(_TRUE)
+            is_false = low.is_in(_FALSE)
+            self.flag(
+                present & ~is_true & ~is_false,
+                name,
+                "'{v}' is not true or false",
+                "write true or false (yes/no and 1/0 are read too)",
+            )
+            out = pl.Series(name, [None] * len(text), dtype=pl.Boolean)
+            return out.set(is_true, True).set(is_false, False)
+        if kind is FieldKind.DATE:
+            value_d = text.str.to_date("%Y-%m-%d", strict=False)
+            self.flag(
+                present & value_d.is_null(),
+                name,
+                "'{v}' is not a date",
+                "write dates as YYYY-MM-DD, e.g. 2027-03-31",
+            )
+            return value_d
+        if kind is FieldKind.PERIOD:
+            self.flag(
+                present & ~text.str.contains(PERIOD_PATTERN),
+                name,
+                "'{v}' is not a period",
+                "write a year (2027), a quarter (2027-Q1) or a month (2027-03)",
+            )
+            return text
+        if kind is FieldKind.POSTAL_CODE:
+            return self.postal_code(text)
+        if kind in (FieldKind.LATITUDE, FieldKind.LONGITUDE):
+            value = _number(text)
+            self.flag(
+                present & value.is_null(),
+                name,
+                "'{v}' is not a number",
+                "write decimal degrees such as 42.3601",
+            )
+            limit = 90.0 if kind is FieldKind.LATITUDE else 180.0
+            what = "latitude" if kind is FieldKind.LATITUDE else "longitude"
+            self.flag(
+                (value < -limit) | (value > limit),
+                name,
+                f"{what} {{v}} is outside -{limit:g}..{limit:g}",
+                _COORD_HINT,
+            )
+            return value
+        if kind is FieldKind.ROLE:
+            return self.choice(text, name, ("owner", "overlay", "manager"), "role")
+        if kind is FieldKind.UNIT_KIND:
+            return self.choice(text, name, ("county", "zip", "custom"), "unit kind")
+        if kind is FieldKind.CAUSE:
+            return self.choice(text, name, ("manual", "import"), "cause")
+        raise AssertionError(kind)  # pragma: no cover - every kind handled above
+
+    def choice(
+        self, text: pl.Series, name: str, allowed: Sequence[str], what: str
+    ) -> pl.Series:
+        low = text.str.to_lowercase()
+        self.flag(
+            text.is_not_null() & ~low.is_in(list(allowed)),
+            name,
+            f"'{{v}}' is not a {what}",
+            "use one of " + ", ".join(allowed),
+        )
+        return low
+
+    def postal_code(self, text: pl.Series) -> pl.Series:
+        name = "billing_postal_code"
+        country = (
+            self.frame.get_column("billing_country").str.to_lowercase()
+            if "billing_country" in self.frame.columns
+            else pl.Series([None] * len(text), dtype=pl.String)
+        )
+        us = country.is_null() | country.is_in(list(_US))
+        # A ZIP that a spreadsheet read as a number: 2134 for 02134, or
+        # 2134-1234 for ZIP+4 02134-1234.
+        lost = us & (
+            text.str.contains(r"^\d{1,4}$") | text.str.contains(r"^\d{1,4}-\d{4}$")
+        )
+        lost = lost.fill_null(False)
+        if lost.any():
+            self.bad = self.bad | lost
+            head = text.str.split("-").list.first().str.zfill(5)
+            tail = text.str.split("-").list.get(1, null_on_oob=True)
+            restored = pl.select(
+                pl.when(tail.is_not_null())
+                .then(pl.concat_str([head, pl.lit("-"), tail]))
+                .otherwise(head)
+            ).to_series()
+            rows = self.frame.get_column(ROW_COLUMN).filter(lost).to_list()
+            for r, v, fix in zip(
+                rows,
+                text.filter(lost).to_list(),
+                restored.filter(lost).to_list(),
+                strict=True,
+            ):
+                self.issues.append(
+                    Issue(
+                        problem=f"ZIP code '{v}' has lost its leading zero(s)",
+                        hint=f"keep ZIP codes as text: write '{fix}' (format the "
+                        "column as Text in your spreadsheet so the zeros stay)",
+                        file=self.file,
+                        row=r,
+                        field=name,
+                    )
+                )
+        return text
+
+
+# ------------------------------------------------------------------ validate
+
+
+def _points_to_columns(
+    raw: RawTable, lat: str, lon: str
+) -> tuple[pl.DataFrame, list[Issue]]:
+    """Fill ``lat``/``lon`` text from Point geometries (GeoJSON accounts, reps)."""
+    import shapely
+
+    frame = raw.frame
+    geoms = shapely.from_wkb(frame.get_column("geometry").to_list())
+    kinds = shapely.get_type_id(geoms)
+    is_point = kinds == 0
+    has = ~shapely.is_missing(geoms)
+    issues = [
+        Issue(
+            problem="geometry is not a Point",
+            hint="give each record a Point geometry or latitude/longitude columns",
+            file=raw.file,
+            row=int(r),
+            field="geometry",
+        )
+        for r, ok, h in zip(
+            frame.get_column(ROW_COLUMN).to_list(), is_point, has, strict=True
+        )
+        if h and not ok
+    ]
+    xs = [
+        repr(float(x)) if p else None
+        for x, p in zip(shapely.get_x(geoms), is_point, strict=True)
+    ]
+    ys = [
+        repr(float(y)) if p else None
+        for y, p in zip(shapely.get_y(geoms), is_point, strict=True)
+    ]
+    frame = frame.with_columns(
+        pl.Series(lat, ys, dtype=pl.String), pl.Series(lon, xs, dtype=pl.String)
+    ).drop("geometry")
+    return frame, issues
+
+
+def validate(raw: RawTable, schema: EntitySchema) -> Validated:
+    """Type ``raw``'s columns by ``schema`` and collect every issue.
+
+    Checks: required columns present and values not blank; numbers, whole
+    numbers, booleans, dates and periods well formed; text within length
+    limits; ZIP codes that lost leading zeros (``2134``, ``2134-1234``);
+    latitude within -90..90 and longitude within -180..180, given in pairs;
+    roles, unit kinds and causes from their lists; opportunity splits well
+    formed, each 0-100 and together at most 100; end dates not before start
+    dates; a quota's owner being exactly one of territory and rep; and
+    duplicate keys (each issue names every row sharing the key).
+    """
+    frame = raw.frame
+    file = raw.file
+    pre_issues: list[Issue] = []
+    names = set(schema.names)
+    point_pair = next(
+        ((a, b) for a, b in _PAIRS.items() if a in names and a != "centroid_lat"),
+        None,
+    )
+    if (
+        point_pair is not None
+        and "geometry" in frame.columns
+        and point_pair[0] not in frame.columns
+        and point_pair[1] not in frame.columns
+    ):
+        frame, pre_issues = _points_to_columns(
+            RawTable(file, frame, raw.columns), *point_pair
+        )
+    columns = [c for c in frame.columns if c != ROW_COLUMN]
+    fatal: list[Issue] = []
+    for spec in schema.fields:
+        if spec.required and spec.name not in columns:
+            fatal.append(
+                Issue(
+                    problem=f"required column '{spec.name}' is missing",
+                    hint=f"add a '{spec.name}' column; {schema.entity} files need "
+                    + ", ".join(f.name for f in schema.fields if f.required),
+                    file=file,
+                    row=1,
+                    field=spec.name,
+                )
+            )
+    known = (
+        names
+        | set(schema.derived)
+        | ({"geometry"} if schema.entity == "units" else set())
+    )
+    extras = tuple(c for c in columns if c not in known)
+    if extras and schema.extras is Extras.REFUSE:
+        for col in extras:
+            fatal.append(
+                Issue(
+                    problem=f"unknown column '{col}'",
+                    hint=f"{schema.entity} files have the columns "
+                    + ", ".join(schema.names)
+                    + "; rename or remove it",
+                    file=file,
+                    row=1,
+                    field=col,
+                )
+            )
+    present = tuple(n for n in schema.names if n in columns)
+    checker = _Checker(
+        frame=frame,
+        file=file,
+        schema=schema,
+        bad=pl.Series(BAD_COLUMN, [False] * frame.height, dtype=pl.Boolean),
+        issues=list(pre_issues),
+    )
+    if pre_issues:
+        bad_rows = {i.row for i in pre_issues}
+        checker.bad = (
+            frame.get_column(ROW_COLUMN).is_in(list(bad_rows)).alias(BAD_COLUMN)
+        )
+    typed: dict[str, pl.Series] = {}
+    for name in present:
+        typed[name] = checker.typed(schema.field(name)).alias(name)
+    if schema.extras is Extras.METRICS:
+        for col in extras:
+            typed[col] = checker.typed(FieldSpec(col, FieldKind.FLOAT)).alias(col)
+    _check_pairs(checker, typed)
+    _check_dates(checker, typed)
+    if schema.entity == "quotas":
+        _check_quota_owner(checker, typed)
+    if "splits" in typed:
+        typed["splits"] = _parse_splits(checker, typed["splits"])
+    out = frame.with_columns(list(typed.values()))
+    out = out.with_columns(checker.bad.alias(BAD_COLUMN))
+    validated = Validated(
+        file=file,
+        schema=schema,
+        frame=out,
+        present=present,
+        extras=extras,
+        issues=checker.issues,
+        fatal=fatal,
+    )
+    key = [k for k in schema.key if k in out.columns]
+    if key and not fatal:
+        validated = _check_duplicates(validated, key)
+    return validated
+
+
+def _check_pairs(checker: _Checker, typed: dict[str, pl.Series]) -> None:
+    for a, b in _PAIRS.items():
+        if a not in typed and b not in typed:
+            continue
+        n = checker.frame.height
+        va = typed.get(a, pl.Series([None] * n, dtype=pl.Float64))
+        vb = typed.get(b, pl.Series([None] * n, dtype=pl.Float64))
+        ta = checker.frame.get_column(a) if a in checker.frame.columns else va
+        tb = checker.frame.get_column(b) if b in checker.frame.columns else vb
+        only_a = ta.is_not_null() & tb.is_null()
+        only_b = ta.is_null() & tb.is_not_null()
+        checker.flag(
+            only_a,
+            b,
+            f"{a} is given but {b} is blank",
+            "give both coordinates or neither",
+        )
+        checker.flag(
+            only_b,
+            a,
+            f"{b} is given but {a} is blank",
+            "give both coordinates or neither",
+        )
+
+
+def _check_dates(checker: _Checker, typed: dict[str, pl.Series]) -> None:
+    if "start_date" in typed and "end_date" in typed:
+        checker.flag(
+            typed["end_date"] < typed["start_date"],
+            "end_date",
+            "end_date {v} is before start_date",
+            "swap the dates or correct one of them",
+        )
+
+
+def _check_quota_owner(checker: _Checker, typed: dict[str, pl.Series]) -> None:
+    n = checker.frame.height
+    t = typed.get("territory_id", pl.Series([None] * n, dtype=pl.String))
+    r = typed.get("rep_id", pl.Series([None] * n, dtype=pl.String))
+    checker.flag(
+        t.is_null() & r.is_null(),
+        "territory_id",
+        "the quota names neither a territory nor a rep",
+        "fill in territory_id or rep_id",
+    )
+    checker.flag(
+        t.is_not_null() & r.is_not_null(),
+        "rep_id",
+        "the quota names both a territory and a rep",
+        "a quota belongs to one territory or one rep; put the other in its own row",
+    )
+
+
+_SPLIT_DTYPE = pl.List(pl.Struct({"rep_id": pl.String, "percent": pl.Float64}))
+
+
+def _parse_splits(checker: _Checker, text: pl.Series) -> pl.Series:
+    """Parse ``R1:60;R2:40`` cells into lists of (rep_id, percent)."""
+    name = "splits"
+    rows = checker.frame.get_column(ROW_COLUMN)
+    parts = (
+        pl.DataFrame(
+            {ROW_COLUMN: rows, "_i": pl.int_range(len(text), eager=True), name: text}
+        )
+        .filter(pl.col(name).is_not_null())
+        .with_columns(pl.col(name).str.split(";"))
+        .explode(name)
+        .with_columns(pl.col(name).str.strip_chars())
+        .filter(pl.col(name) != "")
+        .with_columns(
+            pl.col(name).str.extract(r"^([^:]+):").str.strip_chars().alias("rep_id"),
+            pl.col(name).str.extract(r":([^:]*)$").str.strip_chars().alias("_pct"),
+        )
+        .with_columns(pl.col("_pct").cast(pl.Float64, strict=False).alias("percent"))
+    )
+    bad_form = parts.filter(
+        pl.col("rep_id").is_null()
+        | pl.col("percent").is_null()
+        | pl.col(name).str.count_matches(":").ne(1)
+    )
+    bad_range = parts.filter((pl.col("percent") < 0) | (pl.col("percent") > 100))
+    sums = parts.group_by("_i").agg(
+        pl.col("percent").sum().alias("_total"),
+        pl.col("rep_id").is_duplicated().any().alias("_dup"),
+        pl.first(ROW_COLUMN),
+    )
+    over = sums.filter(pl.col("_total") > 100 + 1e-9)
+    dup = sums.filter(pl.col("_dup"))
+    flagged: dict[int, list[tuple[str, str]]] = {}
+    for r, cell in bad_form.select(ROW_COLUMN, name).iter_rows():
+        flagged.setdefault(r, []).append(
+            (
+                f"split '{cell}' is not REP_ID:PERCENT",
+                "write splits as REP_ID:PERCENT pairs separated by ';', "
+                "e.g. R1:60;R2:40",
+            )
+        )
+    for r, cell in bad_range.select(ROW_COLUMN, name).iter_rows():
+        flagged.setdefault(r, []).append(
+            (
+                f"split '{cell}' is not between 0 and 100 percent",
+                "use a percentage 0-100",
+            )
+        )
+    for r, total in over.select(ROW_COLUMN, "_total").iter_rows():
+        flagged.setdefault(r, []).append(
+            (f"splits add up to {total:g}%", "splits may not exceed 100% together")
+        )
+    for (r,) in dup.select(ROW_COLUMN).iter_rows():
+        flagged.setdefault(r, []).append(
+            ("a rep appears twice in the splits", "give each rep one split")
+        )
+    if flagged:
+        mask = rows.is_in(list(flagged))
+        checker.bad = checker.bad | mask
+        for r in sorted(flagged):
+            for problem, hint in flagged[r]:
+                checker.issues.append(
+                    Issue(
+                        problem=problem, hint=hint, file=checker.file, row=r, field=name
+                    )
+                )
+    good_parts = parts.filter(
+        pl.col("rep_id").is_not_null() & pl.col("percent").is_not_null()
+    )
+    lists = good_parts.group_by("_i", maintain_order=True).agg(
+        pl.struct("rep_id", "percent").alias(name)
+    )
+    full = (
+        pl.DataFrame({"_i": pl.int_range(len(text), eager=True)})
+        .join(lists, on="_i", how="left")
+        .sort("_i")
+    )
+    return full.get_column(name).cast(_SPLIT_DTYPE).alias(name)
+
+
+def _check_duplicates(validated: Validated, key: list[str]) -> Validated:
+    frame = validated.frame
+    dup_mask = frame.select(pl.struct(key).is_duplicated()).to_series()
+    if not dup_mask.any():
+        return validated
+    groups = (
+        frame.filter(dup_mask)
+        .group_by(key, maintain_order=True)
+        .agg(pl.col(ROW_COLUMN).sort())
+    )
+    noun = validated.schema.noun
+    issues = list(validated.issues)
+    file = validated.file
+    for rec in groups.iter_rows(named=True):
+        rows = rec[ROW_COLUMN]
+        label = " / ".join("" if rec[k] is None else str(rec[k]) for k in key)
+        if len(rows) == 2:
+            where = f"rows {rows[0]} and {rows[1]}"
+        else:
+            where = "rows " + ", ".join(map(str, rows[:-1])) + f" and {rows[-1]}"
+        what = "id" if key == ["id"] else " / ".join(key)
+        for r in rows:
+            issues.append(
+                Issue(
+                    problem=f"{noun} '{label}' appears {len(rows)} times in {file} "
+                    f"({where})",
+                    hint=f"{noun} {what} must be unique; remove or merge the "
+                    "duplicates",
+                    file=file,
+                    row=r,
+                    field=key[-1] if key != ["model", "id"] else "id",
+                )
+            )
+    frame = frame.with_columns((pl.col(BAD_COLUMN) | dup_mask).alias(BAD_COLUMN))
+    return replace(validated, frame=frame, issues=issues)
+
+
+def flag_rows(
+    validated: Validated, mask: pl.Series, field: str, problem: str, hint: str
+) -> Validated:
+    """Return ``validated`` with an issue on each row where ``mask`` holds.
+
+    ``problem`` and ``hint`` may use ``{v}`` for the row's value of ``field``.
+    """
+    mask = mask.fill_null(False)
+    if not mask.any():
+        return validated
+    new = _issues_for(validated.frame, mask, field, validated.file, problem, hint)
+    frame = validated.frame.with_columns((pl.col(BAD_COLUMN) | mask).alias(BAD_COLUMN))
+    return replace(validated, frame=frame, issues=[*validated.issues, *new])
+
+
+def check_references(
+    validated: Validated,
+    field: str,
+    known: Iterable[str] | pl.Series,
+    *,
+    what: str,
+    hint: str,
+) -> Validated:
+    """Flag rows whose ``field`` names something not in ``known``.
+
+    Blank values are not checked (required fields are flagged elsewhere).
+    """
+    if field not in validated.frame.columns:
+        return validated
+    known_series = (
+        known
+        if isinstance(known, pl.Series)
+        else pl.Series(list(known), dtype=pl.String)
+    )
+    col = validated.frame.get_column(field)
+    mask = col.is_not_null() & ~col.is_in(known_series.cast(pl.String))
+    return flag_rows(validated, mask, field, f"unknown {what} '{{v}}'", hint)

@@ -1,0 +1,288 @@
+"""Typing and checking entity files: every issue names file, row and field."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from territory.errors import Issue
+from territory.io.schema import ENTITIES, schema_of
+from territory.io.tabular import read_table
+from territory.io.validation import Validated, validate
+
+
+def _validate(tmp_path: Path, entity: str, text: str) -> Validated:
+    path = tmp_path / f"{entity}.csv"
+    path.write_text(text, encoding="utf-8")
+    return validate(read_table(path), schema_of(entity))
+
+
+def _where(issues: list[Issue]) -> list[tuple[str | None, int | None, str | None]]:
+    return [(i.file, i.row, i.field) for i in issues]
+
+
+def test_valid_accounts_are_typed(tmp_path: Path) -> None:
+    v = _validate(
+        tmp_path,
+        "accounts",
+        "id,name,billing_postal_code,annual_revenue,employees,latitude,longitude,"
+        "excluded_from_realign,tier\n"
+        "A1,Acme,02134-1234,1500.5,12,42.35,-71.06,yes,gold\n"
+        "A2,Beta,01001,,,,,,\n",
+    )
+    assert v.issues == [] and v.fatal == []
+    good = v.good()
+    assert good.get_column("billing_postal_code").to_list() == ["02134-1234", "01001"]
+    assert good.get_column("annual_revenue").to_list() == [1500.5, None]
+    assert good.get_column("employees").to_list() == [12, None]
+    assert good.get_column("excluded_from_realign").to_list() == [True, None]
+    assert v.extras == ("tier",)
+
+
+def test_missing_required_column_is_fatal(tmp_path: Path) -> None:
+    v = _validate(tmp_path, "accounts", "id,billing_city\nA1,Boston\n")
+    assert _where(v.fatal) == [("accounts.csv", 1, "name")]
+    assert "required column 'name' is missing" in v.fatal[0].problem
+
+
+def test_unknown_column_is_fatal_where_extras_are_refused(tmp_path: Path) -> None:
+    v = _validate(tmp_path, "reps", "id,name,team\nR1,Ann,East\n")
+    assert _where(v.fatal) == [("reps.csv", 1, "team")]
+    assert "unknown column 'team'" in v.fatal[0].problem
+
+
+@pytest.mark.parametrize(
+    ("entity", "header", "row", "field", "problem"),
+    [
+        ("accounts", "id,name", "A1,", "name", "name is blank"),
+        (
+            "accounts",
+            "id,name,annual_revenue",
+            'A1,x,"1,200"',
+            "annual_revenue",
+            "'1,200' is not a number",
+        ),
+        (
+            "accounts",
+            "id,name,annual_revenue",
+            "A1,x,$5",
+            "annual_revenue",
+            "'$5' is not a number",
+        ),
+        (
+            "accounts",
+            "id,name,employees",
+            "A1,x,12.5",
+            "employees",
+            "'12.5' is not a whole number",
+        ),
+        (
+            "accounts",
+            "id,name,excluded_from_realign",
+            "A1,x,maybe",
+            "excluded_from_realign",
+            "'maybe' is not true or false",
+        ),
+        (
+            "accounts",
+            "id,name,latitude,longitude",
+            "A1,x,91,10",
+            "latitude",
+            "latitude 91 is outside -90..90",
+        ),
+        (
+            "accounts",
+            "id,name,latitude,longitude",
+            "A1,x,10,-181",
+            "longitude",
+            "longitude -181 is outside -180..180",
+        ),
+        (
+            "accounts",
+            "id,name,latitude,longitude",
+            "A1,x,10,",
+            "longitude",
+            "latitude is given but longitude is blank",
+        ),
+        (
+            "memberships",
+            "territory_id,rep_id,role",
+            "T1,R1,boss",
+            "role",
+            "'boss' is not a role",
+        ),
+        (
+            "memberships",
+            "territory_id,rep_id,start_date,end_date",
+            "T1,R1,2027-05-01,2027-01-01",
+            "end_date",
+            "is before start_date",
+        ),
+        (
+            "memberships",
+            "territory_id,rep_id,start_date",
+            "T1,R1,05/01/2027",
+            "start_date",
+            "'05/01/2027' is not a date",
+        ),
+        (
+            "sales",
+            "account_id,period,amount",
+            "A1,2027-Q5,10",
+            "period",
+            "'2027-Q5' is not a period",
+        ),
+        (
+            "sales",
+            "account_id,period,amount",
+            "A1,2027-13,10",
+            "period",
+            "'2027-13' is not a period",
+        ),
+        (
+            "sales",
+            "account_id,period,amount",
+            "A1,FY27,10",
+            "period",
+            "'FY27' is not a period",
+        ),
+        (
+            "quotas",
+            "territory_id,rep_id,period,amount",
+            "T1,R1,2027,5",
+            "rep_id",
+            "names both a territory and a rep",
+        ),
+        (
+            "quotas",
+            "territory_id,rep_id,period,amount",
+            ",,2027,5",
+            "territory_id",
+            "names neither a territory nor a rep",
+        ),
+        ("reps", "id,name,capacity", "R1,Ann,-3", "capacity", "'-3' is negative"),
+        (
+            "units",
+            "id,kind,name,state",
+            "01001,parish,Autauga,AL",
+            "kind",
+            "'parish' is not a unit kind",
+        ),
+        (
+            "opportunities",
+            "id,account_id,amount,stage,splits",
+            "O1,A1,5,new,R1:60;R2:50",
+            "splits",
+            "splits add up to 110%",
+        ),
+        (
+            "opportunities",
+            "id,account_id,amount,stage,splits",
+            "O1,A1,5,new,R1-60",
+            "splits",
+            "split 'R1-60' is not REP_ID:PERCENT",
+        ),
+        (
+            "opportunities",
+            "id,account_id,amount,stage,splits",
+            "O1,A1,5,new,R1:160",
+            "splits",
+            "is not between 0 and 100",
+        ),
+        (
+            "opportunities",
+            "id,account_id,amount,stage,splits",
+            "O1,A1,5,new,R1:10;R1:20",
+            "splits",
+            "a rep appears twice",
+        ),
+    ],
+)
+def test_bad_value_is_reported_with_row_and_field(
+    tmp_path: Path, entity: str, header: str, row: str, field: str, problem: str
+) -> None:
+    v = _validate(tmp_path, entity, f"{header}\n{row}\n")
+    assert v.fatal == []
+    matching = [i for i in v.issues if problem in i.problem]
+    assert len(matching) == 1, [i.render() for i in v.issues]
+    issue = matching[0]
+    assert (issue.file, issue.row, issue.field) == (f"{entity}.csv", 2, field)
+    assert issue.hint
+    assert v.n_bad == 1 and v.good().height == 0
+
+
+@pytest.mark.parametrize("period", ["2027", "2027-Q1", "2027-Q4", "2027-03", "2027-12"])
+def test_period_formats_are_accepted(tmp_path: Path, period: str) -> None:
+    v = _validate(tmp_path, "sales", f"account_id,period,amount\nA1,{period},10\n")
+    assert v.issues == []
+
+
+@pytest.mark.parametrize(
+    ("code", "restored"),
+    [("2134", "02134"), ("501", "00501"), ("2134-1234", "02134-1234")],
+)
+def test_zip_that_lost_its_leading_zero_is_flagged(
+    tmp_path: Path, code: str, restored: str
+) -> None:
+    v = _validate(tmp_path, "accounts", f"id,name,billing_postal_code\nA1,x,{code}\n")
+    (issue,) = v.issues
+    assert (issue.row, issue.field) == (2, "billing_postal_code")
+    assert f"ZIP code '{code}' has lost its leading zero" in issue.problem
+    assert f"write '{restored}'" in issue.hint
+
+
+def test_foreign_postal_codes_are_not_zip_checked(tmp_path: Path) -> None:
+    v = _validate(
+        tmp_path,
+        "accounts",
+        "id,name,billing_postal_code,billing_country\nA1,x,1010,Austria\nA2,y,02134-1234,US\n",
+    )
+    assert v.issues == []
+
+
+def test_duplicate_ids_name_both_rows(tmp_path: Path) -> None:
+    v = _validate(tmp_path, "accounts", "id,name\nA-17,x\nA-2,y\nA-17,z\n")
+    assert _where(v.issues) == [("accounts.csv", 2, "id"), ("accounts.csv", 4, "id")]
+    assert v.issues[0].problem == (
+        "account 'A-17' appears 2 times in accounts.csv (rows 2 and 4)"
+    )
+    assert v.good().get_column("id").to_list() == ["A-2"]
+
+
+def test_every_issue_of_a_row_is_reported(tmp_path: Path) -> None:
+    v = _validate(
+        tmp_path, "accounts", "id,name,employees,latitude,longitude\nA1,,x,100,0\n"
+    )
+    assert sorted(i.field or "" for i in v.issues) == ["employees", "latitude", "name"]
+
+
+def test_dates_and_splits_are_typed(tmp_path: Path) -> None:
+    v = _validate(
+        tmp_path,
+        "opportunities",
+        "id,account_id,amount,stage,close_date,splits\n"
+        "O1,A1,100,won,2027-03-31,R1:60; R2:40\nO2,A1,5,new,,\n",
+    )
+    assert v.issues == []
+    good = v.good()
+    assert good.get_column("close_date").to_list() == [date(2027, 3, 31), None]
+    assert good.get_column("splits").to_list() == [
+        [{"rep_id": "R1", "percent": 60.0}, {"rep_id": "R2", "percent": 40.0}],
+        None,
+    ]
+
+
+def test_every_entity_has_a_schema() -> None:
+    assert ENTITIES == (
+        "accounts",
+        "reps",
+        "units",
+        "territories",
+        "assignments",
+        "memberships",
+        "opportunities",
+        "sales",
+        "quotas",
+    )
