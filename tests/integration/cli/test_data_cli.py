@@ -1,0 +1,69 @@
+"""`territory data load-us` and `territory data sample-accounts` end to end."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from territory.cli import app
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.slow
+def test_load_us_prints_a_summary_per_state(sqlite_url: str) -> None:
+    result = CliRunner().invoke(
+        app, ["--db", sqlite_url, "data", "load-us", "--states", "RI,MA"]
+    )
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())  # rich wraps long lines
+    assert "US counties loaded (queen adjacency)" in out
+    assert "1,059,361" in out  # Rhode Island, 2019
+    assert "25007, 25019" in out  # Dukes and Nantucket have no neighbour
+    assert "code 46113 mapped to 46102" in out
+    assert "02105, 02158, 02195, 02198, 02230, 02275, 15005" in out
+    assert result.stderr.count("error") == 0
+
+
+@pytest.mark.slow
+def test_load_us_zip_level_reports_zip_figures(sqlite_url: str) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["--db", sqlite_url, "data", "load-us", "--states", "RI", "--level", "zip",
+         "--contiguity", "rook"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    assert "US ZIP units loaded (rook adjacency)" in out
+    assert "29,672 ZIP units" in out
+    assert "162 ZIPs share a centroid" in out
+
+
+@pytest.mark.slow
+def test_sample_accounts_prints_counts(sqlite_url: str) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["--db", sqlite_url, "data", "sample-accounts", "--n", "300", "--seed", "4",
+         "--states", "RI"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    assert "Sample accounts (seed 4)" in out
+    assert "300 sample accounts" in out
+    assert "labelled sample data" in out
+
+
+def test_load_us_unknown_state_exits_2(sqlite_url: str) -> None:
+    result = CliRunner().invoke(
+        app, ["--db", sqlite_url, "data", "load-us", "--states", "GA,XX"]
+    )
+    assert result.exit_code == 2
+    assert "error: Unknown state code(s) XX" in " ".join(result.stderr.split())
+
+
+def test_load_us_unknown_level_exits_2(sqlite_url: str) -> None:
+    result = CliRunner().invoke(
+        app, ["--db", sqlite_url, "data", "load-us", "--level", "tract"]
+    )
+    assert result.exit_code == 2
+    assert "error: Level 'tract' is not known" in " ".join(result.stderr.split())
