@@ -55,6 +55,9 @@ def _register() -> None:
     from territory.cli import model as _model
 
     app.add_typer(_model.app, name="model")
+    from territory.cli import performance as _performance
+
+    _performance.register(app)
     from territory.cli import bench as _bench
 
     app.add_typer(_bench.app, name="bench")

@@ -124,15 +124,11 @@ def hull_candidates(lat: FloatArray, lon: FloatArray) -> npt.NDArray[np.int64]:
         return np.arange(la.size, dtype=np.int64)
     ref = np.radians(float(la.mean()))
     pts = np.column_stack([lo * np.cos(ref), la])
-    _, first = np.unique(pts, axis=0, return_index=True)
-    first = np.sort(first)
-    if first.size < 3:
-        return first.astype(np.int64)
     try:
-        hull = ConvexHull(pts[first])
-    except QhullError:  # collinear points: every distinct point is a candidate
-        return first.astype(np.int64)
-    return np.sort(first[hull.vertices]).astype(np.int64)
+        return np.sort(ConvexHull(pts).vertices).astype(np.int64)
+    except QhullError:  # collinear or repeated points: keep the distinct ones
+        _, first = np.unique(pts, axis=0, return_index=True)
+        return np.sort(first).astype(np.int64)
 
 
 def points_diameter_km(lat: FloatArray, lon: FloatArray) -> float:
@@ -149,7 +145,8 @@ def points_diameter_km(lat: FloatArray, lon: FloatArray) -> float:
     lo = np.asarray(lon, dtype=np.float64)
     if la.size == 0:
         return float("nan")
-    cand = hull_candidates(la, lo)
+    # Few points (for example hull candidates already): compare every pair.
+    cand = np.arange(la.size) if la.size <= 64 else hull_candidates(la, lo)
     if cand.size > 4000:  # keep the pairwise step bounded
         cand = cand[:: int(np.ceil(cand.size / 4000))]
     a, b = la[cand], lo[cand]

@@ -38,7 +38,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, case, exists, func, select
 
 from territory.errors import InputError
 from territory.metrics.balance import BalanceIndices, balance_indices
@@ -162,29 +162,60 @@ def _quota_rows(conn: Connection, model_id: str, period: Period) -> pl.DataFrame
     return inside
 
 
-def _open_opportunities(conn: Connection) -> tuple[pl.DataFrame, pl.DataFrame]:
+@dataclass(frozen=True, slots=True)
+class _Pipeline:
+    """Open pipeline, summed in the store.
+
+    ``by_account``: ``account_id, pipe, pipe_unsplit`` for opportunities that
+    name no territory of the model; ``named``: ``t_idx, pipe, pipe_unsplit``
+    for those that do; ``split_credit``: ``rep_id, credit``.
+    """
+
+    by_account: pl.DataFrame
+    named: pl.DataFrame
+    split_credit: pl.DataFrame
+    unknown_named: int
+
+
+def _open_pipeline(conn: Connection, plan: Plan) -> _Pipeline:
     o, s = t.opportunity, t.opportunity_split
-    opps = read_frame(
-        conn,
-        select(
-            o.c.id, o.c.account_id, o.c.amount, o.c.territory_model_id, o.c.territory_id
-        ).where(o.c.is_closed.is_(False)),
-        {
-            "opportunity_id": pl.String,
-            "account_id": pl.String,
-            "amount": pl.Float64,
-            "territory_model_id": pl.String,
-            "territory_id": pl.String,
-        },
+    has_split = exists().where(s.c.opportunity_id == o.c.id)
+    unsplit = func.sum(case((has_split, 0.0), else_=o.c.amount))
+    named = (func.coalesce(o.c.territory_model_id, "") == plan.model.id) & (
+        o.c.territory_id.is_not(None)
     )
-    splits = read_frame(
+    is_open = o.c.is_closed.is_(False)
+    by_account = read_frame(
         conn,
-        select(s.c.opportunity_id, s.c.rep_id, s.c.percent)
+        select(o.c.account_id, func.sum(o.c.amount), unsplit)
+        .where(is_open & ~named)
+        .group_by(o.c.account_id),
+        {"account_id": pl.String, "pipe": pl.Float64, "pipe_unsplit": pl.Float64},
+    )
+    named_rows = read_frame(
+        conn,
+        select(o.c.territory_id, func.sum(o.c.amount), unsplit)
+        .where(is_open & named)
+        .group_by(o.c.territory_id),
+        {"territory_id": pl.String, "pipe": pl.Float64, "pipe_unsplit": pl.Float64},
+    )
+    joined = named_rows.join(
+        plan.territories.select("territory_id", "t_idx"), on="territory_id", how="inner"
+    )
+    split_credit = read_frame(
+        conn,
+        select(s.c.rep_id, func.sum(o.c.amount * s.c.percent / 100.0))
         .select_from(s.join(o, o.c.id == s.c.opportunity_id))
-        .where(o.c.is_closed.is_(False)),
-        {"opportunity_id": pl.String, "rep_id": pl.String, "percent": pl.Float64},
+        .where(is_open)
+        .group_by(s.c.rep_id),
+        {"rep_id": pl.String, "credit": pl.Float64},
     )
-    return opps, splits
+    return _Pipeline(
+        by_account=by_account,
+        named=joined.select("t_idx", "pipe", "pipe_unsplit"),
+        split_credit=split_credit,
+        unknown_named=named_rows.height - joined.height,
+    )
 
 
 def _unit_labels(
@@ -448,7 +479,7 @@ def compute_metrics(
         step(f"reading sales for {per}")
         sales = sales_by_account(conn, per)
         quota_rows = _quota_rows(conn, plan.model.id, per)
-        opps, splits = _open_opportunities(conn)
+        pipeline_rows = _open_pipeline(conn, plan)
         step("measuring accounts")
         acc = account_measures(conn, plan, cfg, travel_from="owner")
         step("contiguity")
@@ -458,23 +489,21 @@ def compute_metrics(
         pl.col("sales").fill_null(0.0)
     )
     # Open pipeline: to a named territory of this model, else via the account.
-    tid_index = plan.territories.select("territory_id", "t_idx")
-    named = opps.filter(pl.col("territory_model_id") == plan.model.id).join(
-        tid_index, on="territory_id", how="inner"
-    )
-    by_account = opps.join(
-        named.select("opportunity_id"), on="opportunity_id", how="anti"
-    )
-    acc_pipe = by_account.group_by("account_id").agg(
-        pl.col("amount").sum().alias("pipe")
-    )
-    acc = acc.join(acc_pipe, on="account_id", how="left").with_columns(
-        pl.col("pipe").fill_null(0.0)
-    )
+    named = pipeline_rows.named
+    acc = acc.join(
+        pipeline_rows.by_account.select("account_id", "pipe"),
+        on="account_id",
+        how="left",
+    ).with_columns(pl.col("pipe").fill_null(0.0))
+    if pipeline_rows.unknown_named:
+        notes.append(
+            f"{pipeline_rows.unknown_named:,} territories named by open "
+            "opportunities are not in this model; their pipeline is left out"
+        )
     step("rolling up")
     rolled = _rolled_distinct(plan, acc, ["potential", "sales", "pipe"])
     pipeline = rolled["pipe"] + _rolled_sum(
-        plan, named["t_idx"].to_numpy(), named["amount"].to_numpy()
+        plan, named["t_idx"].to_numpy(), named["pipe"].to_numpy()
     )
     t_idx = acc["t_idx"].to_numpy()
     workload = _rolled_sum(plan, t_idx, acc["workload_hours"].to_numpy())
@@ -554,7 +583,7 @@ def compute_metrics(
             "regions",
             tuple(notes),
         )
-    reps = _rep_table(plan, acc, table, quota_rows, opps, named, splits, cfg)
+    reps = _rep_table(plan, acc, table, quota_rows, pipeline_rows, cfg)
     compared = reps.filter(pl.col("roles").str.contains("owner"))
     return MetricsResult(
         plan.model.name,
@@ -578,9 +607,7 @@ def _rep_table(
     acc: pl.DataFrame,
     terr_table: pl.DataFrame,
     quota_rows: pl.DataFrame,
-    opps: pl.DataFrame,
-    named: pl.DataFrame,
-    splits: pl.DataFrame,
+    pipeline_rows: _Pipeline,
     cfg: WorkloadConfig,
 ) -> pl.DataFrame:
     mem = plan.memberships.select("t_idx", "rep_id", "role").unique()
@@ -623,29 +650,19 @@ def _rep_table(
         .agg(pl.col("quota").sum().alias("owned_quota"))
     )
     # pipeline: split credit, else full credit to owners of covering territories
-    split_credit = splits.join(
-        opps.select("opportunity_id", "amount"), on="opportunity_id"
-    ).select("rep_id", (pl.col("amount") * pl.col("percent") / 100.0).alias("credit"))
-    unsplit = opps.join(
-        splits.select("opportunity_id").unique(), on="opportunity_id", how="anti"
+    # An account's unsplit pipeline goes in full to each owner covering it.
+    via_account = (
+        pipeline_rows.by_account.filter(pl.col("pipe_unsplit") != 0)
+        .join(acc.select("account_id", "t_idx").unique(), on="account_id")
+        .join(owned.select("t_idx", "rep_id"), on="t_idx", how="inner")
+        .unique(subset=["account_id", "rep_id"], keep="first")
+        .select("rep_id", pl.col("pipe_unsplit").alias("credit"))
     )
-    via_named = unsplit.join(
-        named.select("opportunity_id", "t_idx"), on="opportunity_id", how="inner"
-    )
-    via_account = unsplit.join(
-        named.select("opportunity_id"), on="opportunity_id", how="anti"
-    ).join(acc.select("account_id", "t_idx").unique(), on="account_id", how="inner")
-    opp_terr = pl.concat(
-        [
-            via_named.select("opportunity_id", "amount", "t_idx"),
-            via_account.select("opportunity_id", "amount", "t_idx"),
-        ]
-    )
-    owner_credit = (
-        opp_terr.join(owned.select("t_idx", "rep_id"), on="t_idx", how="inner")
-        .unique(subset=["opportunity_id", "rep_id"], keep="first")
-        .select("rep_id", pl.col("amount").alias("credit"))
-    )
+    via_named = pipeline_rows.named.join(
+        owned.select("t_idx", "rep_id"), on="t_idx", how="inner"
+    ).select("rep_id", pl.col("pipe_unsplit").alias("credit"))
+    split_credit = pipeline_rows.split_credit
+    owner_credit = pl.concat([via_account, via_named])
     pipe = (
         pl.concat([split_credit, owner_credit])
         .group_by("rep_id")

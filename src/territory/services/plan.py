@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Connection, Select, and_, func, or_, select
+from sqlalchemy import Connection, Select, String, and_, func, literal, or_, select
 
 from territory.domain import TerritoryModel
 from territory.errors import InputError
@@ -29,6 +29,7 @@ from territory.storage import tables as t
 
 __all__ = [
     "Plan",
+    "fetch_columns",
     "load_plan",
     "read_frame",
     "sales_by_account",
@@ -72,19 +73,51 @@ class Plan:
         )
 
 
+def fetch_columns(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
+    """Run ``stmt`` on the raw driver cursor and return its columns (not rows).
+
+    Skipping SQLAlchemy's per-value result processing is what makes reading
+    millions of rows affordable; callers convert types per column instead
+    (SQLite returns dates as text and booleans as 0/1).
+    """
+    compiled = stmt.compile(
+        dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    params: Any = compiled.params
+    if compiled.positiontup is not None:
+        params = tuple(compiled.params[k] for k in compiled.positiontup)
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        rows = cursor.fetchall()
+        width = len(cursor.description or ())
+    finally:
+        cursor.close()
+    if not rows:
+        return [() for _ in range(width)]
+    return list(zip(*rows, strict=True))
+
+
+def _series(name: str, values: tuple[Any, ...], dtype: pl.DataType) -> pl.Series:
+    if dtype == pl.Date and values and any(isinstance(v, str) for v in values):
+        return pl.Series(name, values, dtype=pl.String).str.to_date(strict=False)
+    if dtype == pl.Boolean:
+        return pl.Series(
+            name, [None if v is None else bool(v) for v in values], dtype=pl.Boolean
+        )
+    return pl.Series(name, values, dtype=dtype, strict=False)
+
+
 def read_frame(
     conn: Connection, stmt: Select[Any], schema: dict[str, pl.DataType]
 ) -> pl.DataFrame:
     """Run ``stmt`` and return its rows as a frame with ``schema`` (column order)."""
-    rows = conn.execute(stmt).fetchall()
-    if not rows:
-        return pl.DataFrame(schema=schema)
-    cols = list(zip(*rows, strict=True))
+    cols = fetch_columns(conn, stmt)
     return pl.DataFrame(
-        {
-            name: pl.Series(name, col, dtype=dtype, strict=False)
+        [
+            _series(name, col, dtype)
             for (name, dtype), col in zip(schema.items(), cols, strict=True)
-        }
+        ]
     )
 
 
@@ -148,6 +181,13 @@ def _to_float(value: object) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _json_text(conn: Connection, column: Any, key: str) -> Any:
+    # Spelled per dialect so the raw cursor gets a plain parameter.
+    if conn.dialect.name == "sqlite":
+        return func.json_extract(column, literal(f'$."{key}"', type_=String))
+    return column.op("->>")(literal(key, type_=String))
+
+
 def _assignments(
     conn: Connection, model_id: str, territories: pl.DataFrame, potential_field: str
 ) -> pl.DataFrame:
@@ -162,13 +202,12 @@ def _assignments(
             a.c.county_id,
             a.c.latitude,
             a.c.longitude,
-            a.c.custom_fields[potential_field],
+            _json_text(conn, a.c.custom_fields, potential_field),
         )
         .select_from(aa.join(a, a.c.id == aa.c.account_id))
         .where(aa.c.model_id == model_id)
     )
-    rows = conn.execute(stmt).fetchall()
-    cols = list(zip(*rows, strict=True)) if rows else [() for _ in range(9)]
+    cols = fetch_columns(conn, stmt)
     imported = cols[8]
     if any(v is not None for v in imported):
         imported_f = [_to_float(v) for v in imported]
@@ -199,12 +238,14 @@ def _memberships(
     conn: Connection, model_id: str, territories: pl.DataFrame, as_of: date
 ) -> pl.DataFrame:
     m = t.territory_membership
+    # SQLite stores dates as ISO text; the raw cursor needs it spelled so.
+    day: Any = as_of.isoformat() if conn.dialect.name == "sqlite" else as_of
     df = read_frame(
         conn,
         select(m.c.territory_id, m.c.rep_id, m.c.role, m.c.start_date, m.c.end_date)
         .where(m.c.model_id == model_id)
-        .where(or_(m.c.end_date.is_(None), m.c.end_date >= as_of))
-        .where(or_(m.c.start_date.is_(None), m.c.start_date <= as_of))
+        .where(or_(m.c.end_date.is_(None), m.c.end_date >= day))
+        .where(or_(m.c.start_date.is_(None), m.c.start_date <= day))
         .order_by(m.c.territory_id, m.c.role, m.c.rep_id),
         {
             "territory_id": pl.String,
