@@ -1,0 +1,261 @@
+"""Rule use cases: import, export, lint, rules from a design, export of assignments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from territory.domain.rule import AssignmentRule, RuleItem, RuleLink, RuleSet
+from territory.errors import InputError, NotFound
+from territory.io.rules_yaml import read_rules_yaml, write_rules_yaml
+from territory.io.salesforce import (
+    read_id_map,
+    read_salesforce_setup,
+    write_associations,
+    write_salesforce_setup,
+)
+from territory.rules import LintFinding, RuleEngine, lint
+from territory.services.assign import load_account_table
+from territory.services.models import create_model_in, resolve_model
+from territory.storage import tables as t
+from territory.storage.audit import AuditEntry, record
+from territory.storage.repositories.model import ModelRepository
+from territory.storage.repositories.rules import RuleRepository, SaveCounts
+
+__all__ = [
+    "DesignRules",
+    "ImportResult",
+    "export_assignments",
+    "export_rules",
+    "import_rules",
+    "lint_model",
+    "rules_from_design",
+]
+
+_YAML = (".yaml", ".yml")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What an import wrote, and whether it created the model."""
+
+    model_id: str
+    created_model: bool
+    counts: SaveCounts
+    source: str
+
+
+def _read(path: Path, model_id: str) -> RuleSet:
+    if path.is_dir():
+        return read_salesforce_setup(path, model_id)
+    if path.suffix.lower() in _YAML:
+        return read_rules_yaml(path, model_id)
+    raise InputError(
+        f"{path} is neither a folder of Salesforce CSV files nor a .yaml file; "
+        "give the Data Loader export folder or a YAML rule file.",
+        code="rules_source_unknown",
+    )
+
+
+def import_rules(
+    engine: Engine, path: str | Path, model: str, *, actor: str
+) -> ImportResult:
+    """Import a Salesforce setup folder or a YAML rule file into ``model``.
+
+    Creates the model when it does not exist. The merged rule set is
+    checked before anything is committed.
+
+    Raises
+    ------
+    InputError, ValidationFailed
+        When the files are malformed or the merged rule set cannot be evaluated.
+    Conflict
+        When a territory type takes a priority another type holds.
+    """
+    source = Path(path)
+    if not source.exists():
+        raise InputError(
+            f"{source} does not exist; give a folder of Salesforce CSV files or a "
+            "YAML rule file.",
+            code="rules_source_missing",
+        )
+    with engine.begin() as conn:
+        existing = ModelRepository(conn).get_by_name(model)
+        created = existing is None
+        m = existing or create_model_in(conn, model, actor=actor)
+        rule_set = _read(source, m.id)
+        rule_set = replace(
+            rule_set,
+            territories=tuple(replace(x, model_id=m.id) for x in rule_set.territories),
+        )
+        repo = RuleRepository(conn)
+        counts = repo.save(m.id, rule_set)
+        merged = repo.load(m.id)
+        RuleEngine(merged)  # refuse rules that cannot run; rolls the import back
+        record(
+            conn,
+            AuditEntry(
+                entity="rules",
+                entity_id=m.id,
+                model_id=m.id,
+                action="import",
+                new_value={
+                    "source": str(source),
+                    "rules": counts.rules,
+                    "territories": counts.territories,
+                },
+                cause="import",
+            ),
+            actor=actor,
+        )
+    return ImportResult(m.id, created, counts, str(source))
+
+
+def export_rules(engine: Engine, path: str | Path, model: str | None) -> list[Path]:
+    """Export the model's rules as YAML (``*.yaml``) or a folder of Salesforce CSVs.
+
+    Raises
+    ------
+    NotFound
+        When the model does not exist.
+    """
+    target = Path(path)
+    with engine.connect() as conn:
+        m = resolve_model(conn, model)
+        rule_set = RuleRepository(conn).load(m.id)
+    if target.suffix.lower() in _YAML:
+        return [write_rules_yaml(rule_set, target)]
+    return write_salesforce_setup(rule_set, target, m.id)
+
+
+def lint_model(engine: Engine, model: str | None) -> tuple[LintFinding, ...]:
+    """Lint the model's rules against every account in the store.
+
+    Raises
+    ------
+    NotFound
+        When the model does not exist.
+    ValidationFailed
+        When the rules cannot be evaluated at all.
+    """
+    with engine.connect() as conn:
+        m = resolve_model(conn, model)
+        rule_set = RuleRepository(conn).load(m.id)
+        table, _ = load_account_table(conn)
+    return lint(RuleEngine(rule_set, table.kinds()), table)
+
+
+@dataclass(frozen=True, slots=True)
+class DesignRules:
+    """The rules ``rules_from_design`` wrote: one per territory."""
+
+    model_id: str
+    level: str
+    n_rules: int
+    n_values: int
+
+
+def rules_from_design(
+    engine: Engine, model: str | None, *, level: str = "zip", actor: str
+) -> DesignRules:
+    """Turn the model's designed unit assignments into one table rule per territory.
+
+    ``level`` ``zip`` makes ``billing_postal_code inTable <zips>`` rules (ZIP+4
+    accounts match on their first five digits); ``county`` makes
+    ``county_id inTable <counties>`` rules, matching accounts by the county
+    they were placed in. Re-running replaces the earlier design rules.
+
+    Raises
+    ------
+    NotFound
+        When the model does not exist or has no unit assignments at ``level``.
+    InputError
+        When ``level`` is neither ``zip`` nor ``county``.
+    """
+    if level not in ("zip", "county"):
+        raise InputError(
+            f"Level {level!r} is not a design level; use zip or county.",
+            code="design_level",
+        )
+    ua = t.unit_assignment
+    with engine.begin() as conn:
+        m = resolve_model(conn, model)
+        rows = conn.execute(
+            select(ua.c.territory_id, ua.c.unit_id)
+            .where((ua.c.model_id == m.id) & (ua.c.unit_kind == level))
+            .order_by(ua.c.territory_id, ua.c.unit_id)
+        ).all()
+        units: dict[str, list[str]] = {}
+        for tid, uid in rows:
+            units.setdefault(tid, []).append(uid)
+        if not units:
+            raise NotFound(
+                f"Model '{m.name}' has no {level}-level unit assignments; design the "
+                "model first or choose the other --level.",
+                code="design_missing",
+            )
+        field = "billing_postal_code" if level == "zip" else "county_id"
+        repo = RuleRepository(conn)
+        territories = repo.territories(m.id)
+        rules, links, sets = [], [], {}
+        for tid in sorted(units):
+            rid = f"design-{tid}"
+            set_name = f"design-{level}-{tid}"
+            sets[set_name] = frozenset(units[tid])
+            rules.append(
+                AssignmentRule(
+                    rid,
+                    f"Designed {level.upper()}s of {tid}",
+                    (RuleItem(field, "inTable", set_name),),
+                )
+            )
+            links.append(RuleLink(rid, tid))
+        repo.save(m.id, RuleSet((), tuple(rules), tuple(links), (), sets))
+        RuleEngine(repo.load(m.id))
+        _ = territories
+        record(
+            conn,
+            AuditEntry(
+                entity="rules",
+                entity_id=m.id,
+                model_id=m.id,
+                action="from_design",
+                new_value={"level": level, "rules": len(rules)},
+                cause="design",
+            ),
+            actor=actor,
+        )
+    return DesignRules(m.id, level, len(rules), sum(len(v) for v in units.values()))
+
+
+def export_assignments(
+    engine: Engine,
+    path: str | Path,
+    model: str | None,
+    *,
+    for_load: bool = False,
+    id_map: str | Path | None = None,
+) -> int:
+    """Write the model's account assignments as ObjectTerritory2Association.csv.
+
+    Raises
+    ------
+    NotFound
+        When the model does not exist.
+    InputError
+        When the id mapping file is missing or lacks an assigned territory.
+    """
+    mapping = read_id_map(id_map) if id_map is not None else None
+    aa = t.account_assignment
+    with engine.connect() as conn:
+        m = resolve_model(conn, model)
+        rows = list(
+            conn.execute(
+                select(aa.c.account_id, aa.c.territory_id, aa.c.cause).where(
+                    aa.c.model_id == m.id
+                )
+            ).all()
+        )
+    return write_associations(path, rows, for_load=for_load, id_map=mapping)

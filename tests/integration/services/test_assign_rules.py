@@ -1,0 +1,387 @@
+"""Rules in the store, rule runs, explanations and opportunities, on both stores."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, insert, select, update
+
+from territory.errors import Conflict, ValidationFailed
+from territory.io.salesforce import read_salesforce_setup
+from territory.services.assign import (
+    assign_accounts,
+    assign_opportunities,
+    explain_account,
+)
+from territory.services.rules import (
+    export_assignments,
+    export_rules,
+    import_rules,
+    lint_model,
+    rules_from_design,
+)
+from territory.storage import tables as t
+from territory.storage.repositories.rules import RuleRepository
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+SETUP = EXAMPLES / "salesforce-setup"
+T0 = datetime(2027, 1, 1, tzinfo=UTC)
+# Salesforce territory ids of the example org
+NE_ENT, NE_COM, SE_COM = (
+    "0MIHs0000004C1HKAU",
+    "0MIHs0000004C1IKAU",
+    "0MIHs0000004C1KKAU",
+)
+BAY, PACIFIC, HEALTH, STRATEGIC = (
+    "0MIHs0000004C1LKAU",
+    "0MIHs0000004C1FKAU",
+    "0MIHs0000004C1MKAU",
+    "0MIHs0000004C1NKAU",
+)
+
+ACCOUNTS = [
+    # id, name, state, zip, industry, revenue, employees, tier, excluded
+    ("A1", "Acme, Inc.", "NY", "10001", "Banking", 2e8, 1000, None, False),
+    ("A2", "Initech", "GA", "30301", "Healthcare", 5e7, 250, None, False),
+    ("A3", "Globex Corporation", "CA", "94105-1234", "Retail", 9e8, 5000, None, False),
+    ("A4", "Hooli", "CA", "90001", "Biotechnology", None, 300, None, False),
+    ("A5", "Umbrella", "NY", "10002", "Banking", 1e6, 5, None, True),
+]
+
+
+def _add_accounts(engine: Engine, rows: list[tuple[object, ...]] = ACCOUNTS) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            insert(t.account),
+            [
+                {
+                    "id": a,
+                    "name": n,
+                    "billing_state": s,
+                    "billing_postal_code": z,
+                    "billing_country": "US",
+                    "industry": i,
+                    "annual_revenue": r,
+                    "employees": e,
+                    "custom_fields": {"Tier__c": tier} if tier else None,
+                    "excluded_from_realign": x,
+                    "created_at": T0,
+                    "updated_at": T0,
+                }
+                for a, n, s, z, i, r, e, tier, x in rows
+            ],
+        )
+
+
+def _pairs(engine: Engine, model_id: str) -> list[tuple[str, str, str]]:
+    aa = t.account_assignment
+    with engine.connect() as conn:
+        return sorted(
+            conn.execute(
+                select(aa.c.account_id, aa.c.territory_id, aa.c.cause).where(
+                    aa.c.model_id == model_id
+                )
+            ).all()
+        )
+
+
+def _audit_count(engine: Engine, entity: str) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(t.audit_log)
+                .where(t.audit_log.c.entity == entity)
+            ).scalar_one()
+        )
+
+
+def test_rules_round_trip_through_the_store(engine: Engine, tmp_path: Path) -> None:
+    result = import_rules(engine, SETUP, "fy27", actor="ops")
+    assert result.created_model and result.counts.rules == 12
+    with engine.connect() as conn:
+        stored = RuleRepository(conn).load(result.model_id)
+    original = read_salesforce_setup(SETUP, result.model_id)
+    assert stored == original
+    export_rules(engine, tmp_path / "out", "fy27")
+    assert read_salesforce_setup(tmp_path / "out", result.model_id) == original
+    export_rules(engine, tmp_path / "rules.yaml", "fy27")
+    again = import_rules(engine, tmp_path / "rules.yaml", "fy27", actor="ops")
+    assert not again.created_model
+    with engine.connect() as conn:
+        assert RuleRepository(conn).load(result.model_id) == original
+
+
+def test_duplicate_type_priority_fails_and_rolls_back(
+    engine: Engine, tmp_path: Path
+) -> None:
+    import_rules(engine, SETUP, "fy27", actor="ops")
+    clash = tmp_path / "clash.yaml"
+    clash.write_text(
+        "territory_types:\n- {id: other, name: Other, priority: 1}\n"
+        "territories:\n- {id: X, name: X, type: other}\n"
+    )
+    with pytest.raises(
+        Conflict, match="priority 1, which type '0M5Hs000000k9aAKAQ'"
+    ) as info:
+        import_rules(engine, clash, "fy27", actor="ops")
+    assert info.value.code == "territory_type_priority_taken"
+    with engine.connect() as conn:
+        assert "X" not in {x.id for x in RuleRepository(conn).territories("fy27")}
+
+
+def test_import_refuses_rules_that_cannot_run(engine: Engine, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "territories:\n- {id: X, name: X}\nrules:\n- id: r\n  filter: 1 AND 2\n"
+        "  items:\n  - {field: billing_state, operator: equals, value: CA}\n"
+        "  territories: [X]\n"
+    )
+    with pytest.raises(ValidationFailed, match="item 2 does not exist"):
+        import_rules(engine, bad, "m", actor="ops")
+    with engine.connect() as conn:
+        assert (
+            conn.execute(
+                select(func.count()).select_from(t.territory_model)
+            ).scalar_one()
+            == 0
+        )
+
+
+def test_dry_run_writes_nothing_and_real_run_writes_with_audit(engine: Engine) -> None:
+    _add_accounts(engine)
+    import_rules(engine, SETUP, "fy27", actor="ops")
+    dry = assign_accounts(engine, "fy27", actor="ops", dry_run=True)
+    assert dry.dry_run and dry.inserted == 8 and dry.n_excluded == 1
+    assert _pairs(engine, "fy27") == []
+    gained = {c.key: (c.gained, c.revenue_gained_usd) for c in dry.territories}
+    assert gained[NE_ENT] == (1, 2e8)
+    assert gained[STRATEGIC] == (2, 2e8 + 9e8)
+    real = assign_accounts(engine, "fy27", actor="ops")
+    assert real.inserted == 8
+    assert _pairs(engine, "fy27") == sorted(
+        [
+            ("A1", NE_ENT, "rule"),
+            ("A1", STRATEGIC, "rule"),
+            ("A2", HEALTH, "rule"),
+            ("A2", SE_COM, "rule"),
+            ("A3", BAY, "rule"),
+            ("A3", STRATEGIC, "rule"),
+            ("A4", HEALTH, "rule"),
+            ("A4", PACIFIC, "rule"),
+        ]
+    )  # A5 is excluded from realignment: untouched
+    assert _audit_count(engine, "account_assignment") == 8
+    again = assign_accounts(engine, "fy27", actor="ops")
+    assert (again.inserted, again.deleted, again.updated) == (0, 0, 0)
+    assert _audit_count(engine, "account_assignment") == 8
+
+
+def test_manual_assignments_and_exclusions_survive_a_rerun(engine: Engine) -> None:
+    _add_accounts(engine)
+    import_rules(engine, SETUP, "fy27", actor="ops")
+    with engine.begin() as conn:
+        conn.execute(
+            insert(t.account_assignment),
+            [
+                {
+                    "model_id": "fy27",
+                    "account_id": "A1",
+                    "territory_id": PACIFIC,
+                    "cause": "manual",
+                },
+                {
+                    "model_id": "fy27",
+                    "account_id": "A5",
+                    "territory_id": BAY,
+                    "cause": "rule",
+                },
+                {
+                    "model_id": "fy27",
+                    "account_id": "A4",
+                    "territory_id": BAY,
+                    "cause": "rule",
+                },
+            ],
+        )
+    diff = assign_accounts(engine, "fy27", actor="ops")
+    pairs = _pairs(engine, "fy27")
+    assert ("A1", PACIFIC, "manual") in pairs  # manual survives
+    assert ("A5", BAY, "rule") in pairs  # excluded account untouched
+    assert ("A4", BAY, "rule") not in pairs  # stale rule row removed
+    assert diff.deleted == 1
+    lost = {c.key: c.lost for c in diff.territories}
+    assert lost[BAY] == 1
+
+
+def test_only_selected_accounts_are_reassigned(engine: Engine, tmp_path: Path) -> None:
+    _add_accounts(engine)
+    import_rules(engine, SETUP, "fy27", actor="ops")
+    diff = assign_accounts(engine, "fy27", actor="ops", account_ids=["A2"])
+    assert diff.n_accounts == 1
+    assert {a for a, _, _ in _pairs(engine, "fy27")} == {"A2"}
+    with engine.begin() as conn:
+        conn.execute(
+            update(t.account)
+            .where(t.account.c.id == "A3")
+            .values(updated_at=T0 + timedelta(days=2))
+        )
+    diff = assign_accounts(
+        engine, "fy27", actor="ops", changed_since=T0 + timedelta(days=1)
+    )
+    assert diff.n_accounts == 1
+    assert {a for a, _, _ in _pairs(engine, "fy27")} == {"A2", "A3"}
+
+
+def test_explain_and_lint_through_the_store(engine: Engine) -> None:
+    _add_accounts(engine)
+    import_rules(engine, SETUP, "fy27", actor="ops")
+    ex = explain_account(engine, "fy27", "A4")
+    assert ex.assigned == (PACIFIC, HEALTH)  # sorted ids
+    bay = next(x for x in ex.territories if x.territory_id == BAY)
+    assert "'90001' -> no" in bay.reason
+    codes = {f.code for f in lint_model(engine, "fy27")}
+    assert "blank_decided" in codes  # A4 has no revenue
+
+
+def test_opportunities_take_the_top_priority_type(engine: Engine) -> None:
+    _add_accounts(engine)
+    import_rules(engine, SETUP, "fy27", actor="ops")
+    assign_accounts(engine, "fy27", actor="ops")
+    with engine.begin() as conn:
+        conn.execute(
+            insert(t.opportunity),
+            [
+                {"id": "O1", "account_id": "A1", "amount": 1.0, "stage": "Open"},
+                {"id": "O2", "account_id": "A2", "amount": 1.0, "stage": "Open"},
+                {"id": "O3", "account_id": "A5", "amount": 1.0, "stage": "Open"},
+            ],
+        )
+        conn.execute(
+            insert(t.opportunity).values(
+                id="O4",
+                account_id="A3",
+                amount=1.0,
+                stage="Open",
+                excluded_from_territory_assignment=True,
+                territory_id="keep",
+            )
+        )
+    # O1: Strategic (named, 3) beats Northeast Enterprise (geography, 1);
+    # O2: the industry overlay (2) beats Southeast Commercial (1);
+    # O3: A5 has no territory (excluded from realignment) -> none
+    res = assign_opportunities(engine, "fy27", actor="ops")
+    with engine.connect() as conn:
+        got = dict(
+            conn.execute(select(t.opportunity.c.id, t.opportunity.c.territory_id)).all()
+        )
+    assert got == {"O1": STRATEGIC, "O2": HEALTH, "O3": None, "O4": "keep"}
+    assert (res.changed, res.excluded) == (2, 1)
+    again = assign_opportunities(engine, "fy27", actor="ops")
+    assert again.changed == 0
+
+
+def test_opportunity_tie_at_the_top_gives_none(engine: Engine) -> None:
+    _add_accounts(engine)
+    import_rules(engine, SETUP, "fy27", actor="ops")
+    with engine.begin() as conn:
+        conn.execute(
+            insert(t.account_assignment),
+            [
+                {
+                    "model_id": "fy27",
+                    "account_id": "A1",
+                    "territory_id": NE_ENT,
+                    "cause": "manual",
+                },
+                {
+                    "model_id": "fy27",
+                    "account_id": "A1",
+                    "territory_id": NE_COM,
+                    "cause": "manual",
+                },
+            ],
+        )
+        conn.execute(
+            insert(t.opportunity),
+            [{"id": "O1", "account_id": "A1", "amount": 1.0, "stage": "Open"}],
+        )
+    res = assign_opportunities(engine, "fy27", actor="ops")
+    assert res.ties == 1
+    with engine.connect() as conn:
+        assert conn.execute(select(t.opportunity.c.territory_id)).scalar_one() is None
+
+
+def test_rules_from_design_reproduce_the_zip_design(
+    engine: Engine, tmp_path: Path
+) -> None:
+    rows = [
+        ("Z1", "Zip One", "MA", "02134", "Retail", 1e6, 10, None, False),
+        ("Z2", "Zip Two", "MA", "02135-0001", "Retail", 1e6, 10, None, False),
+        ("Z3", "Zip Three", "MA", "01001", "Retail", 1e6, 10, None, False),
+        ("Z4", "Far", "TX", "75001", "Retail", 1e6, 10, None, False),
+    ]
+    _add_accounts(engine, rows)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(t.territory_model).values(
+                id="d", name="d", state="planning", description="", created_at=T0
+            )
+        )
+        conn.execute(
+            insert(t.territory),
+            [
+                {"model_id": "d", "id": i, "name": i, "attributes": {}}
+                for i in ("BOS", "SPR")
+            ],
+        )
+        conn.execute(
+            insert(t.unit_assignment),
+            [
+                {
+                    "model_id": "d",
+                    "unit_kind": "zip",
+                    "unit_id": z,
+                    "territory_id": tid,
+                    "cause": "design",
+                }
+                for z, tid in [("02134", "BOS"), ("02135", "BOS"), ("01001", "SPR")]
+            ],
+        )
+    made = rules_from_design(engine, "d", actor="ops")
+    assert (made.n_rules, made.n_values) == (2, 3)
+    assign_accounts(engine, "d", actor="ops")
+    assert _pairs(engine, "d") == [
+        ("Z1", "BOS", "rule"),
+        ("Z2", "BOS", "rule"),
+        ("Z3", "SPR", "rule"),
+    ]
+    out = tmp_path / "ObjectTerritory2Association.csv"
+    assert export_assignments(engine, out, "d", for_load=True) == 3
+    assert out.read_text().splitlines()[1] == "Z1,BOS,Territory2Manual"
+
+
+def test_two_thousand_code_zip_table_is_stored_whole(
+    engine: Engine, tmp_path: Path
+) -> None:
+    codes = [f"{z:05d}" for z in range(1000, 3000)]
+    path = tmp_path / "big.yaml"
+    path.write_text(
+        "territories:\n- {id: T, name: T}\nrules:\n- id: r\n  items:\n"
+        "  - {field: billing_postal_code, operator: inTable, value: big}\n"
+        "  territories: [T]\n"
+        "value_sets:\n  big: [" + ", ".join(f"'{c}'" for c in codes) + "]\n"
+    )
+    import_rules(engine, path, "m", actor="ops")
+    with engine.connect() as conn:
+        stored = RuleRepository(conn).load("m").value_sets["big"]
+    assert len(stored) == 2000 and "01000" in stored and "02999" in stored
+    _add_accounts(
+        engine, [("Z", "Z", "MA", "02999-1234", "Retail", 1.0, 1, None, False)]
+    )
+    assign_accounts(engine, "m", actor="ops")
+    assert _pairs(engine, "m") == [("Z", "T", "rule")]
+    _ = replace
