@@ -64,6 +64,12 @@ def _register() -> None:
     from territory.cli import data as _data
 
     app.add_typer(_data.app, name="data")
+    from territory.cli import rules as _rules
+
+    app.add_typer(_rules.app, name="rules")
+    from territory.cli import assign as _assign
+
+    _assign.register(app)
 
 
 _register()
