@@ -214,12 +214,9 @@ def polygon_adjacency(
         raise InputError(
             "Unit ids repeat; each polygon needs a distinct id.", code="duplicate_id"
         )
-    tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="dwithin", distance=tolerance_deg)
-    keep = left < right
-    left, right = left[keep].astype(np.int64), right[keep].astype(np.int64)
-
-    shared_deg, shared_km = _shared_border(geoms, left, right, tolerance_deg)
+    left, right, shared_deg, shared_km = _touching_pairs(
+        geoms, tolerance_deg, min_shared_deg
+    )
     if kind == "rook":
         rook = shared_deg >= min_shared_deg
         left, right = left[rook], right[rook]
@@ -241,38 +238,39 @@ def polygon_adjacency(
 
 
 def _exact_shared_segments(
-    geoms: npt.NDArray[np.object_], n: int
+    geoms: npt.NDArray[np.object_],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Border shared as identical segments: ``(pair keys, length deg, length km)``.
 
     A pair key is ``a * n + b`` with ``a < b``. Census files share most
-    border vertices bit for bit, so matching segments by their endpoints
-    measures most shared borders with one sort over all segments.
+    border vertices bit for bit, so numbering the distinct vertices and
+    matching segments by their two vertex numbers measures most shared
+    borders with two sorts over all coordinates.
     """
+    n = len(geoms)
     rings, ring_of = shapely.get_rings(geoms, return_index=True)
     coords, cidx = shapely.get_coordinates(rings, return_index=True)
+    if len(coords) < 2:
+        empty = np.zeros(0)
+        return empty.astype(np.int64), empty, empty
+    # complex numbers sort by (x, y): one numeric sort numbers the vertices.
+    _, vid = np.unique(coords[:, 0] + 1j * coords[:, 1], return_inverse=True)
+    vid = vid.reshape(-1).astype(np.int64)
+    n_vertices = int(vid.max()) + 1
     same = cidx[1:] == cidx[:-1]
-    p = coords[:-1][same]
-    q = coords[1:][same]
-    owner = ring_of[cidx[:-1][same]].astype(np.int64)
-    swap = (p[:, 0] > q[:, 0]) | ((p[:, 0] == q[:, 0]) & (p[:, 1] > q[:, 1]))
-    a = np.where(swap[:, None], q, p)
-    b = np.where(swap[:, None], p, q)
-    key = (
-        np.ascontiguousarray(np.column_stack([a, b]))
-        .view(np.dtype((np.void, 32)))
-        .ravel()
-    )
-    order = np.argsort(key, kind="stable")
-    ks = key[order]
-    dup = ks[1:] == ks[:-1]
-    seg = order[:-1][dup]
-    oa = owner[order[:-1][dup]]
-    ob = owner[order[1:][dup]]
+    start = np.flatnonzero(same)  # segment k runs from point start[k] to start[k]+1
+    va, vb = vid[start], vid[start + 1]
+    seg_key = np.minimum(va, vb) * n_vertices + np.maximum(va, vb)
+    owner = ring_of[cidx[start]].astype(np.int64)
+    order = np.argsort(seg_key, kind="stable")
+    ks = seg_key[order]
+    dup = np.flatnonzero(ks[1:] == ks[:-1])
+    oa, ob = owner[order[dup]], owner[order[dup + 1]]
     keep = oa != ob
-    seg, oa, ob = seg[keep], oa[keep], ob[keep]
-    d = (b - a)[seg]
-    lat = 0.5 * (a[seg, 1] + b[seg, 1])
+    seg = start[order[dup[keep]]]
+    oa, ob = oa[keep], ob[keep]
+    d = coords[seg + 1] - coords[seg]
+    lat = 0.5 * (coords[seg, 1] + coords[seg + 1, 1])
     deg = np.hypot(d[:, 0], d[:, 1])
     km = np.hypot(
         d[:, 0] * _KM_PER_DEG_LON_EQUATOR * np.cos(np.radians(lat)),
@@ -287,37 +285,69 @@ def _exact_shared_segments(
     )
 
 
-def _shared_border(
-    geoms: npt.NDArray[np.object_],
-    left: npt.NDArray[np.int64],
-    right: npt.NDArray[np.int64],
-    tolerance_deg: float,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Shared border length of each pair, in degrees and km, shape ``(n_pairs,)``.
+def _touching_pairs(
+    geoms: npt.NDArray[np.object_], tolerance_deg: float, min_shared_deg: float
+) -> tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+]:
+    """Return ``(left, right, shared_deg, shared_km)`` of every touching pair.
 
-    Pairs with identical segments are measured on those (fast path). Pairs
-    without any (a border whose vertices do not coincide, or a corner touch)
-    are measured robustly: the part of A's boundary within ``tolerance_deg``
-    of B's boundary, both clipped to their common bounding box first.
+    Candidates are pairs whose bounding boxes, grown by the tolerance,
+    overlap. Pairs sharing identical segments at least ``min_shared_deg``
+    long are measured on those (fast path). The others are tested with
+    ``dwithin`` and measured robustly: the part of A's boundary within
+    ``tolerance_deg`` of B's boundary, both clipped to their common bounding
+    box first. Shapes of the arrays: ``(n_pairs,)``.
     """
     n = len(geoms)
+    empty_i = np.zeros(0, dtype=np.int64)
+    empty_f = np.zeros(0, dtype=np.float64)
+    if n < 2:
+        return empty_i, empty_i, empty_f, empty_f
+    tree = shapely.STRtree(geoms)
+    bounds = shapely.bounds(geoms)
+    t = tolerance_deg
+    grown = shapely.box(
+        bounds[:, 0] - t, bounds[:, 1] - t, bounds[:, 2] + t, bounds[:, 3] + t
+    )
+    left, right = tree.query(grown)
+    keep = left < right
+    left, right = left[keep].astype(np.int64), right[keep].astype(np.int64)
     shared_deg = np.zeros(len(left), dtype=np.float64)
     shared_km = np.zeros(len(left), dtype=np.float64)
-    if len(left) == 0:
-        return shared_deg, shared_km
-    keys, ex_deg, ex_km = _exact_shared_segments(geoms, n)
+    touching = np.zeros(len(left), dtype=bool)
+
+    keys, ex_deg, ex_km = _exact_shared_segments(geoms)
     pk = left * n + right
-    pos = np.clip(np.searchsorted(keys, pk), 0, max(len(keys) - 1, 0))
-    hit = (keys[pos] == pk) if len(keys) else np.zeros(len(pk), dtype=bool)
-    shared_deg[hit] = ex_deg[pos[hit]]
-    shared_km[hit] = ex_km[pos[hit]]
+    if len(keys):
+        pos = np.clip(np.searchsorted(keys, pk), 0, len(keys) - 1)
+        hit = (keys[pos] == pk) & (ex_deg[pos] >= min_shared_deg)
+        shared_deg[hit] = ex_deg[pos[hit]]
+        shared_km[hit] = ex_km[pos[hit]]
+        touching[hit] = True
+    else:
+        hit = np.zeros(len(left), dtype=bool)
 
     todo = np.flatnonzero(~hit)
     if len(todo):
+        # Prepared polygons answer "within distance" from an index of their
+        # edges, an order of magnitude faster than a plain distance. The
+        # caller's geometries are left unprepared as they came.
+        fresh = ~shapely.is_prepared(geoms)
+        shapely.prepare(geoms[fresh])
+        try:
+            near = shapely.dwithin(geoms[left[todo]], geoms[right[todo]], t)
+        finally:
+            shapely.destroy_prepared(geoms[fresh])
+        todo = todo[near]
+        touching[todo] = True
+    if len(todo):
         boundaries = shapely.boundary(geoms)
-        bounds = shapely.bounds(geoms)
         lb, rb = bounds[left[todo]], bounds[right[todo]]
-        pad = 10 * tolerance_deg
+        pad = 10 * t
         box = shapely.box(
             np.maximum(lb[:, 0], rb[:, 0]) - pad,
             np.maximum(lb[:, 1], rb[:, 1]) - pad,
@@ -326,11 +356,11 @@ def _shared_border(
         )
         near_a = shapely.intersection(boundaries[left[todo]], box)
         near_b = shapely.intersection(boundaries[right[todo]], box)
-        zone = shapely.buffer(near_b, tolerance_deg, quad_segs=2)
+        zone = shapely.buffer(near_b, t, quad_segs=2)
         piece = shapely.intersection(near_a, zone)
         shared_deg[todo] = shapely.length(piece)
         shared_km[todo] = _segment_lengths_km(piece)
-    return shared_deg, shared_km
+    return left[touching], right[touching], shared_deg[touching], shared_km[touching]
 
 
 @dataclass(frozen=True, slots=True)
