@@ -55,6 +55,9 @@ def _register() -> None:
     from territory.cli import model as _model
 
     app.add_typer(_model.app, name="model")
+    from territory.cli import transfer as _transfer
+
+    _transfer.register(app)
     from territory.cli import performance as _performance
 
     _performance.register(app)
