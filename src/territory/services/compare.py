@@ -1,0 +1,780 @@
+"""Scenario comparison: what changes between two territory models.
+
+The "diff before activation". For models ``A`` (usually the active plan)
+and ``B`` (a scenario) this reports:
+
+* **units moved**: geo units whose territory differs (a unit in only one
+  model counts as moved, from or to nothing);
+* **accounts moved**: accounts whose set of territories differs;
+* **per rep**, the accounts gained and lost with their potential, sales
+  history (in the period) and workload hours;
+* **disruption**: the share of each activity (accounts, potential, sales,
+  workload) that changes hands;
+* **balance indices** (CV, max/min, Gini) of every measure across leaf
+  territories, side by side.
+
+Who holds an account ("its hands") is the set of owners of its
+territories; a territory without an owner stands for itself, so an account
+moving between two vacant territories still changes hands. A rep *gains*
+an account held in ``B`` but not in ``A`` and *loses* one held in ``A``
+but not in ``B``. Potential and sales belong to the account and are the
+same in both models; workload is measured in each model with travel from
+the owner's home (the territory's centre when vacant), so a gain counts
+the hours in ``B`` and a loss the hours in ``A``. Disruption shares divide
+the value of the accounts that change hands by the value of every account
+in either model (workload: hours in ``A``, or in ``B`` for accounts only
+there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from sqlalchemy import Connection, Engine, exists, or_, select
+
+from territory.domain import TerritoryModel
+from territory.errors import InputError
+from territory.metrics.balance import balance_indices
+from territory.metrics.hierarchy import build_hierarchy
+from territory.services import maps
+from territory.services.models import resolve_model
+from territory.services.performance import resolve_period
+from territory.services.plan import Plan, load_plan, read_frame, sales_by_account
+from territory.services.workload import WorkloadConfig, account_measures
+from territory.storage import tables as t
+
+__all__ = [
+    "COMPARED_MEASURES",
+    "Comparison",
+    "compare_models",
+    "draw_change_map",
+    "write_comparison",
+]
+
+Progress = Callable[[str], None]
+
+#: Activities whose disruption and balance are compared.
+COMPARED_MEASURES: tuple[str, ...] = (
+    "accounts",
+    "potential",
+    "sales",
+    "workload_hours",
+)
+_INDICES = ("cv", "max_min", "gini")
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """Everything that differs between model ``a`` and model ``b``.
+
+    ``units``: ``unit_kind, unit_id, territory_a, territory_b, moved`` (every
+    unit in either model). ``units_moved``: the moved rows of ``units``.
+    ``accounts_moved``: ``account_id, territory_a, territory_b, owner_a,
+    owner_b, potential, sales, workload_a_hours, workload_b_hours``
+    (territories and owners comma-joined, sorted). ``reps``: ``rep_id, name,
+    accounts_a, accounts_b, accounts_gained, accounts_lost, potential_gained,
+    potential_lost, sales_gained, sales_lost, workload_gained_hours,
+    workload_lost_hours, workload_a_hours, workload_b_hours`` (every rep who
+    owns in either model). ``disruption``: ``measure, total, changed_hands,
+    share``. ``balance``: ``measure, index, a, b, change`` (null where
+    undefined). ``territories``: per leaf territory of either model,
+    ``territory_id, name`` and each measure ``_a``/``_b``.
+    """
+
+    model_a: str
+    model_b: str
+    period: str
+    units: pl.DataFrame
+    units_moved: pl.DataFrame
+    accounts_moved: pl.DataFrame
+    reps: pl.DataFrame
+    disruption: pl.DataFrame
+    balance: pl.DataFrame
+    territories: pl.DataFrame
+    n_accounts: int
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def n_units(self) -> int:
+        """Return the number of geo units in either model."""
+        return self.units.height
+
+    def share(self, measure: str) -> float | None:
+        """Return the share of ``measure`` that changes hands (None if no total)."""
+        row = self.disruption.filter(pl.col("measure") == measure)
+        return None if row.height == 0 else row["share"][0]
+
+
+# --------------------------------------------------------------------------- #
+# reading
+
+
+def _units(conn: Connection, model_id: str) -> pl.DataFrame:
+    ua = t.unit_assignment
+    return read_frame(
+        conn,
+        select(ua.c.unit_kind, ua.c.unit_id, ua.c.territory_id).where(
+            ua.c.model_id == model_id
+        ),
+        {"unit_kind": pl.String, "unit_id": pl.String, "territory_id": pl.String},
+    )
+
+
+def _joined(frame: pl.DataFrame, key: str, value: str, alias: str) -> pl.DataFrame:
+    return frame.group_by(key).agg(
+        pl.col(value).drop_nulls().unique().sort().str.join(",").alias(alias)
+    )
+
+
+# --------------------------------------------------------------------------- #
+# the comparison
+
+
+def _leaf_totals(plan: Plan, acc: pl.DataFrame) -> dict[str, np.ndarray]:
+    n = plan.n_territories
+    idx = acc["t_idx"].to_numpy()
+    out = {
+        "accounts": np.bincount(idx, minlength=n).astype(np.float64),
+        "potential": np.bincount(idx, weights=acc["potential"].to_numpy(), minlength=n),
+        "sales": np.bincount(idx, weights=acc["sales"].to_numpy(), minlength=n),
+        "workload_hours": np.bincount(
+            idx, weights=acc["workload_hours"].to_numpy(), minlength=n
+        ),
+    }
+    leaves = plan.territories["is_leaf"].to_numpy()
+    return {k: v[leaves] for k, v in out.items()}
+
+
+def _balance(
+    plan_a: Plan, acc_a: pl.DataFrame, plan_b: Plan, acc_b: pl.DataFrame
+) -> pl.DataFrame:
+    ta, tb = _leaf_totals(plan_a, acc_a), _leaf_totals(plan_b, acc_b)
+    rows: list[dict[str, object]] = []
+    for m in COMPARED_MEASURES:
+        ba, bb = balance_indices(m, ta[m]), balance_indices(m, tb[m])
+        for ix in _INDICES:
+            va, vb = getattr(ba, ix), getattr(bb, ix)
+            change = None if va is None or vb is None else vb - va
+            rows.append({"measure": m, "index": ix, "a": va, "b": vb, "change": change})
+    return pl.DataFrame(
+        rows,
+        schema={
+            "measure": pl.String,
+            "index": pl.String,
+            "a": pl.Float64,
+            "b": pl.Float64,
+            "change": pl.Float64,
+        },
+        orient="row",
+    )
+
+
+def _territory_table(
+    plan_a: Plan, acc_a: pl.DataFrame, plan_b: Plan, acc_b: pl.DataFrame
+) -> pl.DataFrame:
+    frames = []
+    for suffix, plan, acc in (("_a", plan_a, acc_a), ("_b", plan_b, acc_b)):
+        totals = _leaf_totals(plan, acc)
+        leaves = plan.territories.filter(pl.col("is_leaf"))
+        frames.append(
+            leaves.select("territory_id", "name").with_columns(
+                [pl.Series(f"{m}{suffix}", totals[m]) for m in COMPARED_MEASURES]
+            )
+        )
+    both = frames[0].join(
+        frames[1], on="territory_id", how="full", coalesce=True, suffix="_other"
+    )
+    both = both.with_columns(pl.coalesce("name", "name_other").alias("name")).drop(
+        "name_other"
+    )
+    fill = {c: pl.col(c).fill_null(0.0) for c in both.columns if c[-2:] in ("_a", "_b")}
+    both = both.with_columns(**fill)
+    return both.with_columns(
+        pl.col("accounts_a").cast(pl.Int64), pl.col("accounts_b").cast(pl.Int64)
+    ).sort("territory_id")
+
+
+def _unit_changes(units_a: pl.DataFrame, units_b: pl.DataFrame) -> pl.DataFrame:
+    key = ["unit_kind", "unit_id"]
+    joined = units_a.rename({"territory_id": "territory_a"}).join(
+        units_b.rename({"territory_id": "territory_b"}),
+        on=key,
+        how="full",
+        coalesce=True,
+    )
+    return joined.with_columns(
+        pl.col("territory_a").ne_missing(pl.col("territory_b")).alias("moved")
+    ).sort(key)
+
+
+def _assignment_diff(conn: Connection, id_a: str, id_b: str) -> pl.DataFrame:
+    """Return ``side, account_id, territory_id``: pairs held by one model only.
+
+    Computed inside the database (one anti-join each way over the primary
+    key), so only the differences travel.
+    """
+    aa = t.account_assignment
+    frames = []
+    for side, mine, other in (("a", id_a, id_b), ("b", id_b, id_a)):
+        o = aa.alias("o")
+        stmt = select(aa.c.account_id, aa.c.territory_id).where(
+            aa.c.model_id == mine,
+            ~exists().where(
+                o.c.model_id == other,
+                o.c.account_id == aa.c.account_id,
+                o.c.territory_id == aa.c.territory_id,
+            ),
+        )
+        frames.append(
+            read_frame(
+                conn, stmt, {"account_id": pl.String, "territory_id": pl.String}
+            ).with_columns(pl.lit(side).alias("side"))
+        )
+    return pl.concat(frames).select("side", "account_id", "territory_id")
+
+
+def _scenario_plan(
+    conn: Connection, plan_a: Plan, model_b: TerritoryModel, diff: pl.DataFrame
+) -> Plan:
+    """Build model B's :class:`Plan` from A's and the assignment differences.
+
+    Reading B's million assignments again would double the cost of a
+    comparison; B's territories, hierarchy and memberships are small and are
+    read, its assignments are A's with the differences applied.
+    """
+    terr = read_frame(
+        conn,
+        select(t.territory.c.id, t.territory.c.name, t.territory.c.parent_id)
+        .where(t.territory.c.model_id == model_b.id)
+        .order_by(t.territory.c.id),
+        {"territory_id": pl.String, "name": pl.String, "parent_id": pl.String},
+    )
+    if terr.height == 0:
+        raise InputError(
+            f"Model '{model_b.name}' has no territories; design or import them "
+            "first (for example `territory design`).",
+            code="model_empty",
+            details={"model": model_b.name},
+        )
+    terr = terr.with_row_index("t_idx").with_columns(pl.col("t_idx").cast(pl.Int64))
+    index = dict(
+        zip(terr["territory_id"].to_list(), terr["t_idx"].to_list(), strict=True)
+    )
+    parents = []
+    for tid, pid in zip(
+        terr["territory_id"].to_list(), terr["parent_id"].to_list(), strict=True
+    ):
+        if pid is not None and pid not in index:
+            raise InputError(
+                f"Territory '{tid}' of model '{model_b.name}' names parent '{pid}', "
+                "which is not in the model; fix the parent or create it.",
+                code="territory_parent_missing",
+                details={"territory": tid, "parent": pid},
+            )
+        parents.append(-1 if pid is None else index[pid])
+    h = build_hierarchy(np.asarray(parents, dtype=np.int64))
+    has_child = np.zeros(h.n, dtype=bool)
+    has_child[h.parent[h.parent >= 0]] = True
+    terr = terr.with_columns(
+        pl.Series("parent_idx", h.parent, dtype=pl.Int64),
+        pl.Series("depth", h.depth, dtype=pl.Int64),
+        pl.Series("root_idx", h.root, dtype=pl.Int64),
+        pl.Series("is_leaf", ~has_child, dtype=pl.Boolean),
+    )
+    a_ids = plan_a.territories.select("t_idx", "territory_id")
+    b_ids = terr.select(pl.col("territory_id"), pl.col("t_idx").alias("t_idx_b"))
+    kept = plan_a.assignments.join(a_ids, on="t_idx", how="left").join(
+        diff.filter(pl.col("side") == "a").select("account_id", "territory_id"),
+        on=["account_id", "territory_id"],
+        how="anti",
+    )
+    added = diff.filter(pl.col("side") == "b").select("account_id", "territory_id")
+    firmo = plan_a.assignments.drop("t_idx")
+    if firmo["account_id"].is_duplicated().any():
+        firmo = firmo.unique(subset="account_id", keep="first", maintain_order=True)
+    known = added.join(firmo, on="account_id", how="inner")
+    new_ids = added.join(firmo.select("account_id"), on="account_id", how="anti")
+    if new_ids.height:
+        # Accounts only in B: read their firmographics through load_plan's
+        # columns (same names), a few at most in practice.
+        extra = _account_rows(
+            conn, new_ids["account_id"].unique().sort().to_list(), firmo.schema
+        )
+        known = pl.concat(
+            [known, new_ids.join(extra, on="account_id", how="inner")],
+            how="vertical_relaxed",
+        )
+    columns = plan_a.assignments.columns
+    assignments = (
+        pl.concat(
+            [kept.drop("t_idx"), known.select(kept.drop("t_idx").columns)],
+            how="vertical_relaxed",
+        )
+        .join(b_ids, on="territory_id", how="inner")
+        .rename({"t_idx_b": "t_idx"})
+        .select(columns)
+    )
+    m = t.territory_membership
+    day: object = (
+        plan_a.as_of.isoformat() if conn.dialect.name == "sqlite" else plan_a.as_of
+    )
+    members = read_frame(
+        conn,
+        select(m.c.territory_id, m.c.rep_id, m.c.role, m.c.start_date, m.c.end_date)
+        .where(m.c.model_id == model_b.id)
+        .where(or_(m.c.end_date.is_(None), m.c.end_date >= day))
+        .where(or_(m.c.start_date.is_(None), m.c.start_date <= day))
+        .order_by(m.c.territory_id, m.c.role, m.c.rep_id),
+        {
+            "territory_id": pl.String,
+            "rep_id": pl.String,
+            "role": pl.String,
+            "start_date": pl.Date,
+            "end_date": pl.Date,
+        },
+    )
+    members = members.join(
+        terr.select("territory_id", "t_idx"), on="territory_id"
+    ).select("t_idx", "rep_id", "role", "start_date", "end_date")
+    return replace(
+        plan_a,
+        model=model_b,
+        territories=terr,
+        hierarchy=h,
+        assignments=assignments,
+        memberships=members,
+    )
+
+
+def _account_rows(
+    conn: Connection, account_ids: list[str], schema: pl.Schema
+) -> pl.DataFrame:
+    a = t.account
+    frames = []
+    for k in range(0, len(account_ids), 500):
+        chunk = account_ids[k : k + 500]
+        frames.append(
+            read_frame(
+                conn,
+                select(
+                    a.c.id,
+                    a.c.annual_revenue,
+                    a.c.employees,
+                    a.c.industry,
+                    a.c.county_id,
+                    a.c.latitude,
+                    a.c.longitude,
+                ).where(a.c.id.in_(chunk)),
+                {
+                    "account_id": pl.String,
+                    "annual_revenue": pl.Float64,
+                    "employees": pl.Float64,
+                    "industry": pl.String,
+                    "county_id": pl.String,
+                    "latitude": pl.Float64,
+                    "longitude": pl.Float64,
+                },
+            )
+        )
+    out = pl.concat(frames)
+    for name, dtype in schema.items():
+        if name not in out.columns:
+            out = out.with_columns(pl.lit(None, dtype=dtype).alias(name))
+    return out.select(list(schema.keys()))
+
+
+def _hands(plan: Plan) -> pl.DataFrame:
+    """Return ``territory_id, t_idx, hand, rep_id`` for every territory.
+
+    ``hand`` is the owner's rep id, or ``territory:<id>`` when vacant.
+    """
+    return (
+        plan.territories.select("t_idx", "territory_id")
+        .join(plan.owners(), on="t_idx", how="left")
+        .with_columns(
+            pl.coalesce(
+                pl.col("rep_id"), pl.lit("territory:") + pl.col("territory_id")
+            ).alias("hand")
+        )
+    )
+
+
+def _pairs(plan: Plan, acc: pl.DataFrame, hands: pl.DataFrame) -> pl.DataFrame:
+    """Return ``account_id, hand, rep_id, workload_hours`` (one row per pair)."""
+    pairs = acc.select("account_id", "t_idx", "workload_hours").join(
+        hands.select("t_idx", "hand", "rep_id"), on="t_idx", how="left"
+    )
+    if pairs["account_id"].is_duplicated().any():
+        pairs = pairs.group_by(["account_id", "hand"], maintain_order=True).agg(
+            pl.col("rep_id").first(), pl.col("workload_hours").sum()
+        )
+    return pairs.select("account_id", "hand", "rep_id", "workload_hours")
+
+
+def compare_models(
+    engine: Engine,
+    model_a: str,
+    model_b: str,
+    *,
+    period: str | None = None,
+    config: WorkloadConfig | None = None,
+    progress: Progress | None = None,
+) -> Comparison:
+    """Compare model ``model_a`` (before) with ``model_b`` (after).
+
+    ``period`` selects the sales history (default: model A's latest quota
+    period, else the latest year with sales).
+
+    Raises
+    ------
+    InputError
+        When both names are the same model, a model is empty, or a period is
+        not valid.
+    NotFound
+        When a model does not exist.
+    """
+    cfg = config or WorkloadConfig()
+    step = progress or (lambda _msg: None)
+    with engine.connect() as conn:
+        step(f"reading {model_a}")
+        plan_a = load_plan(conn, model_a, potential_field=cfg.potential_field)
+        target = resolve_model(conn, model_b)
+        if plan_a.model.id == target.id:
+            raise InputError(
+                f"Both sides of the comparison are model '{plan_a.model.name}'; "
+                "name two different models, e.g. the active plan and a clone.",
+                code="compare_same_model",
+                details={"model": plan_a.model.name},
+            )
+        per = resolve_period(conn, plan_a.model.id, period)
+        step(f"reading the differences in {target.name}")
+        diff = _assignment_diff(conn, plan_a.model.id, target.id)
+        plan_b = _scenario_plan(conn, plan_a, target, diff)
+        units = _unit_changes(_units(conn, plan_a.model.id), _units(conn, target.id))
+        step("measuring accounts")
+        acc_a = account_measures(conn, plan_a, cfg, travel_from="owner")
+        acc_b = account_measures(conn, plan_b, cfg, travel_from="owner")
+        step(f"reading sales for {per}")
+        sales = sales_by_account(conn, per)
+    step("comparing")
+    acc_a, acc_b = (
+        a.join(sales, on="account_id", how="left").with_columns(
+            pl.col("sales").fill_null(0.0)
+        )
+        for a in (acc_a, acc_b)
+    )
+    hands_a, hands_b = _hands(plan_a), _hands(plan_b)
+    # Accounts can change hands only by moving, or by sitting in a territory
+    # whose owner differs (or that exists in one model only).
+    hand_change = (
+        hands_a.select("territory_id", "hand")
+        .join(
+            hands_b.select("territory_id", "hand"),
+            on="territory_id",
+            how="full",
+            coalesce=True,
+        )
+        .filter(pl.col("hand").ne_missing(pl.col("hand_right")))["territory_id"]
+    )
+    candidates = pl.concat(
+        [
+            diff.select("account_id"),
+            acc_a.join(hands_a.select("t_idx", "territory_id"), on="t_idx")
+            .filter(pl.col("territory_id").is_in(hand_change.implode()))
+            .select("account_id"),
+            acc_b.join(hands_b.select("t_idx", "territory_id"), on="t_idx")
+            .filter(pl.col("territory_id").is_in(hand_change.implode()))
+            .select("account_id"),
+        ]
+    ).unique()
+    cand_a = acc_a.join(candidates, on="account_id", how="semi")
+    cand_b = acc_b.join(candidates, on="account_id", how="semi")
+    hold_a, hold_b = _pairs(plan_a, cand_a, hands_a), _pairs(plan_b, cand_b, hands_b)
+    pair_key = ["account_id", "hand"]
+    gained = hold_b.join(hold_a.select(pair_key), on=pair_key, how="anti")
+    lost = hold_a.join(hold_b.select(pair_key), on=pair_key, how="anti")
+    changed_ids = pl.concat(
+        [gained.select("account_id"), lost.select("account_id")]
+    ).unique()
+
+    # Value of each candidate account, and of all accounts (for the shares).
+    def per_account(acc: pl.DataFrame, tag: str) -> pl.DataFrame:
+        out = acc.group_by("account_id").agg(
+            pl.col("potential").first(),
+            pl.col("sales").first(),
+            pl.col("workload_hours").sum().alias(f"workload_{tag}_hours"),
+        )
+        return out
+
+    cand_values = (
+        per_account(cand_a, "a")
+        .join(per_account(cand_b, "b"), on="account_id", how="full", coalesce=True)
+        .with_columns(
+            pl.coalesce("potential", "potential_right").alias("potential"),
+            pl.coalesce("sales", "sales_right").alias("sales"),
+        )
+        .drop("potential_right", "sales_right")
+    )
+    cand_values = cand_values.with_columns(
+        pl.coalesce("workload_a_hours", "workload_b_hours", pl.lit(0.0)).alias(
+            "workload_hours"
+        ),
+        pl.lit(1.0).alias("accounts"),
+    )
+    only_b = cand_values.filter(pl.col("workload_a_hours").is_null())
+    only_a = cand_values.filter(pl.col("workload_b_hours").is_null())
+    distinct_a = _distinct_totals(acc_a)
+    totals = {m: distinct_a[m] + float(only_b[m].sum()) for m in COMPARED_MEASURES}
+    changed = cand_values.join(changed_ids, on="account_id", how="semi")
+    disruption = pl.DataFrame(
+        [
+            {
+                "measure": m,
+                "total": totals[m],
+                "changed_hands": float(changed[m].sum()),
+                "share": float(changed[m].sum()) / totals[m] if totals[m] > 0 else None,
+            }
+            for m in COMPARED_MEASURES
+        ],
+        schema={
+            "measure": pl.String,
+            "total": pl.Float64,
+            "changed_hands": pl.Float64,
+            "share": pl.Float64,
+        },
+        orient="row",
+    )
+
+    # Accounts moved between territories (their set of territories differs).
+    moved_ids = diff.select(pl.col("account_id").unique())
+    t_a = cand_a.join(hands_a, on="t_idx", how="left")
+    t_b = cand_b.join(hands_b, on="t_idx", how="left")
+    accounts_moved = (
+        moved_ids.join(
+            _joined(t_a, "account_id", "territory_id", "territory_a"),
+            on="account_id",
+            how="left",
+        )
+        .join(
+            _joined(t_b, "account_id", "territory_id", "territory_b"),
+            on="account_id",
+            how="left",
+        )
+        .join(
+            _joined(t_a, "account_id", "rep_id", "owner_a"), on="account_id", how="left"
+        )
+        .join(
+            _joined(t_b, "account_id", "rep_id", "owner_b"), on="account_id", how="left"
+        )
+        .join(
+            cand_values.select(
+                "account_id",
+                "potential",
+                "sales",
+                "workload_a_hours",
+                "workload_b_hours",
+            ),
+            on="account_id",
+            how="left",
+        )
+        .with_columns(
+            pl.col("owner_a").replace("", None), pl.col("owner_b").replace("", None)
+        )
+        .sort("account_id")
+    )
+    reps = _rep_changes(
+        plan_a, plan_b, acc_a, acc_b, hands_a, hands_b, gained, lost, cand_values
+    )
+    notes: list[str] = []
+    vacant_gain = gained.filter(pl.col("rep_id").is_null())["account_id"].n_unique()
+    vacant_loss = lost.filter(pl.col("rep_id").is_null())["account_id"].n_unique()
+    if vacant_gain or vacant_loss:
+        notes.append(
+            f"{vacant_gain:,} accounts move into and {vacant_loss:,} out of "
+            "territories without an owner (not in the rep table)"
+        )
+    if only_a.height or only_b.height:
+        notes.append(
+            f"{only_a.height:,} accounts are only in {plan_a.model.name} and "
+            f"{only_b.height:,} only in {plan_b.model.name}"
+        )
+    return Comparison(
+        model_a=plan_a.model.name,
+        model_b=plan_b.model.name,
+        period=str(per),
+        units=units,
+        units_moved=units.filter(pl.col("moved")).drop("moved"),
+        accounts_moved=accounts_moved,
+        reps=reps,
+        disruption=disruption,
+        balance=_balance(plan_a, acc_a, plan_b, acc_b),
+        territories=_territory_table(plan_a, acc_a, plan_b, acc_b),
+        n_accounts=int(totals["accounts"]),
+        notes=tuple(notes),
+    )
+
+
+def _distinct_totals(acc: pl.DataFrame) -> dict[str, float]:
+    """Return each measure summed over the distinct accounts of ``acc``."""
+    work = float(acc["workload_hours"].sum())
+    if acc["account_id"].is_duplicated().any():
+        acc = acc.unique(subset="account_id", keep="first", maintain_order=True)
+    return {
+        "accounts": float(acc.height),
+        "potential": float(acc["potential"].sum()),
+        "sales": float(acc["sales"].sum()),
+        "workload_hours": work,
+    }
+
+
+def _rep_changes(
+    plan_a: Plan,
+    plan_b: Plan,
+    acc_a: pl.DataFrame,
+    acc_b: pl.DataFrame,
+    hands_a: pl.DataFrame,
+    hands_b: pl.DataFrame,
+    gained: pl.DataFrame,
+    lost: pl.DataFrame,
+    values: pl.DataFrame,
+) -> pl.DataFrame:
+    value = values.select("account_id", "potential", "sales")
+
+    def moved(frame: pl.DataFrame, tag: str) -> pl.DataFrame:
+        return (
+            frame.filter(pl.col("rep_id").is_not_null())
+            .join(value, on="account_id", how="left")
+            .group_by("rep_id")
+            .agg(
+                pl.col("account_id").n_unique().alias(f"accounts_{tag}"),
+                pl.col("potential").sum().alias(f"potential_{tag}"),
+                pl.col("sales").sum().alias(f"sales_{tag}"),
+                pl.col("workload_hours").sum().alias(f"workload_{tag}_hours"),
+            )
+        )
+
+    def held(acc: pl.DataFrame, hands: pl.DataFrame, tag: str) -> pl.DataFrame:
+        owned = acc.select("account_id", "t_idx", "workload_hours").join(
+            hands.filter(pl.col("rep_id").is_not_null()).select("t_idx", "rep_id"),
+            on="t_idx",
+            how="inner",
+        )
+        return owned.group_by("rep_id").agg(
+            pl.col("account_id").n_unique().alias(f"accounts_{tag}"),
+            pl.col("workload_hours").sum().alias(f"workload_{tag}_hours"),
+        )
+
+    owners = pl.concat(
+        [plan_a.owners().select("rep_id"), plan_b.owners().select("rep_id")]
+    ).unique()
+    names = plan_a.reps.select("rep_id", "name")
+    out = owners.join(names, on="rep_id", how="left")
+    for frame in (
+        moved(gained, "gained"),
+        moved(lost, "lost"),
+        held(acc_a, hands_a, "a"),
+        held(acc_b, hands_b, "b"),
+    ):
+        out = out.join(frame, on="rep_id", how="left")
+    counts = [c for c in out.columns if c.startswith("accounts_")]
+    sums = [c for c in out.columns if c not in ("rep_id", "name", *counts)]
+    out = out.with_columns(
+        [pl.col(c).fill_null(0).cast(pl.Int64) for c in counts]
+        + [pl.col(c).fill_null(0.0) for c in sums]
+    )
+    return out.select(
+        "rep_id",
+        "name",
+        "accounts_a",
+        "accounts_b",
+        "accounts_gained",
+        "accounts_lost",
+        "potential_gained",
+        "potential_lost",
+        "sales_gained",
+        "sales_lost",
+        "workload_gained_hours",
+        "workload_lost_hours",
+        "workload_a_hours",
+        "workload_b_hours",
+    ).sort("rep_id")
+
+
+# --------------------------------------------------------------------------- #
+# outputs
+
+
+def draw_change_map(engine: Engine, comparison: Comparison, path: Path) -> Path:
+    """Draw the change map of ``comparison`` to ``path`` (PNG) and return it.
+
+    Units of the most common kind are drawn; changed ones in their new
+    territory's colour (a unit dropped from ``B`` in red), the rest grey.
+
+    Raises
+    ------
+    InputError
+        When the models have no unit assignments or their units have no
+        stored geo units.
+    """
+    units = comparison.units
+    if units.height == 0:
+        raise InputError(
+            f"Models '{comparison.model_a}' and '{comparison.model_b}' assign no geo "
+            "units, so there is no change map; assign units (for example with "
+            "`territory design`) or skip the map with --no-map.",
+            code="compare_no_units",
+        )
+    kind = (
+        units.group_by("unit_kind")
+        .len()
+        .sort(["len", "unit_kind"], descending=[True, False])["unit_kind"][0]
+    )
+    units = units.filter(pl.col("unit_kind") == kind)
+    with engine.connect() as conn:
+        shapes = maps.read_unit_shapes(conn, kind, units["unit_id"].to_list())
+    frame = pl.DataFrame(
+        {"unit_id": shapes.unit_id.tolist()}, schema={"unit_id": pl.String}
+    ).join(units, on="unit_id", how="left", maintain_order="left")
+    territories = sorted(set(frame["territory_b"].drop_nulls().to_list()))
+    index = {tid: k for k, tid in enumerate(territories)}
+    labels = np.array(
+        [
+            index.get(x, -1) if x is not None else -1
+            for x in frame["territory_b"].to_list()
+        ],
+        dtype=np.int64,
+    )
+    changed = frame["moved"].to_numpy().astype(bool)
+    title = (
+        f"{comparison.model_a} → {comparison.model_b}: "
+        f"{int(changed.sum()):,} of {changed.size:,} units change territory"
+    )
+    maps.draw_change_map(shapes, labels, changed, path, title=title)
+    return path
+
+
+def write_comparison(comparison: Comparison, out_dir: Path) -> list[Path]:
+    """Write the comparison's tables as CSV files into ``out_dir``; return the paths.
+
+    Files: ``units_moved.csv``, ``accounts_moved.csv``, ``reps.csv``,
+    ``disruption.csv``, ``balance.csv``, ``territories.csv``. Undefined
+    values are empty.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in (
+        ("units_moved", comparison.units_moved),
+        ("accounts_moved", comparison.accounts_moved),
+        ("reps", comparison.reps),
+        ("disruption", comparison.disruption),
+        ("balance", comparison.balance),
+        ("territories", comparison.territories),
+    ):
+        path = out_dir / f"{name}.csv"
+        frame.write_csv(path)
+        written.append(path)
+    return written
