@@ -149,3 +149,96 @@ def grow_regions(
         dk = [d(k, int(u)) for k in range(p)]
         labels[u] = int(np.argmin(dk))
     return labels
+
+
+def _subtree_sums(order: np.ndarray, pred: np.ndarray, w: np.ndarray) -> np.ndarray:
+    sub = w.copy()
+    for v in order[::-1]:
+        parent = pred[v]
+        if parent >= 0:
+            sub[parent] += sub[v]
+    return sub
+
+
+def tree_partition(
+    problem: DesignProblem,
+    adjacency: sp.csr_array,
+    targets: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    active: np.ndarray | None = None,
+    tries: int = 8,
+) -> np.ndarray:
+    """Recursive balanced bisection along spanning trees of the adjacency.
+
+    Each split draws ``tries`` spanning trees (shortest-distance edges, with
+    random jitter), and cuts the tree edge whose smaller side best matches the
+    target share of its half of the territories on every activity. Both sides
+    of a tree cut are connected, so every territory is contiguous.
+    """
+    from scipy.sparse import csgraph
+
+    n = problem.n_units
+    p = targets.shape[0]
+    labels = np.full(n, -1, dtype=np.int64)
+    units0 = np.arange(n) if active is None else np.flatnonzero(active)
+    coo = sp.coo_array(adjacency)
+    keep = coo.row < coo.col
+    rows, cols = coo.row[keep], coo.col[keep]
+    length = np.asarray(problem.distance(rows, cols), dtype=np.float64)
+    length = length / (length.mean() if length.size and length.mean() > 0 else 1.0)
+    stack: list[tuple[np.ndarray, np.ndarray]] = [(units0, np.arange(p))]
+    w_all = problem.weights
+    while stack:
+        units, terr = stack.pop()
+        if terr.size == 1:
+            labels[units] = terr[0]
+            continue
+        half = terr[: terr.size // 2]
+        rest = terr[terr.size // 2 :]
+        t_half = targets[half].sum(axis=0)
+        t_rest = targets[rest].sum(axis=0)
+        index = np.full(n, -1, dtype=np.int64)
+        index[units] = np.arange(units.size)
+        inside = (index[rows] >= 0) & (index[cols] >= 0)
+        r, c = index[rows[inside]], index[cols[inside]]
+        base = length[inside]
+        w = w_all[units]
+        best_err, best_side = np.inf, None
+        for _ in range(tries):
+            jitter = base * (0.5 + rng.random(base.size)) + 1e-9
+            tree = csgraph.minimum_spanning_tree(
+                sp.csr_array((jitter, (r, c)), shape=(units.size, units.size))
+            )
+            root = int(rng.integers(units.size))
+            order, pred = csgraph.breadth_first_order(tree, root, directed=False)
+            if order.size < units.size:  # disconnected piece: give up on trees
+                return np.full(n, -1, dtype=np.int64)
+            sub = _subtree_sums(order, pred, w)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                e_half = np.where(t_half > 0, np.abs(sub / t_half - 1), 0).max(axis=1)
+                e_rest = np.where(t_rest > 0, np.abs(sub / t_rest - 1), 0).max(axis=1)
+            e_half[root] = np.inf
+            e_rest[root] = np.inf
+            for err, is_half in ((e_half, True), (e_rest, False)):
+                v = int(np.argmin(err))
+                if err[v] < best_err:
+                    # the subtree under v
+                    mark = np.zeros(units.size, dtype=bool)
+                    mark[v] = True
+                    for x in order:
+                        if x != v and pred[x] >= 0 and mark[pred[x]]:
+                            mark[x] = True
+                    best_err = float(err[v])
+                    best_side = (mark, is_half)
+        assert best_side is not None
+        mark, is_half = best_side
+        a, b = units[mark], units[~mark]
+        if not is_half:
+            a, b = b, a
+        if a.size < half.size or b.size < rest.size:
+            # too few units for one side: split by count instead of weight
+            return np.full(n, -1, dtype=np.int64)
+        stack.append((a, half))
+        stack.append((b, rest))
+    return labels

@@ -407,6 +407,10 @@ def run_chunk(
     moment objective, when no improving move is left.
     """
     n = labels.shape[0]
+    branch = np.empty(n, dtype=np.int64)
+    swap_u = np.empty(8192, dtype=np.int64)
+    swap_v = np.empty(8192, dtype=np.int64)
+    swap_s = np.empty(8192)
     for _ in range(n_iters):
         it = ist[I_ITER]
         ist[I_ITER] = it + 1
@@ -633,7 +637,55 @@ def run_chunk(
                 if ncand >= cand_u.shape[0]:
                     break
         moved = False
-        if ncand > 0:
+        if total > EPS and contig and cap == np.inf:
+            best_single = np.inf
+            for j in range(ncand):
+                if cand_s[j] < best_single:
+                    best_single = cand_s[j]
+            if best_single > -1e-7:
+                # no single move helps: try exchanging two units across a border
+                moved = _try_swap(
+                    it,
+                    p,
+                    indptr,
+                    indices,
+                    weights,
+                    target,
+                    tol,
+                    centre,
+                    coords,
+                    dmat,
+                    use_mat,
+                    mode,
+                    fixed,
+                    cur,
+                    lim_tot,
+                    lim_terr,
+                    labels,
+                    members,
+                    msize,
+                    mpos,
+                    sums,
+                    viol,
+                    cost,
+                    pair,
+                    moved_tot,
+                    moved_terr,
+                    tabu,
+                    stamp,
+                    queue,
+                    counter,
+                    rng,
+                    cap,
+                    total,
+                    fst[F_BEST_I],
+                    swap_u,
+                    swap_v,
+                    swap_s,
+                )
+                if moved:
+                    ist[I_MOVES] += 2
+        if ncand > 0 and not moved:
             order = np.argsort(cand_s[:ncand])
             for j in range(ncand):
                 c = order[j]
@@ -666,6 +718,48 @@ def run_chunk(
                 if contig and not _removable(
                     u, a, labels, indptr, indices, msize, stamp, queue, counter
                 ):
+                    # u holds a branch of a: move the branch with it, if it pays
+                    if _try_branch(
+                        u,
+                        b,
+                        cand_s[c],
+                        cap,
+                        it,
+                        p,
+                        indptr,
+                        indices,
+                        weights,
+                        target,
+                        tol,
+                        centre,
+                        coords,
+                        dmat,
+                        use_mat,
+                        mode,
+                        fixed,
+                        cur,
+                        lim_tot,
+                        lim_terr,
+                        labels,
+                        members,
+                        msize,
+                        mpos,
+                        sums,
+                        viol,
+                        cost,
+                        pair,
+                        moved_tot,
+                        moved_terr,
+                        tabu,
+                        stamp,
+                        queue,
+                        counter,
+                        rng,
+                        branch,
+                    ):
+                        ist[I_MOVES] += 1
+                        moved = True
+                        break
                     continue
                 if not contig and msize[a] <= 1:
                     continue
@@ -931,3 +1025,388 @@ def _improve_moment(
         moved_terr,
     )
     return True
+
+
+@njit(cache=True)
+def _branch(u, a, labels, indptr, indices, stamp, queue, counter, out):
+    """Fill out with u and every piece of territory a without u but the largest.
+
+    Returns how many units that is (u first, then each piece in breadth-first
+    order, so every unit touches an earlier one).
+    """
+    counter[0] += 1
+    mark = counter[0]
+    stamp[u] = mark
+    deg = indptr[u + 1] - indptr[u]
+    ps = np.empty(deg, dtype=np.int64)
+    pl = np.empty(deg, dtype=np.int64)
+    npieces = 0
+    tail = 0
+    for e in range(indptr[u], indptr[u + 1]):
+        v = indices[e]
+        if labels[v] != a or stamp[v] == mark:
+            continue
+        start = tail
+        stamp[v] = mark
+        queue[tail] = v
+        tail += 1
+        head = start
+        while head < tail:
+            x = queue[head]
+            head += 1
+            for f in range(indptr[x], indptr[x + 1]):
+                y = indices[f]
+                if labels[y] == a and stamp[y] != mark:
+                    stamp[y] = mark
+                    queue[tail] = y
+                    tail += 1
+        ps[npieces] = start
+        pl[npieces] = tail - start
+        npieces += 1
+    largest = 0
+    for i in range(1, npieces):
+        if pl[i] > pl[largest]:
+            largest = i
+    out[0] = u
+    cnt = 1
+    for i in range(npieces):
+        if i == largest:
+            continue
+        for j in range(ps[i], ps[i] + pl[i]):
+            out[cnt] = queue[j]
+            cnt += 1
+    return cnt
+
+
+@njit(cache=True)
+def _try_branch(
+    u,
+    b,
+    single_score,
+    cap,
+    it,
+    p,
+    indptr,
+    indices,
+    weights,
+    target,
+    tol,
+    centre,
+    coords,
+    dmat,
+    use_mat,
+    mode,
+    fixed,
+    cur,
+    lim_tot,
+    lim_terr,
+    labels,
+    members,
+    msize,
+    mpos,
+    sums,
+    viol,
+    cost,
+    pair,
+    moved_tot,
+    moved_terr,
+    tabu,
+    stamp,
+    queue,
+    counter,
+    rng,
+    branch,
+):
+    """Move u with the branch of its territory it holds, when that is no worse."""
+    a = labels[u]
+    cnt = _branch(u, a, labels, indptr, indices, stamp, queue, counter, branch)
+    if cnt >= msize[a] or cnt > max(2, msize[a] // 3):
+        return False
+    m = weights.shape[1]
+    w = np.zeros(m)
+    wmoved = np.zeros(m)
+    c0 = cur[u]
+    for i in range(cnt):
+        x = branch[i]
+        if fixed[x]:
+            return False
+        for j in range(m):
+            w[j] += weights[x, j]
+        c = cur[x]
+        if c >= 0 and labels[x] == c and b != c:
+            for j in range(m):
+                wmoved[j] += weights[x, j]
+    d = (
+        _viol_with(sums[a], w, -1.0, target[a], tol)
+        + _viol_with(sums[b], w, 1.0, target[b], tol)
+        - viol[a]
+        - viol[b]
+    )
+    if d > single_score + 1e-12:
+        return False
+    for j in range(m):
+        if moved_tot[j] + wmoved[j] > lim_tot[j] + 1e-12:
+            return False
+        if c0 >= 0 and moved_terr[c0, j] + wmoved[j] > lim_terr[c0, j] + 1e-12:
+            return False
+    if mode != 2 and cap < np.inf:
+        lim = cap - 1e-9 * max(1.0, cap)
+        for i in range(cnt):
+            x = branch[i]
+            if mode == 1:
+                if _dist(centre[b], x, coords, dmat, use_mat) >= lim:
+                    return False
+                continue
+            for k in range(msize[b]):
+                if _dist(x, members[b, k], coords, dmat, use_mat) >= lim:
+                    return False
+            for k in range(i):
+                if _dist(x, branch[k], coords, dmat, use_mat) >= lim:
+                    return False
+    for i in range(cnt):
+        x = branch[i]
+        _apply(
+            x,
+            b,
+            labels,
+            weights,
+            target,
+            tol,
+            centre,
+            coords,
+            dmat,
+            use_mat,
+            mode,
+            members,
+            msize,
+            mpos,
+            sums,
+            viol,
+            cost,
+            pair,
+            cur,
+            moved_tot,
+            moved_terr,
+        )
+        tabu[x] = it + 4 + int(_rand(rng) * (6 + 2 * np.sqrt(labels.shape[0] / p)))
+    return True
+
+
+@njit(cache=True)
+def _viol_swap(sums_k, w_out, w_in, target_k, tol):
+    s = 0.0
+    for a in range(sums_k.shape[0]):
+        t = target_k[a]
+        if t > 0:
+            d = abs(sums_k[a] - w_out[a] + w_in[a] - t) / t - tol[a]
+            if d > 0:
+                s += d
+    return s
+
+
+@njit(cache=True)
+def _try_swap(
+    it,
+    p,
+    indptr,
+    indices,
+    weights,
+    target,
+    tol,
+    centre,
+    coords,
+    dmat,
+    use_mat,
+    mode,
+    fixed,
+    cur,
+    lim_tot,
+    lim_terr,
+    labels,
+    members,
+    msize,
+    mpos,
+    sums,
+    viol,
+    cost,
+    pair,
+    moved_tot,
+    moved_terr,
+    tabu,
+    stamp,
+    queue,
+    counter,
+    rng,
+    cap,
+    total,
+    best_i,
+    swap_u,
+    swap_v,
+    swap_s,
+):
+    """Apply the best improving exchange u (k -> b), v (b -> k) that keeps the rules."""
+    nsw = 0
+    cap_sw = swap_u.shape[0]
+    for k in range(p):
+        if viol[k] <= EPS:
+            continue
+        for i in range(msize[k]):
+            u = members[k, i]
+            if fixed[u]:
+                continue
+            for f in range(indptr[u], indptr[u + 1]):
+                b = labels[indices[f]]
+                if b == k:
+                    continue
+                for j in range(msize[b]):
+                    v = members[b, j]
+                    if fixed[v]:
+                        continue
+                    touches = False
+                    for g in range(indptr[v], indptr[v + 1]):
+                        if labels[indices[g]] == k and indices[g] != u:
+                            touches = True
+                            break
+                    if not touches:
+                        continue
+                    d = (
+                        _viol_swap(sums[k], weights[u], weights[v], target[k], tol)
+                        + _viol_swap(sums[b], weights[v], weights[u], target[b], tol)
+                        - viol[k]
+                        - viol[b]
+                    )
+                    if d >= -1e-9:
+                        continue
+                    if (tabu[u] > it or tabu[v] > it) and total + d >= best_i - EPS:
+                        continue
+                    if nsw < cap_sw:
+                        swap_u[nsw] = u
+                        swap_v[nsw] = v
+                        swap_s[nsw] = d + 1e-9 * _rand(rng)
+                        nsw += 1
+    if nsw == 0:
+        return False
+    order = np.argsort(swap_s[:nsw])
+    lim = cap - 1e-9 * max(1.0, cap)
+    for j in range(min(nsw, 64)):
+        c = order[j]
+        u = swap_u[c]
+        v = swap_v[c]
+        k = labels[u]
+        b = labels[v]
+        if k == b:
+            continue
+        if mode != 2 and cap < np.inf:
+            ok = True
+            if mode == 0:
+                for x in range(msize[b]):
+                    y = members[b, x]
+                    if y != v and _dist(u, y, coords, dmat, use_mat) >= lim:
+                        ok = False
+                        break
+                if ok:
+                    for x in range(msize[k]):
+                        y = members[k, x]
+                        if y != u and _dist(v, y, coords, dmat, use_mat) >= lim:
+                            ok = False
+                            break
+            else:
+                ok = (
+                    _dist(centre[b], u, coords, dmat, use_mat) < lim
+                    and _dist(centre[k], v, coords, dmat, use_mat) < lim
+                )
+            if not ok:
+                continue
+        if not _disruption_ok(
+            u, b, cur, weights, moved_tot, moved_terr, lim_tot, lim_terr, labels
+        ):
+            continue
+        if not _removable(u, k, labels, indptr, indices, msize, stamp, queue, counter):
+            continue
+        _apply(
+            u,
+            b,
+            labels,
+            weights,
+            target,
+            tol,
+            centre,
+            coords,
+            dmat,
+            use_mat,
+            mode,
+            members,
+            msize,
+            mpos,
+            sums,
+            viol,
+            cost,
+            pair,
+            cur,
+            moved_tot,
+            moved_terr,
+        )
+        touches = False
+        for g in range(indptr[v], indptr[v + 1]):
+            if labels[indices[g]] == k:
+                touches = True
+                break
+        if (
+            touches
+            and _disruption_ok(
+                v, k, cur, weights, moved_tot, moved_terr, lim_tot, lim_terr, labels
+            )
+            and _removable(v, b, labels, indptr, indices, msize, stamp, queue, counter)
+        ):
+            _apply(
+                v,
+                k,
+                labels,
+                weights,
+                target,
+                tol,
+                centre,
+                coords,
+                dmat,
+                use_mat,
+                mode,
+                members,
+                msize,
+                mpos,
+                sums,
+                viol,
+                cost,
+                pair,
+                cur,
+                moved_tot,
+                moved_terr,
+            )
+            n = labels.shape[0]
+            tabu[u] = it + 4 + int(_rand(rng) * (6 + 2 * np.sqrt(n / p)))
+            tabu[v] = it + 4 + int(_rand(rng) * (6 + 2 * np.sqrt(n / p)))
+            return True
+        # undo the first half
+        _apply(
+            u,
+            k,
+            labels,
+            weights,
+            target,
+            tol,
+            centre,
+            coords,
+            dmat,
+            use_mat,
+            mode,
+            members,
+            msize,
+            mpos,
+            sums,
+            viol,
+            cost,
+            pair,
+            cur,
+            moved_tot,
+            moved_terr,
+        )
+    return False

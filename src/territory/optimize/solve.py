@@ -14,7 +14,7 @@ from territory.optimize import local_search as ls
 from territory.optimize.contiguity import bridge_components, components
 from territory.optimize.diagnose import diagnose_balance
 from territory.optimize.evaluate import measure
-from territory.optimize.grow import choose_seeds, grow_regions
+from territory.optimize.grow import choose_seeds, grow_regions, tree_partition
 from territory.optimize.problem import DesignOptions, DesignProblem
 from territory.optimize.random import as_generator, kernel_seed
 from territory.optimize.result import DesignResult, InfeasibilityDiagnosis, TracePoint
@@ -246,38 +246,49 @@ def _heuristic(
         fixed[int(u)] = True
     fixed[fixed_centres[fixed_centres >= 0]] = True
     fixed[~active] = True
-
     cur = (
         np.full(n, -1, dtype=np.int64)
         if options.current_labels is None
         else np.asarray(options.current_labels, dtype=np.int64)
     )
-    if options.current_labels is not None:
-        start = np.where(active, cur, -1)
-        for u, k in (options.locked or {}).items():
-            start[int(u)] = int(k)
-        missing = [k for k in range(p) if not np.any(start == k)]
-        seeds = np.full(p, -1, dtype=np.int64)
-        seeds[fixed_centres >= 0] = fixed_centres[fixed_centres >= 0]
-        if missing:
-            free = active & (start < 0)
-            picked = choose_seeds(problem, p, rng, seeds, allowed=free)
-            for k in missing:
-                seeds[k] = picked[k]
-        labels = grow_regions(
-            problem, adjacency, targets, seeds, start=start, active=active
-        )
-    else:
-        allowed = active & ~fixed
+
+    def construct(attempt: int) -> np.ndarray:
+        if options.current_labels is not None:
+            start = np.where(active, cur, -1)
+            for u, k in (options.locked or {}).items():
+                start[int(u)] = int(k)
+            seeds = np.full(p, -1, dtype=np.int64)
+            seeds[fixed_centres >= 0] = fixed_centres[fixed_centres >= 0]
+            missing = [k for k in range(p) if not np.any(start == k)]
+            if missing:
+                picked = choose_seeds(
+                    problem, p, rng, seeds, allowed=active & (start < 0)
+                )
+                seeds[missing] = picked[missing]
+            return grow_regions(
+                problem, adjacency, targets, seeds, start=start, active=active
+            )
         given = fixed_centres.copy()
         for u, k in (options.locked or {}).items():
             if given[k] < 0:
                 given[k] = int(u)
-        seeds = choose_seeds(problem, p, rng, given, allowed=allowed)
-        labels = grow_regions(
+        free_shape = not options.locked and options.centers is None
+        if free_shape and attempt % 2 == 1:
+            # a recursive spanning-tree bisection balances better on sparse graphs
+            split = tree_partition(problem, adjacency, targets, rng, active=active)
+            if not np.any(split[active] < 0):
+                return split
+        seeds = choose_seeds(problem, p, rng, given, allowed=active & ~fixed)
+        grown = grow_regions(
             problem, adjacency, targets, seeds, locked=options.locked, active=active
         )
-    labels = labels.astype(np.int64)
+        if free_shape and attempt == 0:
+            split = tree_partition(problem, adjacency, targets, rng, active=active)
+            if _violation(problem, split, targets, tolerances, active) < _violation(
+                problem, grown, targets, tolerances, active
+            ):
+                return split
+        return grown
 
     total_w = problem.weights[cur >= 0].sum(axis=0)
     lim_tot = np.full(m, np.inf)
@@ -293,11 +304,6 @@ def _heuristic(
     use_mat = problem.distances is not None
     dmat = problem.distances if use_mat else np.zeros((1, 1))
     coords = problem.coords if problem.coords is not None else np.zeros((n, 2))
-    centre = (
-        _medoids(problem, labels, p, mode, fixed_centres)
-        if mode
-        else fixed_centres.copy()
-    )
     # a hair inside the tolerance, so that rounding never makes a plan infeasible
     tol = np.maximum(0.0, tolerances - 1e-9)
     members = np.zeros((p, n), dtype=np.int64)
@@ -311,6 +317,28 @@ def _heuristic(
     moved_terr = np.zeros((p, m))
     indptr = adjacency.indptr.astype(np.int64)
     indices = adjacency.indices.astype(np.int64)
+    tabu = np.zeros(n, dtype=np.int64)
+    stamp = np.zeros(n, dtype=np.int64)
+    queue = np.zeros(n, dtype=np.int64)
+    counter = np.zeros(1, dtype=np.int64)
+    state = kernel_seed(rng).astype(np.uint64)
+    ist = np.zeros(5, dtype=np.int64)
+    fst = np.full(4, np.inf)
+    ncap = 2 * int(indices.size) + 16
+    cand_u = np.zeros(ncap, dtype=np.int64)
+    cand_b = np.zeros(ncap, dtype=np.int64)
+    cand_s = np.zeros(ncap)
+    stall = int(max(200, 20 * n / p))
+    # without a feasible plan after this many iterations, start again elsewhere
+    restart_every = 25 * stall
+    recentre_every = 1000
+    # a feasible attempt that stops improving gives way to a fresh one
+    patience = 30 * stall
+    check_every = 2000
+    last_gain = 0
+
+    labels = construct(0).astype(np.int64)
+    centre = fixed_centres.copy()
 
     def init() -> None:
         ls.init_state(
@@ -336,35 +364,35 @@ def _heuristic(
             moved_terr,
         )
 
+    if mode != ls.MODE_DIAMETER:
+        centre[:] = _medoids(problem, labels, p, mode, fixed_centres)
     init()
-    tabu = np.zeros(n, dtype=np.int64)
-    stamp = np.zeros(n, dtype=np.int64)
-    queue = np.zeros(n, dtype=np.int64)
-    counter = np.zeros(1, dtype=np.int64)
-    state = kernel_seed(rng).astype(np.uint64)
-    ist = np.zeros(5, dtype=np.int64)
-    fst = np.array([np.inf, np.inf, np.inf, np.inf])
     best_labels = labels.copy()
-    ncap = 2 * int(indices.size) + 16
-    cand_u = np.zeros(ncap, dtype=np.int64)
-    cand_b = np.zeros(ncap, dtype=np.int64)
-    cand_s = np.zeros(ncap)
-    stall = int(max(200, 20 * n / p))
+    global_best = labels.copy()
+    global_key = (np.inf, _violation(problem, labels, targets, tolerances, active))
 
     trace: list[TracePoint] = []
     chunk = 64
     deadline = started + options.time_limit_s
     budget = options.max_iterations
-    last_best = (np.inf, np.inf)
+    done_total = 0
+    attempt_start = 0
+    attempt = 0
     while True:
-        now = time.perf_counter()
-        if now >= deadline:
+        if time.perf_counter() >= deadline:
             break
-        todo = chunk if budget is None else min(chunk, budget - int(ist[ls.I_ITER]))
+        it = int(ist[ls.I_ITER])
+        todo = chunk if budget is None else min(chunk, budget - done_total)
         if todo <= 0:
             break
+        feasible_yet = np.isfinite(fst[ls.F_BEST_OBJ])
+        if not feasible_yet:
+            todo = min(todo, attempt_start + restart_every - it)
+        if mode != ls.MODE_DIAMETER:
+            todo = min(todo, recentre_every - it % recentre_every)
+        todo = min(todo, check_every - it % check_every)
         t0 = time.perf_counter()
-        done = ls.run_chunk(
+        finished = ls.run_chunk(
             todo,
             p,
             indptr,
@@ -406,19 +434,64 @@ def _heuristic(
             cand_s,
         )
         spent = time.perf_counter() - t0
+        done_total += int(ist[ls.I_ITER]) - it
         if spent < 0.05:
             chunk = min(chunk * 2, 1 << 20)
         elif spent > 0.2 and chunk > 16:
             chunk //= 2
         best_obj = float(fst[ls.F_BEST_OBJ])
-        best_i = 0.0 if np.isfinite(best_obj) else float(fst[ls.F_BEST_INFEAS_I])
-        if (best_obj, best_i) != last_best:
-            last_best = (best_obj, best_i)
-            trace.append(TracePoint(time.perf_counter() - started, best_obj, best_i))
+        key = (
+            (best_obj, 0.0)
+            if np.isfinite(best_obj)
+            else (np.inf, float(fst[ls.F_BEST_INFEAS_I]))
+        )
+        if key < global_key:
+            global_key = key
+            last_gain = int(ist[ls.I_ITER])
+            global_best = best_labels.copy()
+            elapsed = time.perf_counter() - started
+            trace.append(TracePoint(elapsed, key[0], key[1]))
             if options.progress is not None:
-                options.progress(best_obj, best_i, time.perf_counter() - started)
-        if done:
+                options.progress(key[0], key[1], elapsed)
+        it = int(ist[ls.I_ITER])
+        stale = (
+            it % check_every == 0
+            and np.isfinite(best_obj)
+            and it - max(last_gain, attempt_start) >= patience
+        )
+        if (not np.isfinite(best_obj) and it - attempt_start >= restart_every) or stale:
+            # no feasible plan in this attempt: start again from a new construction
+            attempt += 1
+            labels[:] = construct(attempt)
+            if mode != ls.MODE_DIAMETER:
+                centre[:] = _medoids(problem, labels, p, mode, fixed_centres)
+            init()
+            fst[:] = np.inf
+            tabu[:] = 0
+            attempt_start = it
+            continue
+        if mode != ls.MODE_DIAMETER and it % recentre_every == 0:
+            moved_centre = _medoids(problem, labels, p, mode, fixed_centres)
+            if not np.array_equal(moved_centre, centre):
+                centre[:] = moved_centre
+                init()
+                continue
+        if finished:
             break
-    if not np.isfinite(fst[ls.F_BEST_OBJ]) and not np.isfinite(fst[ls.F_BEST_INFEAS_I]):
-        best_labels = labels.copy()
-    return best_labels, int(ist[ls.I_ITER]), tuple(trace)
+    return global_best, done_total, tuple(trace)
+
+
+def _violation(
+    problem: DesignProblem,
+    labels: np.ndarray,
+    targets: np.ndarray,
+    tolerances: np.ndarray,
+    active: np.ndarray,
+) -> float:
+    if np.any(labels[active] < 0):
+        return float(np.inf)
+    sums = np.zeros_like(targets)
+    np.add.at(sums, labels[active], problem.weights[active])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dev = np.where(targets > 0, np.abs(sums / targets - 1), 0.0)
+    return float(np.maximum(0.0, dev - tolerances[None, :]).sum())

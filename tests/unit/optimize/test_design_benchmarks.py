@@ -69,7 +69,9 @@ def test_p_override_and_manifest_p() -> None:
 
 def test_solve_instance_reports_a_feasible_contiguous_plan(tmp_path: Path) -> None:
     out = tmp_path / "labels.txt"
-    record = solve_instance(PLANAR500, time_limit_s=3.0, seed=1, labels_out=out)
+    record = solve_instance(
+        PLANAR500, time_limit_s=300.0, seed=1, labels_out=out, max_iterations=20_000
+    )
     assert set(record) == {
         "instance",
         "n",
