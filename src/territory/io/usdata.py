@@ -790,7 +790,8 @@ def read_zip_directory(counties: Counties | None = None) -> pl.DataFrame:
     if counties is None:
         counties = read_counties()
     exact, loose = _county_lookup(counties.frame)
-    rows = zipcodes.list_all()
+    rows = zipcodes.list_all()  # type: ignore[no-untyped-call]
+    resolved: dict[tuple[str, str], str | None] = {}
     zips: list[str] = []
     types: list[str] = []
     active: list[bool] = []
@@ -815,9 +816,14 @@ def read_zip_directory(counties: Counties | None = None) -> pl.DataFrame:
         cities.append(str(r.get("city") or ""))
         states.append(state)
         cnames.append(cname or None)
-        fips.append(
-            _resolve_county(state, cname, exact, loose) if state in _POSTAL else None
-        )
+        pair = (state, cname)
+        if pair not in resolved:  # ~3,000 distinct names among 42,789 ZIPs
+            resolved[pair] = (
+                _resolve_county(state, cname, exact, loose)
+                if state in _POSTAL
+                else None
+            )
+        fips.append(resolved[pair])
     frame = pl.DataFrame(
         {
             "zip": zips,

@@ -191,7 +191,7 @@ def _per_state(
         local = np.full(len(ids), -1, dtype=np.int64)
         local[idx] = np.arange(len(idx))
         inner = pairs[(local[pairs[:, 0]] >= 0) & (local[pairs[:, 1]] >= 0)]
-        comps, islands = components_of([ids[i] for i in idx], local[inner])
+        comps, islands = components_of([ids[int(i)] for i in idx], local[inner])
         out.append(
             StateSummary(
                 state=s,
