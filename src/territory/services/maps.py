@@ -37,6 +37,7 @@ from territory.storage import tables as t
 __all__ = [
     "UNCHANGED_GREY",
     "UnitShapes",
+    "draw_account_points",
     "draw_change_map",
     "draw_choropleth",
     "draw_territory_map",
@@ -169,11 +170,11 @@ def _new_axes(title: str | None, size_in: tuple[float, float]) -> tuple[object, 
 
     fig = Figure(figsize=size_in, dpi=110)
     # The bottom strip holds the legend, so it never covers the map.
-    ax = fig.add_axes((0.01, 0.09, 0.98, 0.83 if title else 0.89))
+    ax = fig.add_axes((0.01, 0.12, 0.98, 0.8 if title else 0.86))
     ax.set_axis_off()
     ax.set_aspect("auto")
     if title:
-        fig.suptitle(title, fontsize=12, fontweight="bold", x=0.02, ha="left", y=0.985)
+        fig.suptitle(title, fontsize=14, fontweight="bold", x=0.02, ha="left", y=0.985)
     return fig, ax
 
 
@@ -267,9 +268,9 @@ def _legend(ax: object, entries: Sequence[tuple[str, str]], title: str) -> None:
         title=title or None,
         loc="lower left",
         bbox_to_anchor=(0.01, 0.005),
-        ncol=min(len(handles), 6),
-        fontsize=8,
-        title_fontsize=8,
+        ncol=min(len(handles), 3),
+        fontsize=11,
+        title_fontsize=11,
         frameon=False,
         alignment="left",
     )
@@ -428,4 +429,48 @@ def draw_choropleth(
     if missing:
         entries.append((f"no value ({missing:,})", "#f0f0f0"))
     _legend(ax, entries, label)
+    return figure_png(fig)
+
+
+def draw_account_points(
+    lon: npt.NDArray[np.float64],
+    lat: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    *,
+    title: str | None = None,
+    size_in: tuple[float, float] = (9.0, 6.0),
+    max_points: int = 200_000,
+) -> bytes:
+    """Draw accounts as dots in their territory's colour (no geo units needed).
+
+    ``lon``, ``lat`` and ``labels`` have shape ``(n_accounts,)``. Above
+    ``max_points`` an evenly spaced subset is drawn (every k-th account), so
+    the picture stays readable and quick. Returns PNG bytes.
+
+    Raises
+    ------
+    InputError
+        When no account has a location.
+    """
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if not ok.any():
+        raise InputError(
+            "Cannot draw the territory map: no geo units are assigned and no "
+            "account has coordinates; assign units or place the accounts first.",
+            code="map_no_locations",
+        )
+    idx = np.flatnonzero(ok)
+    if idx.size > max_points:
+        idx = idx[:: int(math.ceil(idx.size / max_points))]
+    palette = territory_colours(int(labels.max()) + 1 if labels.size else 0)
+    colours = [palette[k] if k >= 0 else UNCHANGED_GREY for k in labels[idx].tolist()]
+    fig, ax = _new_axes(title, size_in)
+    ax.scatter(lon[idx], lat[idx], s=4, c=colours, linewidths=0)  # type: ignore[attr-defined]
+    x0, x1 = float(lon[idx].min()), float(lon[idx].max())
+    y0, y1 = float(lat[idx].min()), float(lat[idx].max())
+    pad_x, pad_y = max((x1 - x0) * 0.03, 0.05), max((y1 - y0) * 0.03, 0.05)
+    ax.set_xlim(x0 - pad_x, x1 + pad_x)  # type: ignore[attr-defined]
+    ax.set_ylim(y0 - pad_y, y1 + pad_y)  # type: ignore[attr-defined]
+    mid = math.radians((y0 + y1) / 2.0)
+    ax.set_aspect(1.0 / max(math.cos(mid), 0.2))  # type: ignore[attr-defined]
     return figure_png(fig)

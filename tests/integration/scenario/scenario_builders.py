@@ -82,6 +82,14 @@ def build_scenario(engine: Engine) -> None:
             ],
         )
         conn.execute(
+            insert(t.geo_adjacency),
+            [
+                {"kind": "county", "contiguity": "queen", "a": a, "b": b}
+                for x, y in zip(UNITS, UNITS[1:], strict=False)
+                for a, b in ((x, y), (y, x))
+            ],
+        )
+        conn.execute(
             insert(t.geo_unit_metric),
             [
                 {"kind": "county", "unit_id": u, "metric": "population", "value": v}
