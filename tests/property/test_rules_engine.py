@@ -213,11 +213,13 @@ def scenarios(draw: st.DrawFn) -> tuple[Any, ...]:
     return parents, rules, links, catch_all, accounts
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenarios())
-def test_vectorised_engine_equals_reference(scenario: tuple[Any, ...]) -> None:
-    parents, rules, links, catch_all, accounts = scenario
-    rule_set = RuleSet(
+def _rule_set(
+    parents: list[int],
+    rules: list[tuple[list[tuple[str, str, str | None]], str | None]],
+    links: list[tuple[int, int, bool]],
+    catch_all: int | None,
+) -> RuleSet:
+    return RuleSet(
         tuple(
             Territory(
                 f"T{t}",
@@ -240,18 +242,21 @@ def test_vectorised_engine_equals_reference(scenario: tuple[Any, ...]) -> None:
         tuple(RuleLink(f"R{r}", f"T{t}", apply) for r, t, apply in links),
         value_sets=VALUE_SETS,
     )
-    table = AccountTable.from_columns(
-        [a["id"] for a in accounts],
-        {
-            f: [a[f] for a in accounts]
-            for f in (
-                "billing_state",
-                "billing_postal_code",
-                "industry",
-                "annual_revenue",
-            )
-        },
+
+
+def _table(accounts: list[dict[str, Any]]) -> AccountTable:
+    fields = ("billing_state", "billing_postal_code", "industry", "annual_revenue")
+    return AccountTable.from_columns(
+        [a["id"] for a in accounts], {f: [a[f] for a in accounts] for f in fields}
     )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_vectorised_engine_equals_reference(scenario: tuple[Any, ...]) -> None:
+    parents, rules, links, catch_all, accounts = scenario
+    rule_set = _rule_set(parents, rules, links, catch_all)
+    table = _table(accounts)
     engine = RuleEngine(rule_set, table.kinds())
     expected = _reference(parents, rules, links, catch_all, accounts)
     assert engine.evaluate(table).pairs(table) == expected
@@ -262,3 +267,21 @@ def test_vectorised_engine_equals_reference(scenario: tuple[Any, ...]) -> None:
         assert engine.evaluate(table, rows).pairs(table) == [
             p for p in expected if p[0] in wanted
         ]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_single_account_path_equals_vectorised_engine(
+    scenario: tuple[Any, ...],
+) -> None:
+    parents, rules, links, catch_all, accounts = scenario
+    rule_set = _rule_set(parents, rules, links, catch_all)
+    table = _table(accounts)
+    engine = RuleEngine(rule_set, table.kinds())
+    expected = engine.evaluate(table).pairs(table)
+    got = sorted(
+        (a["id"], engine.territory_ids[t])
+        for a in accounts
+        for t in engine.evaluate_record(a)
+    )
+    assert got == expected

@@ -21,7 +21,10 @@ receives the accounts that matched nothing else.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +44,7 @@ from territory.rules.criterion import (
     FieldKind,
     Operator,
     compile_criterion,
+    normalise_text,
     parse_operator,
 )
 from territory.rules.ruleset import (
@@ -52,6 +56,9 @@ from territory.rules.ruleset import (
 
 __all__ = ["CompiledRule", "Evaluation", "RuleEngine"]
 
+_BOOL: FilterOps[bool] = FilterOps(
+    lambda a, b: a and b, lambda a, b: a or b, lambda a: not a, lambda: True
+)
 Index = npt.NDArray[np.intp]
 Mask = npt.NDArray[np.bool_]
 _EMPTY: Index = np.empty(0, dtype=np.intp)
@@ -205,6 +212,8 @@ class RuleEngine:
                 self.inherited[i] = self.inherited[p] + [
                     (r, p) for r in self.passed_on[p]
                 ]
+        self.has_inherited = [bool(self.inherited[i]) for i in range(len(terrs))]
+        self.roots = [i for i in range(len(terrs)) if self.parent[i] < 0]
         self.sources: tuple[str | None, ...] = tuple(
             self._source(i) for i in range(len(terrs))
         )
@@ -220,6 +229,79 @@ class RuleEngine:
         """Return territory ``t``'s rule set as ``(rule_id, owner territory)`` pairs."""
         own = [(r, t) for r in self.passed_on[t] + self.local[t]]
         return self.inherited[t] + own
+
+    def evaluate_record(self, record: Mapping[str, Any]) -> list[int]:
+        """Return the territories (indices, sorted) one account lands in.
+
+        The scalar twin of :meth:`evaluate` for a single changed account:
+        it walks only the branches whose inherited rules the account passes.
+        ``record`` maps field names to raw values (``None``/blank/NaN = blank).
+        """
+        cache: dict[tuple[object, ...], bool] = {}
+        norm: dict[str, str | float | None] = {}
+
+        def value(name: str) -> str | float | None:
+            if name in norm:
+                return norm[name]
+            raw = record.get(name)
+            out: str | float | None
+            if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+                out = None
+            elif self.kinds.get(name) is FieldKind.NUMBER:
+                out = float(raw)
+                out = None if math.isnan(out) else out
+            else:
+                text = normalise_text(str(raw))
+                out = text or None
+            norm[name] = out
+            return out
+
+        def item(cc: CompiledCriterion) -> bool:
+            hit = cache.get(cc.key)
+            if hit is None:
+                v = value(cc.criterion.field)
+                if v is None:
+                    hit = cc.is_negative
+                elif isinstance(v, float):
+                    hit = cc.test_number(v)
+                else:
+                    hit = cc.test_text(v)
+                cache[cc.key] = hit
+            return hit
+
+        def rule(rid: str) -> bool:
+            cr = self.rules[rid]
+            if cr.and_only:
+                return all(item(cc) for cc in cr.criteria)
+            return evaluate_filter(cr.filter, lambda i: item(cr.criteria[i - 1]), _BOOL)
+
+        matched: list[int] = []
+        stack = list(reversed(self.roots))
+        while stack:
+            t = stack.pop()
+            if not all(rule(r) for r in self.passed_on[t]):
+                continue
+            stack.extend(reversed(self.children[t]))
+            if t == self.catch_all:
+                continue
+            if not (self.has_inherited[t] or self.passed_on[t] or self.local[t]):
+                continue
+            if all(rule(r) for r in self.local[t]):
+                matched.append(t)
+        shadowed: set[int] = set()
+        for t in matched:
+            p = self.parent[t]
+            while p >= 0 and p not in shadowed:
+                shadowed.add(p)
+                p = self.parent[p]
+        final = [t for t in matched if t not in shadowed]
+        if (
+            not matched
+            and self.catch_all >= 0
+            and all(rule(r) for r, _ in self.rule_set_of(self.catch_all))
+        ):
+            final.append(self.catch_all)
+        return sorted(final)
 
     def evaluate(self, table: AccountTable, rows: Index | None = None) -> Evaluation:
         """Evaluate every territory on ``table`` (or only on ``rows`` of it)."""
@@ -249,7 +331,11 @@ class _Run:
         op = cc.operator
         out = np.zeros(n_cat + 1, dtype=np.bool_)
         if op in (Operator.EQUALS, Operator.NOT_EQUAL, Operator.IN_TABLE):
-            if len(cc.equal_values) * 8 < n_cat:
+            if n_cat < len(cc.equal_values):
+                for pos, c in enumerate(cats.tolist()):
+                    if c in cc.equal_values:
+                        out[pos] = True
+            elif len(cc.equal_values) * 8 < n_cat:
                 for v in cc.equal_values:
                     code = col.code_of(v)
                     if code is not None:
@@ -409,9 +495,11 @@ class _Run:
         if eng.catch_all >= 0:
             caught = self._catch_all(matched, start)
             final[eng.catch_all] = caught
-        rows = np.concatenate([*final, _EMPTY])
-        terr = np.concatenate(
-            [np.full(len(f), i, dtype=np.intp) for i, f in enumerate(final)] + [_EMPTY]
+        nonempty = [i for i, f in enumerate(final) if len(f)]
+        rows = np.concatenate([final[i] for i in nonempty] + [_EMPTY])
+        terr = np.repeat(
+            np.array(nonempty, dtype=np.intp),
+            np.array([len(final[i]) for i in nonempty], dtype=np.intp),
         )
         order = np.lexsort((terr, rows))
         return Evaluation(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +54,7 @@ __all__ = [
     "load_account_table",
     "plan_changes",
     "read_account_ids",
+    "reassign_account",
     "write_changes",
 ]
 
@@ -448,6 +449,104 @@ def write_changes(
             conn.execute(insert(t.audit_log), rows)
     timings["write_audit_s"] = time.perf_counter() - t0
     return timings
+
+
+def reassign_account(
+    conn: Connection,
+    rule_engine: RuleEngine,
+    model_id: str,
+    record: Mapping[str, Any],
+    *,
+    actor: str,
+    excluded: bool = False,
+) -> int:
+    """Re-evaluate one changed account and write its changes; return how many.
+
+    The incremental path for a single account (an edit in a CRM, a webhook):
+    ``rule_engine`` is compiled once and reused, ``record`` maps field names
+    to the account's values (``id`` included). The same rules as a full run
+    apply: only rule-made rows change, an excluded account is left alone, and
+    each changed association gets one audit row, on ``conn``'s transaction.
+    """
+    if excluded:
+        return 0
+    account_id = str(record["id"])
+    tids = rule_engine.territory_ids
+    wanted = {
+        tids[i]: (rule_engine.sources[i] or "catch-all")
+        for i in rule_engine.evaluate_record(record)
+    }
+    aa = t.account_assignment
+    current = conn.execute(
+        select(aa.c.territory_id, aa.c.cause, aa.c.source).where(
+            (aa.c.model_id == model_id) & (aa.c.account_id == account_id)
+        )
+    ).all()
+    have = {tid for tid, _, _ in current}
+    inserts = [(tid, src) for tid, src in sorted(wanted.items()) if tid not in have]
+    deletes = [
+        (tid, src)
+        for tid, cause, src in current
+        if cause == "rule" and tid not in wanted
+    ]
+    updates = [
+        (tid, src, wanted[tid])
+        for tid, cause, src in current
+        if cause == "rule" and tid in wanted and wanted[tid] != src
+    ]
+    if not (inserts or deletes or updates):
+        return 0
+    key = (aa.c.model_id == model_id) & (aa.c.account_id == account_id)
+    for tid, _src in deletes:
+        conn.execute(delete(aa).where(key & (aa.c.territory_id == tid)))
+    for tid, _old, new in updates:
+        conn.execute(
+            update(aa).where(key & (aa.c.territory_id == tid)).values(source=new)
+        )
+    if inserts:
+        conn.execute(
+            insert(aa),
+            [
+                {
+                    "model_id": model_id,
+                    "account_id": account_id,
+                    "territory_id": tid,
+                    "cause": "rule",
+                    "source": src,
+                }
+                for tid, src in inserts
+            ],
+        )
+    at = datetime.now(UTC)
+
+    def audit(
+        tid: str, action: str, old: str | None, new: str | None
+    ) -> dict[str, Any]:
+        def val(src: str | None) -> dict[str, Any] | None:
+            if src is None:
+                return None
+            return {"territory_id": tid, "cause": "rule", "source": src}
+
+        return {
+            "at": at,
+            "actor": actor,
+            "entity": "account_assignment",
+            "entity_id": f"{account_id}|{tid}",
+            "model_id": model_id,
+            "action": action,
+            "old_value": val(old),
+            "new_value": val(new),
+            "cause": "rule",
+            "source": new or old,
+        }
+
+    conn.execute(
+        insert(t.audit_log),
+        [audit(tid, "insert", None, src) for tid, src in inserts]
+        + [audit(tid, "delete", src, None) for tid, src in deletes]
+        + [audit(tid, "update", old, new) for tid, old, new in updates],
+    )
+    return len(inserts) + len(deletes) + len(updates)
 
 
 def _summaries(

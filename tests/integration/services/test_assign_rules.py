@@ -385,3 +385,32 @@ def test_two_thousand_code_zip_table_is_stored_whole(
     assign_accounts(engine, "m", actor="ops")
     assert _pairs(engine, "m") == [("Z", "T", "rule")]
     _ = replace
+
+
+def test_reassign_one_account_moves_it_and_audits(engine: Engine) -> None:
+    from territory.rules import RuleEngine
+    from territory.services.assign import reassign_account
+
+    _add_accounts(engine)
+    import_rules(engine, SETUP, "fy27", actor="ops")
+    assign_accounts(engine, "fy27", actor="ops")
+    with engine.connect() as conn:
+        compiled = RuleEngine(RuleRepository(conn).load("fy27"))
+    before = _audit_count(engine, "account_assignment")
+    moved = {"id": "A2", "name": "Initech", "billing_state": "CA",
+             "billing_postal_code": "94105", "industry": "Retail",
+             "annual_revenue": 5e7, "employees": 250}  # fmt: skip
+    with engine.begin() as conn:
+        n = reassign_account(conn, compiled, "fy27", moved, actor="ops")
+    # A2 leaves Southeast Commercial and the healthcare overlay, joins the Bay Area
+    assert n == 3
+    assert [p for p in _pairs(engine, "fy27") if p[0] == "A2"] == [("A2", BAY, "rule")]
+    assert _audit_count(engine, "account_assignment") == before + 3
+    with engine.begin() as conn:
+        assert reassign_account(conn, compiled, "fy27", moved, actor="ops") == 0
+        assert (
+            reassign_account(
+                conn, compiled, "fy27", {"id": "A1"}, actor="ops", excluded=True
+            )
+            == 0
+        )
