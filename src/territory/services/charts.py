@@ -84,9 +84,18 @@ def draw_balance_bars(
         n = v.size
         mean = float(v.mean()) if n else 0.0
         side = within_band(v, tolerance)
-        colours = np.where(side > 0, _ABOVE, np.where(side < 0, _BELOW, _INSIDE))
-        x = np.arange(n)
-        ax.bar(x, v, width=1.0 if n > 60 else 0.8, color=colours, linewidth=0)
+        x = np.arange(n + 1) - 0.5
+        if n > 60:
+            # Sorted values put each colour in one run: three filled step
+            # outlines draw as fast as three artists, not n bar patches.
+            for colour, where in ((_ABOVE, 1), (_INSIDE, 0), (_BELOW, -1)):
+                run = np.flatnonzero(side == where)
+                if run.size:
+                    lo, hi = int(run[0]), int(run[-1]) + 1
+                    ax.stairs(v[lo:hi], x[lo : hi + 1], fill=True, color=colour)
+        else:
+            colours = np.where(side > 0, _ABOVE, np.where(side < 0, _BELOW, _INSIDE))
+            ax.bar(np.arange(n), v, width=0.8, color=colours, linewidth=0)
         ax.axhspan(
             mean * (1 - tolerance), mean * (1 + tolerance), color="#54a24b", alpha=0.16
         )
