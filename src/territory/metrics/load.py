@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from territory.errors import InputError
+from territory.metrics.categories import Categories, as_categories
 
 __all__ = [
     "Segment",
@@ -186,13 +187,14 @@ def segment_of(
     *,
     revenue: npt.ArrayLike,
     employees: npt.ArrayLike,
-    industry: Sequence[str | None] | npt.NDArray[np.object_],
+    industry: Categories | Sequence[str | None] | npt.NDArray[np.object_],
     potential: npt.ArrayLike,
 ) -> npt.NDArray[np.int64]:
     """Return each account's segment index into ``model.segments``.
 
     All inputs have shape ``(n_accounts,)``; missing numbers are NaN and a
-    missing industry is ``None``.
+    missing industry is ``None`` (or give the industries already encoded as
+    :class:`~territory.metrics.categories.Categories`).
 
     Examples
     --------
@@ -205,10 +207,9 @@ def segment_of(
     emp = np.asarray(employees, dtype=np.float64)
     pot = np.asarray(potential, dtype=np.float64)
     n = rev.shape[0]
-    ind = np.asarray(industry, dtype=object)
+    ind = as_categories(industry)
     out = np.full(n, len(model.segments) - 1, dtype=np.int64)
     undecided = np.ones(n, dtype=bool)
-    lowered: npt.NDArray[np.object_] | None = None
     for k, seg in enumerate(model.segments[:-1]):
         r = seg.when
         hit = undecided.copy()
@@ -219,14 +220,7 @@ def segment_of(
         if r.min_potential is not None or r.max_potential is not None:
             hit &= _between(pot, r.min_potential, r.max_potential)
         if r.industries:
-            if lowered is None:
-                uniq, inv = np.unique(
-                    np.array(["" if v is None else str(v) for v in ind], dtype=object),
-                    return_inverse=True,
-                )
-                lowered = np.array([u.strip().lower() for u in uniq], dtype=object)[inv]
-            wanted = {i.strip().lower() for i in r.industries}
-            hit &= np.isin(lowered, list(wanted))
+            hit &= ind.isin(r.industries)
         out[hit] = k
         undecided &= ~hit
     return out

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from territory.errors import InputError
+from territory.metrics.categories import Categories, as_categories
 
 __all__ = ["PotentialFormula", "account_potential", "market_index"]
 
@@ -104,7 +105,7 @@ def account_potential(
     *,
     revenue: npt.ArrayLike,
     employees: npt.ArrayLike,
-    industry: Sequence[str | None] | npt.NDArray[np.object_],
+    industry: Categories | Sequence[str | None] | npt.NDArray[np.object_],
     market: npt.ArrayLike,
     imported: npt.ArrayLike | None = None,
 ) -> FloatArray:
@@ -128,17 +129,10 @@ def account_potential(
     ) + formula.usd_per_employee * np.nan_to_num(emp, nan=0.0)
     unknown = ~np.isfinite(rev) & ~np.isfinite(emp)
     base = np.where(unknown, formula.unknown_base_usd, base)
-    ind = np.asarray(industry, dtype=object)
-    uniq, inv = np.unique(
-        np.array(["" if v is None else str(v) for v in ind], dtype=object),
-        return_inverse=True,
+    factors = as_categories(industry).lookup(
+        dict(formula.industry_factors), formula.default_industry_factor
     )
-    table = {k.strip().lower(): v for k, v in formula.industry_factors.items()}
-    factors = np.array(
-        [table.get(u.strip().lower(), formula.default_industry_factor) for u in uniq],
-        dtype=np.float64,
-    )
-    pot = factors[inv] * base * np.asarray(market, dtype=np.float64)
+    pot = factors * base * np.asarray(market, dtype=np.float64)
     if imported is not None:
         imp = np.asarray(imported, dtype=np.float64)
         use = np.isfinite(imp) & (imp >= 0)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -38,7 +39,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from sqlalchemy import Connection, Engine, case, exists, func, select
+from sqlalchemy import Connection, Engine, case, func, select
 
 from territory.errors import InputError
 from territory.metrics.balance import BalanceIndices, balance_indices
@@ -56,6 +57,7 @@ from territory.metrics.performance import (
     utilisation,
 )
 from territory.metrics.period import Grain, Period, parse_period
+from territory.services.models import resolve_model
 from territory.services.plan import Plan, load_plan, read_frame, sales_by_account
 from territory.services.workload import WorkloadConfig, account_measures
 from territory.storage import tables as t
@@ -167,55 +169,113 @@ class _Pipeline:
     """Open pipeline, summed in the store.
 
     ``by_account``: ``account_id, pipe, pipe_unsplit`` for opportunities that
-    name no territory of the model; ``named``: ``t_idx, pipe, pipe_unsplit``
-    for those that do; ``split_credit``: ``rep_id, credit``.
+    name no territory of the model; ``named``: ``territory_id`` (then
+    ``t_idx``), ``pipe, pipe_unsplit`` for those that do; ``split_credit``:
+    ``rep_id, credit``.
     """
 
     by_account: pl.DataFrame
     named: pl.DataFrame
     split_credit: pl.DataFrame
-    unknown_named: int
 
 
-def _open_pipeline(conn: Connection, plan: Plan) -> _Pipeline:
+def _open_pipeline(conn: Connection, model_id: str, *, with_splits: bool) -> _Pipeline:
+    """Sum open pipeline in the store; split columns only when asked (rep level)."""
     o, s = t.opportunity, t.opportunity_split
-    has_split = exists().where(s.c.opportunity_id == o.c.id)
-    unsplit = func.sum(case((has_split, 0.0), else_=o.c.amount))
-    named = (func.coalesce(o.c.territory_model_id, "") == plan.model.id) & (
+    named = (func.coalesce(o.c.territory_model_id, "") == model_id) & (
         o.c.territory_id.is_not(None)
     )
     is_open = o.c.is_closed.is_(False)
+    schema_acc = {
+        "account_id": pl.String,
+        "pipe": pl.Float64,
+        "pipe_unsplit": pl.Float64,
+    }
+    schema_named = {
+        "territory_id": pl.String,
+        "pipe": pl.Float64,
+        "pipe_unsplit": pl.Float64,
+    }
+    if with_splits:
+        split_ids = select(s.c.opportunity_id).distinct().subquery()
+        unsplit = func.sum(
+            case((split_ids.c.opportunity_id.is_(None), o.c.amount), else_=0.0)
+        )
+        source = o.outerjoin(split_ids, split_ids.c.opportunity_id == o.c.id)
+    else:
+        unsplit = func.sum(0.0)
+        source = o
     by_account = read_frame(
         conn,
         select(o.c.account_id, func.sum(o.c.amount), unsplit)
+        .select_from(source)
         .where(is_open & ~named)
         .group_by(o.c.account_id),
-        {"account_id": pl.String, "pipe": pl.Float64, "pipe_unsplit": pl.Float64},
+        schema_acc,
     )
     named_rows = read_frame(
         conn,
         select(o.c.territory_id, func.sum(o.c.amount), unsplit)
+        .select_from(source)
         .where(is_open & named)
         .group_by(o.c.territory_id),
-        {"territory_id": pl.String, "pipe": pl.Float64, "pipe_unsplit": pl.Float64},
+        schema_named,
     )
-    joined = named_rows.join(
+    split_credit = (
+        read_frame(
+            conn,
+            select(s.c.rep_id, func.sum(o.c.amount * s.c.percent / 100.0))
+            .select_from(s.join(o, o.c.id == s.c.opportunity_id))
+            .where(is_open)
+            .group_by(s.c.rep_id),
+            {"rep_id": pl.String, "credit": pl.Float64},
+        )
+        if with_splits
+        else pl.DataFrame(schema={"rep_id": pl.String, "credit": pl.Float64})
+    )
+    return _Pipeline(by_account=by_account, named=named_rows, split_credit=split_credit)
+
+
+def _index_named(pipeline: _Pipeline, plan: Plan) -> tuple[_Pipeline, int]:
+    """Replace named territory ids by indices; return how many are unknown."""
+    joined = pipeline.named.join(
         plan.territories.select("territory_id", "t_idx"), on="territory_id", how="inner"
     )
-    split_credit = read_frame(
-        conn,
-        select(s.c.rep_id, func.sum(o.c.amount * s.c.percent / 100.0))
-        .select_from(s.join(o, o.c.id == s.c.opportunity_id))
-        .where(is_open)
-        .group_by(s.c.rep_id),
-        {"rep_id": pl.String, "credit": pl.Float64},
+    return (
+        _Pipeline(
+            by_account=pipeline.by_account,
+            named=joined.select("t_idx", "pipe", "pipe_unsplit"),
+            split_credit=pipeline.split_credit,
+        ),
+        pipeline.named.height - joined.height,
     )
-    return _Pipeline(
-        by_account=by_account,
-        named=joined.select("t_idx", "pipe", "pipe_unsplit"),
-        split_credit=split_credit,
-        unknown_named=named_rows.height - joined.height,
-    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What a period adds to a plan: sales, pipeline, quota rows."""
+
+    sales: pl.DataFrame
+    pipeline: _Pipeline
+    quota_rows: pl.DataFrame
+
+
+def _read_facts(
+    engine: Engine | Connection, model_id: str, period: Period, with_splits: bool
+) -> _Facts:
+    if isinstance(engine, Connection):
+        return _Facts(
+            sales=sales_by_account(engine, period),
+            pipeline=_open_pipeline(engine, model_id, with_splits=with_splits),
+            quota_rows=_quota_rows(engine, model_id, period),
+        )
+    with engine.connect() as conn:
+        return _read_facts(conn, model_id, period, with_splits)
+
+
+def _in_memory(engine: Engine) -> bool:
+    url = engine.url
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
 def _unit_labels(
@@ -473,17 +533,31 @@ def compute_metrics(
     step = progress or (lambda _msg: None)
     notes: list[str] = []
     with engine.connect() as conn:
-        step("reading the plan")
-        plan = load_plan(conn, model, potential_field=cfg.potential_field)
-        per = resolve_period(conn, plan.model.id, period)
-        step(f"reading sales for {per}")
-        sales = sales_by_account(conn, per)
-        quota_rows = _quota_rows(conn, plan.model.id, per)
-        pipeline_rows = _open_pipeline(conn, plan)
-        step("measuring accounts")
-        acc = account_measures(conn, plan, cfg, travel_from="owner")
-        step("contiguity")
-        pieces = _contiguity(conn, plan)
+        model_id = resolve_model(conn, model).id
+        per = resolve_period(conn, model_id, period)
+    step(f"reading the plan and {per}")
+    # Sales, pipeline and quota are summed by the store while this thread
+    # reads the accounts: the store works without holding the GIL.
+    pool = None if _in_memory(engine) else ThreadPoolExecutor(max_workers=1)
+    try:
+        reps = level == "rep"
+        pending = (
+            pool.submit(_read_facts, engine, model_id, per, reps) if pool else None
+        )
+        with engine.connect() as conn:
+            plan = load_plan(conn, model_id, potential_field=cfg.potential_field)
+            step("measuring accounts")
+            acc = account_measures(conn, plan, cfg, travel_from="owner")
+            step("contiguity")
+            pieces = _contiguity(conn, plan)
+            facts = (
+                pending.result() if pending else _read_facts(conn, model_id, per, reps)
+            )
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+    sales, quota_rows = facts.sales, facts.quota_rows
+    pipeline_rows, unknown_named = _index_named(facts.pipeline, plan)
     n = plan.n_territories
     acc = acc.join(sales, on="account_id", how="left").with_columns(
         pl.col("sales").fill_null(0.0)
@@ -495,9 +569,9 @@ def compute_metrics(
         on="account_id",
         how="left",
     ).with_columns(pl.col("pipe").fill_null(0.0))
-    if pipeline_rows.unknown_named:
+    if unknown_named:
         notes.append(
-            f"{pipeline_rows.unknown_named:,} territories named by open "
+            f"{unknown_named:,} territories named by open "
             "opportunities are not in this model; their pipeline is left out"
         )
     step("rolling up")

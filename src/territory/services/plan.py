@@ -10,7 +10,6 @@ column; nothing is written.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -18,13 +17,14 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Connection, Select, String, and_, func, literal, or_, select
+from sqlalchemy import Connection, String, and_, func, literal, or_, select
 
 from territory.domain import TerritoryModel
 from territory.errors import InputError
 from territory.metrics.hierarchy import Hierarchy, build_hierarchy
 from territory.metrics.period import Period
 from territory.services.models import resolve_model
+from territory.services.reading import fetch_columns, read_frame
 from territory.storage import tables as t
 
 __all__ = [
@@ -71,54 +71,6 @@ class Plan:
             .unique(subset="t_idx", keep="first", maintain_order=True)
             .select("t_idx", "rep_id")
         )
-
-
-def fetch_columns(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
-    """Run ``stmt`` on the raw driver cursor and return its columns (not rows).
-
-    Skipping SQLAlchemy's per-value result processing is what makes reading
-    millions of rows affordable; callers convert types per column instead
-    (SQLite returns dates as text and booleans as 0/1).
-    """
-    compiled = stmt.compile(
-        dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
-    )
-    params: Any = compiled.params
-    if compiled.positiontup is not None:
-        params = tuple(compiled.params[k] for k in compiled.positiontup)
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(str(compiled), params)
-        rows = cursor.fetchall()
-        width = len(cursor.description or ())
-    finally:
-        cursor.close()
-    if not rows:
-        return [() for _ in range(width)]
-    return list(zip(*rows, strict=True))
-
-
-def _series(name: str, values: tuple[Any, ...], dtype: pl.DataType) -> pl.Series:
-    if dtype == pl.Date and values and any(isinstance(v, str) for v in values):
-        return pl.Series(name, values, dtype=pl.String).str.to_date(strict=False)
-    if dtype == pl.Boolean:
-        return pl.Series(
-            name, [None if v is None else bool(v) for v in values], dtype=pl.Boolean
-        )
-    return pl.Series(name, values, dtype=dtype, strict=False)
-
-
-def read_frame(
-    conn: Connection, stmt: Select[Any], schema: dict[str, pl.DataType]
-) -> pl.DataFrame:
-    """Run ``stmt`` and return its rows as a frame with ``schema`` (column order)."""
-    cols = fetch_columns(conn, stmt)
-    return pl.DataFrame(
-        [
-            _series(name, col, dtype)
-            for (name, dtype), col in zip(schema.items(), cols, strict=True)
-        ]
-    )
 
 
 def _territories(conn: Connection, model_id: str) -> pl.DataFrame:
@@ -169,18 +121,6 @@ def _hierarchy(territories: pl.DataFrame) -> tuple[pl.DataFrame, Hierarchy]:
     return frame, h
 
 
-def _to_float(value: object) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(float(value)) else None
-    try:
-        v = float(str(value))
-    except ValueError:
-        return None
-    return v if math.isfinite(v) else None
-
-
 def _json_text(conn: Connection, column: Any, key: str) -> Any:
     # Spelled per dialect so the raw cursor gets a plain parameter.
     if conn.dialect.name == "sqlite":
@@ -192,6 +132,15 @@ def _assignments(
     conn: Connection, model_id: str, territories: pl.DataFrame, potential_field: str
 ) -> pl.DataFrame:
     a, aa = t.account, t.account_assignment
+    # Most stores have no custom fields: then skip reading them per account.
+    has_custom = conn.execute(
+        select(a.c.id).where(a.c.custom_fields.is_not(None)).limit(1)
+    ).first()
+    imported = (
+        _json_text(conn, a.c.custom_fields, potential_field)
+        if has_custom is not None
+        else literal(None, type_=String)
+    )
     stmt = (
         select(
             aa.c.territory_id,
@@ -202,29 +151,38 @@ def _assignments(
             a.c.county_id,
             a.c.latitude,
             a.c.longitude,
-            _json_text(conn, a.c.custom_fields, potential_field),
+            imported,
         )
         .select_from(aa.join(a, a.c.id == aa.c.account_id))
         .where(aa.c.model_id == model_id)
     )
-    cols = fetch_columns(conn, stmt)
-    imported = cols[8]
-    if any(v is not None for v in imported):
-        imported_f = [_to_float(v) for v in imported]
-    else:
-        imported_f = [None] * len(imported)
-    df = pl.DataFrame(
+    df = read_frame(
+        conn,
+        stmt,
         {
-            "territory_id": pl.Series(cols[0], dtype=pl.String),
-            "account_id": pl.Series(cols[1], dtype=pl.String),
-            "annual_revenue": pl.Series(cols[2], dtype=pl.Float64, strict=False),
-            "employees": pl.Series(cols[3], dtype=pl.Float64, strict=False),
-            "industry": pl.Series(cols[4], dtype=pl.String),
-            "county_id": pl.Series(cols[5], dtype=pl.String),
-            "latitude": pl.Series(cols[6], dtype=pl.Float64, strict=False),
-            "longitude": pl.Series(cols[7], dtype=pl.Float64, strict=False),
-            "imported_potential": pl.Series(imported_f, dtype=pl.Float64),
-        }
+            "territory_id": pl.String,
+            "account_id": pl.String,
+            "annual_revenue": pl.Float64,
+            "employees": pl.Float64,
+            "industry": pl.String,
+            "county_id": pl.String,
+            "latitude": pl.Float64,
+            "longitude": pl.Float64,
+            "imported_potential": pl.String,
+        },
+    )
+    # Imported values may be text ("1 000" is not a number: it stays null).
+    df = df.with_columns(
+        pl.col("imported_potential")
+        .str.strip_chars()
+        .cast(pl.Float64, strict=False)
+        .alias("imported_potential")
+    )
+    df = df.with_columns(
+        pl.when(pl.col("imported_potential").is_finite())
+        .then(pl.col("imported_potential"))
+        .otherwise(None)
+        .alias("imported_potential")
     )
     idx = territories.select("territory_id", "t_idx")
     return (

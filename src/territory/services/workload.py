@@ -19,6 +19,7 @@ import yaml
 from sqlalchemy import Connection
 
 from territory.errors import InputError, Issue, ValidationFailed
+from territory.metrics.categories import Categories
 from territory.metrics.compactness import haversine_km
 from territory.metrics.load import (
     Segment,
@@ -39,6 +40,7 @@ from territory.services.plan import Plan, unit_metric_frame
 __all__ = [
     "WorkloadConfig",
     "account_measures",
+    "industry_categories",
     "load_workload_config",
     "territory_centres",
 ]
@@ -230,6 +232,21 @@ def territory_centres(plan: Plan) -> tuple[np.ndarray, np.ndarray]:
     return lat, lon
 
 
+def industry_categories(values: pl.Series) -> Categories:
+    """Encode an industry column as :class:`Categories` (nulls as ``""``)."""
+    filled = values.fill_null("").cast(pl.String)
+    names = filled.unique().sort()
+    table = pl.DataFrame(
+        {"v": names, "code": pl.int_range(names.len(), dtype=pl.Int64, eager=True)}
+    )
+    codes = (
+        pl.DataFrame({"v": filled})
+        .join(table, on="v", how="left", maintain_order="left")["code"]
+        .to_numpy()
+    )
+    return Categories(codes.astype(np.int64), tuple(names.to_list()))
+
+
 def account_measures(
     conn: Connection,
     plan: Plan,
@@ -247,11 +264,12 @@ def account_measures(
     """
     a = plan.assignments
     market = _market(conn, a, config)
+    industry = industry_categories(a["industry"])
     potential = account_potential(
         config.potential,
         revenue=a["annual_revenue"].to_numpy(),
         employees=a["employees"].to_numpy(),
-        industry=a["industry"].to_numpy(),
+        industry=industry,
         market=market,
         imported=a["imported_potential"].to_numpy(),
     )
@@ -259,7 +277,7 @@ def account_measures(
         config.workload,
         revenue=a["annual_revenue"].to_numpy(),
         employees=a["employees"].to_numpy(),
-        industry=a["industry"].to_numpy(),
+        industry=industry,
         potential=potential,
     )
     c_lat, c_lon = territory_centres(plan)

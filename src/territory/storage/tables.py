@@ -324,6 +324,8 @@ sales_history = Table(
     Column("period", String(16), primary_key=True),
     Column("amount", Float, nullable=False),
     Column("is_sample", Boolean, nullable=False, default=False),
+    # Period sums per account read the index alone (migration 0003).
+    Index("ix_sales_history_account_period_amount", "account_id", "period", "amount"),
 )
 
 quota = Table(

@@ -9,6 +9,7 @@ import pytest
 
 MODULES = [
     "allocation",
+    "categories",
     "balance",
     "compactness",
     "contiguity",
