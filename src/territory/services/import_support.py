@@ -1,0 +1,228 @@
+"""Shared steps of every entity import: accept or refuse rows, upsert, audit.
+
+Used by :mod:`territory.services.importing` and the per-entity importers in
+:mod:`territory.services.import_catalogue` and
+:mod:`territory.services.import_plans`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, Table, select
+
+from territory.errors import Issue, ValidationFailed
+from territory.io.schema import EntitySchema
+from territory.io.validation import Validated
+from territory.services.models import resolve_model
+from territory.services.placement import ZipDirectoryReader
+from territory.storage.bulk import insert_columns, upsert_columns
+from territory.storage.tables import audit_log
+
+__all__ = [
+    "ImportContext",
+    "Progress",
+    "accept_rows",
+    "audit_changes",
+    "exists_mask",
+    "fill_defaults",
+    "known_ids",
+    "model_of",
+    "store_frame",
+    "write_rows",
+]
+
+Progress = Callable[[int], None]
+
+
+@dataclass(slots=True)
+class ImportContext:
+    """One import in progress: its connection, rows, options and clock."""
+
+    conn: Connection
+    validated: Validated
+    model: str | None
+    skip_invalid: bool
+    actor: str
+    now: datetime
+    read_zip_directory: ZipDirectoryReader | None
+    on_progress: Progress | None
+
+    @property
+    def file(self) -> str:
+        return self.validated.file
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def accept_rows(ctx: ImportContext) -> tuple[pl.DataFrame, tuple[Issue, ...]]:
+    """Return the rows to import and the issues of skipped rows, or refuse."""
+    v = ctx.validated
+    if v.fatal:
+        raise ValidationFailed(
+            f"{v.file} cannot be imported as {v.schema.entity}: "
+            f"{len(v.fatal)} problem(s) with its columns; nothing was imported.",
+            v.all_issues(),
+            code="import_invalid",
+        )
+    if v.issues and not ctx.skip_invalid:
+        good = v.n_rows - v.n_bad
+        raise ValidationFailed(
+            f"{v.file}: {len(v.issues)} problem(s) in {v.n_bad} of {v.n_rows} "
+            "rows; nothing was imported. Fix them and import again, or run with "
+            f"--skip-invalid to import the {good} valid row(s) and skip the rest.",
+            v.all_issues(),
+            code="import_invalid",
+        )
+    return v.good(), tuple(v.all_issues())
+
+
+def fill_defaults(frame: pl.DataFrame, schema: EntitySchema) -> pl.DataFrame:
+    """Replace blanks in columns that have a default (booleans, name, role)."""
+    fills = [
+        pl.col(f.name).fill_null(f.default)
+        for f in schema.fields
+        if f.default is not None and f.name in frame.columns
+    ]
+    return frame.with_columns(fills) if fills else frame
+
+
+def store_frame(conn: Connection, stmt: Any, schema: Mapping[str, Any]) -> pl.DataFrame:
+    rows = conn.execute(stmt).all()
+    if not rows:
+        return pl.DataFrame(schema=dict(schema))
+    cols = list(zip(*rows, strict=True))
+    return pl.DataFrame(
+        {
+            name: pl.Series(name, list(vals), dtype=dtype, strict=False)
+            for (name, dtype), vals in zip(schema.items(), cols, strict=True)
+        }
+    )
+
+
+def exists_mask(
+    conn: Connection,
+    table: Table,
+    frame: pl.DataFrame,
+    key: Sequence[str],
+    *,
+    where: Any = None,
+    rename: Mapping[str, str] | None = None,
+) -> pl.Series:
+    """Return, for each row of ``frame``, whether ``table`` already holds its key.
+
+    ``rename`` maps frame column -> table column where their names differ.
+    """
+    rename = dict(rename or {})
+    probe = select(table.c[rename.get(key[0], key[0])]).limit(1)
+    if where is not None:
+        probe = probe.where(where)
+    if frame.height == 0 or conn.execute(probe).first() is None:
+        return pl.Series("_exists", [False] * frame.height, dtype=pl.Boolean)
+    stmt = select(*[table.c[rename.get(k, k)] for k in key])
+    if where is not None:
+        stmt = stmt.where(where)
+    stored = (
+        store_frame(conn, stmt, {k: frame.schema[k] for k in key})
+        .unique()
+        .with_columns(pl.lit(True).alias("_exists"))
+    )
+    joined = frame.select(key).join(
+        stored, on=list(key), how="left", nulls_equal=True, maintain_order="left"
+    )
+    return joined.get_column("_exists").fill_null(False)
+
+
+def known_ids(conn: Connection, column: Any, where: Any = None) -> pl.Series:
+    stmt = select(column).distinct()
+    if where is not None:
+        stmt = stmt.where(where)
+    return pl.Series([r[0] for r in conn.execute(stmt)], dtype=pl.String)
+
+
+def write_rows(
+    conn: Connection,
+    table: Table,
+    columns: Mapping[str, Any],
+    exists: pl.Series,
+    *,
+    update: Sequence[str],
+    on_progress: Progress | None = None,
+    key: Sequence[str] | None = None,
+) -> tuple[int, int]:
+    """Insert the new rows and upsert the existing ones; return (new, updated)."""
+    n_new = int((~exists).sum())
+    n_old = int(exists.sum())
+
+    def part(mask: pl.Series) -> dict[str, Any]:
+        return {
+            k: (v.filter(mask) if isinstance(v, pl.Series) else v)
+            for k, v in columns.items()
+        }
+
+    if n_new:
+        insert_columns(conn, table, part(~exists), on_progress=on_progress)
+    if n_old:
+        upsert_columns(
+            conn,
+            table,
+            part(exists),
+            key=key,
+            update=list(update),
+            on_progress=on_progress,
+        )
+    return n_new, n_old
+
+
+def model_of(ctx: ImportContext) -> tuple[str, str]:
+    """Return (id, name) of ``--model`` or the active model."""
+    model = resolve_model(ctx.conn, ctx.model)
+    return str(model.id), model.name
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
+def audit_changes(
+    ctx: ImportContext,
+    entity: str,
+    model_id: str,
+    entity_ids: list[str],
+    actions: list[str],
+    old: list[dict[str, Any] | None],
+    new: list[dict[str, Any] | None],
+    causes: list[str],
+    sources: list[str | None],
+) -> None:
+    if not entity_ids:
+        return
+    insert_columns(
+        ctx.conn,
+        audit_log,
+        {
+            "at": ctx.now,
+            "actor": ctx.actor,
+            "entity": entity,
+            "entity_id": entity_ids,
+            "model_id": model_id,
+            "action": actions,
+            "old_value": [
+                None if o is None else {k: _jsonable(v) for k, v in o.items()}
+                for o in old
+            ],
+            "new_value": [
+                None if n is None else {k: _jsonable(v) for k, v in n.items()}
+                for n in new
+            ],
+            "cause": causes,
+            "source": sources,
+        },
+    )
