@@ -286,3 +286,28 @@ def test_every_entity_has_a_schema() -> None:
         "sales",
         "quotas",
     )
+
+
+def test_geojson_points_give_account_coordinates(tmp_path: Path) -> None:
+    import json
+
+    path = tmp_path / "accounts.geojson"
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"id": "A1", "name": "Acme"},
+            "geometry": {"type": "Point", "coordinates": [-71.06, 42.35]},
+        },
+        {
+            "type": "Feature",
+            "properties": {"id": "A2", "name": "Beta"},
+            "geometry": {"type": "LineString", "coordinates": [[0, 0], [1, 1]]},
+        },
+    ]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    v = validate(read_table(path), schema_of("accounts"))
+    assert v.frame.get_column("latitude").to_list()[0] == 42.35
+    assert v.frame.get_column("longitude").to_list()[0] == -71.06
+    assert [(i.row, i.field, i.problem) for i in v.issues] == [
+        (3, "geometry", "geometry is not a Point")
+    ]
