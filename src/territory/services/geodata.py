@@ -254,85 +254,86 @@ def load_us(
     lf_of = labor_force.as_dict()
     load_states = tuple(sorted(STATE_FIPS.values())) if wanted is None else wanted
 
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         existing = _stored_states(conn, level)
-        graph_states = sorted(
-            set(load_states) | (existing if wanted is not None else set())
+    graph_states = sorted(
+        set(load_states) | (existing if wanted is not None else set())
+    )
+    if level == "county":
+        begin("building county adjacency")
+        graph = counties.select_states(graph_states)
+        adj = polygon_adjacency(list(graph.frame["id"]), graph.geometries, contiguity)
+        units = counties.select_states(load_states)
+        unit_ids = list(units.frame["id"])
+        unit_states = list(units.frame["state"])
+        pop = np.array([pop_of[i] for i in unit_ids], dtype=np.float64)
+        lf = np.array([lf_of[i] for i in unit_ids], dtype=np.float64)
+        columns: dict[str, object] = {
+            "kind": "county",
+            "id": unit_ids,
+            "name": units.frame["name"],
+            "state": units.frame["state"],
+            "parent_id": None,
+            "centroid_lat": units.frame["centroid_lat"],
+            "centroid_lon": units.frame["centroid_lon"],
+            "geometry": shapely.to_wkb(units.geometries).tolist(),
+        }
+        zip_report = None
+        without_zip: dict[str, float] = {}
+    else:
+        begin("reading ZIP codes")
+        directory = read_zip_directory(counties)
+        all_units = read_zip_units(directory)
+        zip_report = all_units.report
+        frame = all_units.frame
+        # Equal share of the county's people per ZIP unit, counted over
+        # every ZIP unit of the county so subset loads agree.
+        per_county = frame.group_by("county_fips").len()
+        n_in = dict(zip(per_county["county_fips"], per_county["len"], strict=True))
+        without_zip = {c: pop_of[c] for c in counties.frame["id"] if c not in n_in}
+        begin("building ZIP adjacency")
+        gframe = frame.filter(pl.col("state").is_in(graph_states))
+        parents = gframe["county_fips"].to_list()
+        parent_states = sorted(
+            set(graph_states) | {STATE_FIPS[p[:2]] for p in parents if p}
         )
-        if level == "county":
-            begin("building county adjacency")
-            graph = counties.select_states(graph_states)
-            adj = polygon_adjacency(
-                list(graph.frame["id"]), graph.geometries, contiguity
-            )
-            units = counties.select_states(load_states)
-            unit_ids = list(units.frame["id"])
-            unit_states = list(units.frame["state"])
-            pop = np.array([pop_of[i] for i in unit_ids], dtype=np.float64)
-            lf = np.array([lf_of[i] for i in unit_ids], dtype=np.float64)
-            columns: dict[str, object] = {
-                "kind": "county",
-                "id": unit_ids,
-                "name": units.frame["name"],
-                "state": units.frame["state"],
-                "parent_id": None,
-                "centroid_lat": units.frame["centroid_lat"],
-                "centroid_lon": units.frame["centroid_lon"],
-                "geometry": shapely.to_wkb(units.geometries).tolist(),
-            }
-            zip_report = None
-            without_zip: dict[str, float] = {}
-        else:
-            begin("reading ZIP codes")
-            directory = read_zip_directory(counties)
-            all_units = read_zip_units(directory)
-            zip_report = all_units.report
-            frame = all_units.frame
-            # Equal share of the county's people per ZIP unit, counted over
-            # every ZIP unit of the county so subset loads agree.
-            per_county = frame.group_by("county_fips").len()
-            n_in = dict(zip(per_county["county_fips"], per_county["len"], strict=True))
-            without_zip = {c: pop_of[c] for c in counties.frame["id"] if c not in n_in}
-            begin("building ZIP adjacency")
-            gframe = frame.filter(pl.col("state").is_in(graph_states))
-            parents = gframe["county_fips"].to_list()
-            parent_states = sorted(
-                set(graph_states) | {STATE_FIPS[p[:2]] for p in parents if p}
-            )
-            csel = counties.select_states(parent_states)
-            # ZIP neighbours must lie in the same or neighbouring counties,
-            # neighbouring in the requested sense (queen or rook).
-            cadj = polygon_adjacency(
-                list(csel.frame["id"]), csel.geometries, contiguity
-            )
-            adj = point_adjacency(
-                list(gframe["id"]),
-                gframe["centroid_lat"].to_numpy(),
-                gframe["centroid_lon"].to_numpy(),
-                parents=parents,
-                parent_pairs=cadj.id_pairs(),
-            )
-            uframe = frame.filter(pl.col("state").is_in(list(load_states)))
-            unit_ids = list(uframe["id"])
-            unit_states = list(uframe["state"])
-            cf = uframe["county_fips"].to_list()
-            pop = np.array(
-                [pop_of[c] / n_in[c] if c else 0.0 for c in cf], dtype=np.float64
-            )
-            lf = np.array(
-                [lf_of[c] / n_in[c] if c else 0.0 for c in cf], dtype=np.float64
-            )
-            columns = {
-                "kind": "zip",
-                "id": unit_ids,
-                "name": uframe["name"],
-                "state": uframe["state"],
-                "parent_id": cf,
-                "centroid_lat": uframe["centroid_lat"],
-                "centroid_lon": uframe["centroid_lon"],
-                "geometry": None,
-            }
+        csel = counties.select_states(parent_states)
+        # ZIP neighbours must lie in the same or neighbouring counties,
+        # neighbouring in the requested sense (queen or rook).
+        cadj = polygon_adjacency(list(csel.frame["id"]), csel.geometries, contiguity)
+        adj = point_adjacency(
+            list(gframe["id"]),
+            gframe["centroid_lat"].to_numpy(),
+            gframe["centroid_lon"].to_numpy(),
+            parents=parents,
+            parent_pairs=cadj.id_pairs(),
+        )
+        uframe = frame.filter(pl.col("state").is_in(list(load_states)))
+        unit_ids = list(uframe["id"])
+        unit_states = list(uframe["state"])
+        cf = uframe["county_fips"].to_list()
+        pop = np.array(
+            [pop_of[c] / n_in[c] if c else 0.0 for c in cf], dtype=np.float64
+        )
+        lf = np.array([lf_of[c] / n_in[c] if c else 0.0 for c in cf], dtype=np.float64)
+        columns = {
+            "kind": "zip",
+            "id": unit_ids,
+            "name": uframe["name"],
+            "state": uframe["state"],
+            "parent_id": cf,
+            "centroid_lat": uframe["centroid_lat"],
+            "centroid_lon": uframe["centroid_lon"],
+            "geometry": None,
+        }
 
+    with engine.begin() as conn:
+        if wanted is not None and _stored_states(conn, level) != existing:
+            raise Conflict(
+                f"Another load changed the stored {level} units while this one "
+                "was running; run the command again.",
+                code="concurrent_load",
+            )
         begin("replacing stored units")
         unit_filter = geo_unit.c.kind == level
         metric_filter = geo_unit_metric.c.kind == level

@@ -257,3 +257,14 @@ def test_sample_accounts_reject_a_negative_count(engine: Engine) -> None:
     with pytest.raises(InputError, match="--n") as info:
         generate_sample_accounts(engine, -1)
     assert info.value.code == "bad_sample_count"
+
+
+def test_load_refuses_when_another_load_changed_the_store(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = iter([set(), {"GA"}])  # before the computation, then at write time
+    monkeypatch.setattr(geodata, "_stored_states", lambda conn, kind: next(seen))
+    with pytest.raises(Conflict, match="run the command again") as info:
+        load_us(engine, states="RI")
+    assert info.value.code == "concurrent_load"
+    assert _count(engine, geo_unit) == 0
