@@ -23,7 +23,9 @@ __all__ = [
     "diameter_km",
     "haversine_km",
     "hull_candidates",
+    "inertia_from_moments",
     "inertia_km",
+    "point_moments",
     "points_diameter_km",
     "polsby_popper",
 ]
@@ -157,6 +159,52 @@ def _diameter_one(lat: FloatArray, lon: FloatArray) -> float:
     return points_diameter_km(lat, lon)
 
 
+def point_moments(
+    lat: npt.ArrayLike,
+    lon: npt.ArrayLike,
+    labels: npt.ArrayLike,
+    n_labels: int,
+    weights: npt.ArrayLike | None = None,
+) -> FloatArray:
+    """Return the moments ``Σw, Σw·lat, Σw·lon, Σw·lat², Σw·lon²`` per territory.
+
+    Shape ``(n_labels, 5)``. Moments add up, so a parent's are the sum of its
+    children's (see :meth:`territory.metrics.hierarchy.Hierarchy.roll_up`),
+    and :func:`inertia_from_moments` turns them into a distance.
+    """
+    la = np.asarray(lat, dtype=np.float64)
+    lo = np.asarray(lon, dtype=np.float64)
+    lab = np.asarray(labels, dtype=np.int64)
+    w = np.ones_like(la) if weights is None else np.asarray(weights, dtype=np.float64)
+    ok = np.isfinite(la) & np.isfinite(lo) & np.isfinite(w) & (lab >= 0)
+    ok &= lab < n_labels
+    la, lo, lab, w = la[ok], lo[ok], lab[ok], w[ok]
+    out = np.empty((n_labels, 5))
+    for k, v in enumerate((w, w * la, w * lo, w * la * la, w * lo * lo)):
+        out[:, k] = np.bincount(lab, weights=v, minlength=n_labels)
+    return out
+
+
+def inertia_from_moments(moments: npt.ArrayLike) -> FloatArray:
+    """Return the RMS distance (km) from the weighted centre, from point moments.
+
+    ``Σw·d² = k² (Σw·lat² − (Σw·lat)²/Σw) + k² cos²(φ̄) (Σw·lon² − (Σw·lon)²/Σw)``
+    with ``k`` km per degree and ``φ̄`` the centre's latitude (the local
+    equirectangular projection of :func:`inertia_km`). NaN where ``Σw = 0``.
+    """
+    m = np.asarray(moments, dtype=np.float64)
+    sw = m[:, 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c_lat = m[:, 1] / sw
+        var_lat = np.maximum(m[:, 3] / sw - c_lat * c_lat, 0.0)
+        c_lon = m[:, 2] / sw
+        var_lon = np.maximum(m[:, 4] / sw - c_lon * c_lon, 0.0)
+    k = np.radians(1.0) * EARTH_RADIUS_KM
+    out = k * np.sqrt(var_lat + np.cos(np.radians(c_lat)) ** 2 * var_lon)
+    out[~(sw > 0)] = np.nan
+    return np.asarray(out, dtype=np.float64)
+
+
 def inertia_km(
     lat: npt.ArrayLike,
     lon: npt.ArrayLike,
@@ -176,29 +224,7 @@ def inertia_km(
     >>> round(float(r[0]), 3)  # both points 1 degree (111.195 km) from the centre
     111.195
     """
-    la = np.asarray(lat, dtype=np.float64)
-    lo = np.asarray(lon, dtype=np.float64)
-    lab = np.asarray(labels, dtype=np.int64)
-    w = (
-        np.ones_like(la)
-        if weights is None
-        else np.asarray(weights, dtype=np.float64).copy()
-    )
-    ok = np.isfinite(la) & np.isfinite(lo) & np.isfinite(w) & (lab >= 0)
-    ok &= lab < n_labels
-    la, lo, lab, w = la[ok], lo[ok], lab[ok], w[ok]
-    sw = np.bincount(lab, weights=w, minlength=n_labels)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        c_lat = np.bincount(lab, weights=w * la, minlength=n_labels) / sw
-        c_lon = np.bincount(lab, weights=w * lo, minlength=n_labels) / sw
-    k = np.radians(1.0) * EARTH_RADIUS_KM
-    dy = (la - c_lat[lab]) * k
-    dx = (lo - c_lon[lab]) * k * np.cos(np.radians(c_lat[lab]))
-    m = np.bincount(lab, weights=w * (dx * dx + dy * dy), minlength=n_labels)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.sqrt(m / sw)
-    out[sw <= 0] = np.nan
-    return np.asarray(out, dtype=np.float64)
+    return inertia_from_moments(point_moments(lat, lon, labels, n_labels, weights))
 
 
 def polsby_popper(area: npt.ArrayLike, perimeter: npt.ArrayLike) -> FloatArray:

@@ -45,7 +45,8 @@ from territory.errors import InputError
 from territory.metrics.balance import BalanceIndices, balance_indices
 from territory.metrics.compactness import (
     hull_candidates,
-    inertia_km,
+    inertia_from_moments,
+    point_moments,
     points_diameter_km,
 )
 from territory.metrics.contiguity import count_pieces
@@ -405,9 +406,9 @@ def _compactness(plan: Plan, acc: pl.DataFrame) -> tuple[FloatArray, FloatArray]
     lat = located["latitude"].to_numpy()
     lon = located["longitude"].to_numpy()
     t_idx = located["t_idx"].to_numpy()
-    levels = _ancestor_levels(plan, t_idx)
-    lab = np.concatenate(levels)
-    inertia = inertia_km(np.tile(lat, len(levels)), np.tile(lon, len(levels)), lab, n)
+    # Moments add up the hierarchy, so one pass over the accounts suffices.
+    moments = point_moments(lat, lon, t_idx, n)
+    inertia = inertia_from_moments(plan.hierarchy.roll_up(moments))
     # Diameter: hull candidates of each territory's own points, then merged
     # bottom-up, so a region never recomputes a hull over all its accounts.
     order = np.argsort(t_idx, kind="stable")
