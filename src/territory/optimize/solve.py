@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -231,7 +232,15 @@ def _heuristic(
     tolerances: np.ndarray,
     active: np.ndarray,
     started: float,
+    *,
+    chunk_size: int | None = None,
+    check: Callable[[dict[str, np.ndarray]], None] | None = None,
 ) -> tuple[np.ndarray, int, tuple[TracePoint, ...]]:
+    """Construct, then search until the budget ends; return the best labels.
+
+    ``chunk_size`` fixes the number of iterations per compiled call and
+    ``check`` sees the live state arrays after each call (both for tests).
+    """
     n, p, m = problem.n_units, options.n_territories, problem.n_activities
     rng = as_generator(options.seed)
     mode = _MODES[options.objective]
@@ -328,12 +337,13 @@ def _heuristic(
     cand_u = np.zeros(ncap, dtype=np.int64)
     cand_b = np.zeros(ncap, dtype=np.int64)
     cand_s = np.zeros(ncap)
-    stall = int(max(200, 20 * n / p))
+    small = n <= 1000
+    stall = int(max(50 if small else 200, 20 * n / p))
     # without a feasible plan after this many iterations, start again elsewhere
     restart_every = 25 * stall
     recentre_every = 1000
     # a feasible attempt that stops improving gives way to a fresh one
-    patience = 30 * stall
+    patience = (10 if small else 30) * stall
     check_every = 2000
     last_gain = 0
 
@@ -372,7 +382,7 @@ def _heuristic(
     global_key = (np.inf, _violation(problem, labels, targets, tolerances, active))
 
     trace: list[TracePoint] = []
-    chunk = 64
+    chunk = 64 if chunk_size is None else chunk_size
     deadline = started + options.time_limit_s
     budget = options.max_iterations
     done_total = 0
@@ -435,7 +445,27 @@ def _heuristic(
         )
         spent = time.perf_counter() - t0
         done_total += int(ist[ls.I_ITER]) - it
-        if spent < 0.05:
+        if check is not None:
+            check(
+                {
+                    "labels": labels,
+                    "sums": sums,
+                    "viol": viol,
+                    "cost": cost,
+                    "targets": targets,
+                    "tol": tol,
+                    "centre": centre,
+                    "adjacency_indptr": indptr,
+                    "adjacency_indices": indices,
+                    "moved_tot": moved_tot,
+                    "moved_terr": moved_terr,
+                }
+            )
+        if chunk_size is not None:
+            chunk = chunk_size
+        if chunk_size is not None:
+            pass
+        elif spent < 0.05:
             chunk = min(chunk * 2, 1 << 20)
         elif spent > 0.2 and chunk > 16:
             chunk //= 2
