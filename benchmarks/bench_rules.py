@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (generated SQL and report lines read better unbroken)
 """Rule-engine benchmark: a full realignment of 1,000,000 accounts, and one account.
 
 Run from the repository root (DuckDB comes from the ``bench`` extra)::
@@ -186,7 +187,9 @@ def duckdb_assign(
     con.execute(f"SET threads = {os.cpu_count() or 1}")
     frame = pl.DataFrame(dict(cols), strict=False, nan_to_null=True)
     con.register("acc_frame", frame.to_arrow())
-    text_cols = [k for k, v in cols.items() if getattr(v, "dtype", None) == object]
+    text_cols = [
+        k for k, v in cols.items() if getattr(v, "dtype", None) == np.dtype(object)
+    ]
     norms = ", ".join(f'lower(trim("{k}")) AS "{k}__n"' for k in text_cols)
     con.execute(f"CREATE TABLE accounts AS SELECT *, {norms} FROM acc_frame")
     vs = pl.DataFrame(
@@ -459,7 +462,9 @@ def write_docs(
         SECTION,
         "",
         f"`benchmarks/bench_rules.py`, run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on "
-        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}.",
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()}; load average during the run "
+        f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} (other jobs were running).",
         "",
         f"Synthetic org (seeded): {n:,} accounts in 50 states, {n_t:,} territories in a "
         f"4-level hierarchy plus 55 named-account overlays and a catch-all, {n_r:,} rules "

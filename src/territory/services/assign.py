@@ -256,24 +256,32 @@ def plan_changes(
     keep = ~excluded[ev.account_rows]
     rows = ev.account_rows[keep]
     terr = ev.territory_index[keep]
-    tids = np.array(ev.territory_ids, dtype=object)
-    sources = np.array(
-        [s if s is not None else "catch-all" for s in ev.sources], dtype=object
-    )
+    sources = [s if s is not None else "catch-all" for s in ev.sources]
+    ids = pl.Series("account_id", table.ids, dtype=pl.String)
     new = pl.DataFrame(
         {
-            "account_id": pl.Series(table.ids[rows], dtype=pl.String),
-            "territory_id": pl.Series(tids[terr], dtype=pl.String),
-            "source": pl.Series(sources[terr], dtype=pl.String),
+            "account_id": ids.gather(rows),
+            "territory_id": pl.Series(ev.territory_ids, dtype=pl.String).gather(terr),
+            "source": pl.Series(sources, dtype=pl.String).gather(terr),
         }
     )
-    in_scope = pl.Series(table.ids[~excluded], dtype=pl.String)
-    scope_all = pl.Series(table.ids, dtype=pl.String)
-    before = current.filter(pl.col("account_id").is_in(scope_all.implode()))
+    key = ["account_id", "territory_id"]
+    if current.height == 0:  # first run: everything is new
+        nothing = new.clear()
+        return Changes(
+            new,
+            nothing,
+            nothing.with_columns(pl.col("source").alias("old_source")).select(
+                *key, "old_source", "source"
+            ),
+            new.select(*key).clear(),
+            new.select(*key),
+        )
+    in_scope = ids.filter(pl.Series(~excluded))
+    before = current.filter(pl.col("account_id").is_in(ids.implode()))
     movable = before.filter(
         (pl.col("cause") == "rule") & pl.col("account_id").is_in(in_scope.implode())
     )
-    key = ["account_id", "territory_id"]
     inserts = new.join(before, on=key, how="anti")
     deletes = movable.join(new, on=key, how="anti").select(*key, "source")
     updates = (
@@ -292,11 +300,7 @@ def plan_changes(
         ]
     )
     return Changes(
-        inserts.sort(key),
-        deletes.sort(key),
-        updates.sort(key),
-        before.select(*key),
-        after.sort(key),
+        inserts, deletes.sort(key), updates.sort(key), before.select(*key), after
     )
 
 
@@ -371,6 +375,10 @@ def write_changes(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     ins, dels, ups = changes.inserts, changes.deletes, changes.updates
+    if conn.dialect.name == "sqlite" and changes.n_changes >= _SMALL:
+        # A large page cache keeps the primary-key B-trees in memory during a
+        # big realignment (256 MB at most; SQLite's default is 2 MB).
+        conn.exec_driver_sql("PRAGMA cache_size = -262144")
     if dels.height:
         conn.execute(
             delete(aa).where(

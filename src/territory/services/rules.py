@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from territory.domain.rule import AssignmentRule, RuleItem, RuleLink, RuleSet
 from territory.errors import InputError, NotFound
@@ -16,8 +16,13 @@ from territory.io.salesforce import (
     write_associations,
     write_salesforce_setup,
 )
-from territory.rules import LintFinding, RuleEngine, lint
-from territory.services.assign import load_account_table
+from territory.rules import AccountExplanation, LintFinding, RuleEngine, lint
+from territory.services.assign import (
+    AssignmentDiff,
+    assign_accounts,
+    explain_account,
+    load_account_table,
+)
 from territory.services.models import create_model_in, resolve_model
 from territory.storage import tables as t
 from territory.storage.audit import AuditEntry, record
@@ -27,11 +32,13 @@ from territory.storage.repositories.rules import RuleRepository, SaveCounts
 __all__ = [
     "DesignRules",
     "ImportResult",
+    "RulesDemo",
     "export_assignments",
     "export_rules",
     "import_rules",
     "lint_model",
     "rules_from_design",
+    "run_rules_demo",
 ]
 
 _YAML = (".yaml", ".yml")
@@ -259,3 +266,62 @@ def export_assignments(
             ).all()
         )
     return write_associations(path, rows, for_load=for_load, id_map=mapping)
+
+
+@dataclass(frozen=True, slots=True)
+class RulesDemo:
+    """What the rules part of the demo did, and one explained account."""
+
+    design: DesignRules
+    overlays: ImportResult
+    diff: AssignmentDiff
+    explanation: AccountExplanation | None
+
+
+def run_rules_demo(
+    engine: Engine, model: str, *, overlays: str | Path, actor: str
+) -> RulesDemo:
+    """Turn a designed model into rules, add overlay rules, assign, explain one account.
+
+    The designed territories become one table rule each (ZIP level when the
+    design has ZIP units, county level otherwise), the overlay file (e.g.
+    ``examples/overlays.yaml``) is imported into the same model, every account
+    is assigned by rules, and the first account (by id) that landed in two or
+    more territories is explained.
+
+    Raises
+    ------
+    NotFound
+        When the model does not exist or has no designed unit assignments.
+    """
+    ua = t.unit_assignment
+    with engine.connect() as conn:
+        m = resolve_model(conn, model)
+        kinds = set(
+            conn.execute(
+                select(ua.c.unit_kind).where(ua.c.model_id == m.id).distinct()
+            ).scalars()
+        )
+    level = "zip" if "zip" in kinds else "county"
+    design = rules_from_design(engine, m.name, level=level, actor=actor)
+    imported = import_rules(engine, overlays, m.name, actor=actor)
+    diff = assign_accounts(engine, m.name, actor=actor)
+    aa = t.account_assignment
+    with engine.connect() as conn:
+        pick = conn.execute(
+            select(aa.c.account_id)
+            .where(aa.c.model_id == m.id)
+            .group_by(aa.c.account_id)
+            .having(func.count() > 1)
+            .order_by(aa.c.account_id)
+            .limit(1)
+        ).scalar()
+        if pick is None:
+            pick = conn.execute(
+                select(aa.c.account_id)
+                .where(aa.c.model_id == m.id)
+                .order_by(aa.c.account_id)
+                .limit(1)
+            ).scalar()
+    explanation = explain_account(engine, m.name, pick) if pick is not None else None
+    return RulesDemo(design, imported, diff, explanation)
