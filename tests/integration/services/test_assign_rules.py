@@ -414,3 +414,61 @@ def test_reassign_one_account_moves_it_and_audits(engine: Engine) -> None:
             )
             == 0
         )
+
+
+def test_rules_demo_turns_design_into_rules_adds_overlays_and_explains(
+    engine: Engine,
+) -> None:
+    from territory.services.rules import run_rules_demo
+
+    rows = [
+        (
+            "SAMPLE-000001",
+            "Big Hospital",
+            "MA",
+            "02134",
+            "Healthcare",
+            3e8,
+            900,
+            None,
+            False,
+        ),
+        ("SAMPLE-000004", "Shop", "MA", "01001", "Retail", 1e6, 10, None, False),
+    ]
+    _add_accounts(engine, rows)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(t.territory_model).values(
+                id="d", name="d", state="planning", description="", created_at=T0
+            )
+        )
+        conn.execute(
+            insert(t.territory),
+            [
+                {"model_id": "d", "id": i, "name": i, "attributes": {}}
+                for i in ("BOS", "SPR")
+            ],
+        )
+        conn.execute(
+            insert(t.unit_assignment),
+            [
+                {
+                    "model_id": "d",
+                    "unit_kind": "zip",
+                    "unit_id": z,
+                    "territory_id": tid,
+                    "cause": "design",
+                }
+                for z, tid in [("02134", "BOS"), ("01001", "SPR")]
+            ],
+        )
+    demo = run_rules_demo(engine, "d", overlays=EXAMPLES / "overlays.yaml", actor="ops")
+    assert demo.design.n_rules == 2 and demo.overlays.counts.rules == 2
+    assert _pairs(engine, "d") == [
+        ("SAMPLE-000001", "BOS", "rule"),
+        ("SAMPLE-000001", "OVERLAY-HEALTHCARE", "rule"),
+        ("SAMPLE-000001", "OVERLAY-STRATEGIC", "rule"),
+        ("SAMPLE-000004", "SPR", "rule"),
+    ]
+    assert demo.explanation is not None
+    assert demo.explanation.account_id == "SAMPLE-000001"
