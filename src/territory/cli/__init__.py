@@ -64,6 +64,9 @@ def _register() -> None:
     from territory.cli import bench as _bench
 
     app.add_typer(_bench.app, name="bench")
+    from territory.cli import design as _design
+
+    app.command("design")(_design.design_command)
     from territory.cli import scenario as _scenario
 
     _scenario.register(app)

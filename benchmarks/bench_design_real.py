@@ -1,0 +1,350 @@
+"""Real-data design targets of `territory design` (issue 3), measured end to end.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_design_real.py [--db URL] [--case a|b|c|d]...
+        [--time-limit S] [--seed N] [--no-write] [--prepare]
+
+Cases:
+
+a. the 3,108 counties of the contiguous US plus DC -> 30 territories on 2019
+   population ±5 %, every territory contiguous (three island counties
+   bridged), target < 60 s;
+b. seven Southeast states (AL FL GA MS NC SC TN) -> 20 territories on
+   population ±5 % and labour force ±5 %, target < 60 s;
+c. the active STANDARD ZIP units with 1,000,000 sample accounts -> 500
+   territories on account count ±5 %, target < 5 min;
+d. 100 territories at ±5 % over the US: time to the diagnosis (which units
+   make it impossible, and the provable lower bound), the tolerance reached,
+   and the documented way through (--oversize own-territory).
+
+The store must hold the counties and ZIP units of every state and the sample
+accounts; ``--prepare`` loads them (``load_us`` for both levels, then
+1,000,000 sample accounts with seed 0). Each case runs through the same
+service as the CLI (``design_territories``): reading the store, solving and
+saving the model, so the times include everything a user waits for. The
+table is printed and written into ``docs/benchmarks.md`` under
+``## Real-data design`` (with the machine and date), replacing that section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+SECTION = "## Real-data design"
+DEFAULT_DB = f"sqlite:///{ROOT / 'benchmarks' / 'out' / 'design_us.db'}"
+SOUTHEAST = ("AL", "FL", "GA", "MS", "NC", "SC", "TN")
+NON_CONTIGUOUS = ("AK", "HI")
+
+
+def contiguous_states() -> tuple[str, ...]:
+    """The 48 contiguous states and DC."""
+    from territory.io.usdata import STATE_FIPS
+
+    return tuple(sorted(s for s in STATE_FIPS.values() if s not in NON_CONTIGUOUS))
+
+
+@dataclass
+class Row:
+    """One measured case."""
+
+    case: str
+    target: str
+    n_units: int
+    p: int
+    status: str
+    feasible: bool
+    contiguous: bool
+    worst: str
+    max_diam_km: float
+    median_diam_km: float
+    first_feasible_s: float | None
+    solve_s: float
+    total_s: float
+    note: str = ""
+
+
+def _median(xs: list[float]) -> float:
+    s = sorted(xs)
+    if not s:
+        return 0.0
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+def _run(engine: Any, case: str, target: str, request: Any, note: str = "") -> Row:
+    from territory.services.design import design_territories
+
+    first: list[float] = []
+
+    def progress(best: float, imbalance: float, elapsed: float) -> None:
+        if best < float("inf") and not first:
+            first.append(elapsed)
+
+    t0 = time.perf_counter()
+    report = design_territories(engine, request, actor="bench", progress=progress)
+    total = time.perf_counter() - t0
+    diam = [t.diameter_km for t in report.territories]
+    worst = ", ".join(
+        f"{a} ±{report.max_abs_deviation[a]:.2%}" for a in report.activities
+    )
+    bridges = "; ".join(
+        f"{report.unit_names.get(a, a)}–{report.unit_names.get(b, b)}"
+        for a, b, _ in report.bridges
+    )
+    return Row(
+        case=case,
+        target=target,
+        n_units=len(report.assignment),
+        p=len(report.territories),
+        status=report.status,
+        feasible=report.status in ("feasible", "optimal"),
+        contiguous=report.contiguous,
+        worst=worst,
+        max_diam_km=max(diam),
+        median_diam_km=_median(diam),
+        first_feasible_s=first[0] if first else None,
+        solve_s=report.solve_s,
+        total_s=total,
+        note=(note + (f" bridges: {bridges}" if bridges else "")).strip(),
+    )
+
+
+def case_a(engine: Any, args: argparse.Namespace) -> list[Row]:
+    from territory.services.design import DesignRequest
+
+    req = DesignRequest(
+        model="bench-a-us-30",
+        balance=(("population", 0.05),),
+        n_territories=30,
+        states=contiguous_states(),
+        time_limit_s=args.time_limit or 55.0,
+        seed=args.seed,
+        replace=True,
+    )
+    return [_run(engine, "a", "< 60 s", req)]
+
+
+def case_b(engine: Any, args: argparse.Namespace) -> list[Row]:
+    from territory.services.design import DesignRequest
+
+    req = DesignRequest(
+        model="bench-b-southeast-20",
+        balance=(("population", 0.05), ("labor_force", 0.05)),
+        n_territories=20,
+        states=SOUTHEAST,
+        time_limit_s=args.time_limit or 55.0,
+        seed=args.seed,
+        replace=True,
+    )
+    return [_run(engine, "b", "< 60 s", req)]
+
+
+def case_c(engine: Any, args: argparse.Namespace) -> list[Row]:
+    from territory.services.design import DesignRequest
+
+    req = DesignRequest(
+        model="bench-c-zip-500",
+        balance=(("accounts", 0.05),),
+        n_territories=500,
+        level="zip",
+        time_limit_s=args.time_limit or 240.0,
+        seed=args.seed,
+        replace=True,
+    )
+    return [_run(engine, "c", "< 300 s", req)]
+
+
+def case_d(engine: Any, args: argparse.Namespace) -> list[Row]:
+    from territory.errors import InfeasibleError
+    from territory.services.design import DesignRequest, design_territories
+
+    req = DesignRequest(
+        model="bench-d-us-100",
+        balance=(("population", 0.05),),
+        n_territories=100,
+        states=contiguous_states(),
+        time_limit_s=args.time_limit or 55.0,
+        seed=args.seed,
+        replace=True,
+    )
+    said: list[float] = []
+    t0 = time.perf_counter()
+
+    def notify(message: str) -> None:
+        said.append(time.perf_counter() - t0)
+        print(message, flush=True)
+
+    rows: list[Row] = []
+    try:
+        design_territories(engine, req, actor="bench", notify=notify)
+        rows.append(
+            Row(
+                "d",
+                "diagnosis in seconds",
+                0,
+                100,
+                "feasible?!",
+                True,
+                True,
+                "",
+                0,
+                0,
+                None,
+                0,
+                time.perf_counter() - t0,
+            )
+        )
+    except InfeasibleError as exc:
+        total = time.perf_counter() - t0
+        reached = exc.details.get("reached", {})
+        bound = exc.details.get("lower_bounds", {})
+        over = exc.details.get("oversize_units", {})
+        rows.append(
+            Row(
+                case="d",
+                target="diagnosis within seconds",
+                n_units=3108,
+                p=100,
+                status="infeasible (diagnosed)",
+                feasible=False,
+                contiguous=bool(exc.details.get("contiguous")),
+                worst=", ".join(f"{a} ±{v:.2%}" for a, v in reached.items()),
+                max_diam_km=0.0,
+                median_diam_km=0.0,
+                first_feasible_s=None,
+                solve_s=exc.details.get("elapsed_s", 0.0),
+                total_s=total,
+                note=(
+                    f"diagnosis after {said[0]:.1f} s; lower bound "
+                    + ", ".join(f"{a} ≥ {v:.2%}" for a, v in bound.items())
+                    + f"; oversize units: {', '.join(over.get('population', [])[:8])}"
+                ),
+            )
+        )
+    way = DesignRequest(
+        model="bench-d-us-100-own",
+        balance=(("population", 0.05),),
+        n_territories=100,
+        states=contiguous_states(),
+        time_limit_s=args.time_limit or 55.0,
+        seed=args.seed,
+        replace=True,
+        oversize="own-territory",
+    )
+    rows.append(
+        _run(
+            engine,
+            "d'",
+            "way through: --oversize own-territory",
+            way,
+            note="oversize units fill their own territory worth several reps",
+        )
+    )
+    return rows
+
+
+CASES = {"a": case_a, "b": case_b, "c": case_c, "d": case_d}
+
+
+def _fmt(v: float | None) -> str:
+    return "—" if v is None else f"{v:.1f}"
+
+
+def table(rows: list[Row]) -> str:
+    head = (
+        "| case | target | units | p | status | contiguous | worst deviation | "
+        "max / median diameter km | first feasible s | search s | total s | note |\n"
+        "|---|---|---:|---:|---|---|---|---|---:|---:|---:|---|\n"
+    )
+    body = "".join(
+        f"| {r.case} | {r.target} | {r.n_units:,} | {r.p} | {r.status} | "
+        f"{'yes' if r.contiguous else 'no'} | {r.worst} | "
+        f"{r.max_diam_km:,.0f} / {r.median_diam_km:,.0f} | "
+        f"{_fmt(r.first_feasible_s)} | "
+        f"{r.solve_s:.1f} | {r.total_s:.1f} | {r.note} |\n"
+        for r in rows
+    )
+    return head + body
+
+
+def machine() -> str:
+    """One line about the machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def write_section(text: str) -> None:
+    """Replace this script's section of docs/benchmarks.md (or append it)."""
+    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    block = f"{SECTION}\n\n{text.strip()}\n\n"
+    doc = (
+        pattern.sub(lambda _: block, doc)
+        if pattern.search(doc)
+        else doc.rstrip() + "\n\n" + block
+    )
+    DOC.write_text(doc, encoding="utf-8")
+
+
+def prepare(engine: Any) -> None:
+    """Load every county and ZIP unit and 1,000,000 sample accounts."""
+    from territory.services.geodata import generate_sample_accounts, load_us
+
+    load_us(engine, level="county")
+    load_us(engine, level="zip")
+    generate_sample_accounts(engine, 1_000_000, seed=0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen cases, print the table, and record it."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--db", default=os.environ.get("TERRITORY_BENCH_DB", DEFAULT_DB))
+    ap.add_argument("--case", action="append", choices=sorted(CASES))
+    ap.add_argument("--time-limit", type=float, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--prepare", action="store_true")
+    args = ap.parse_args(argv)
+    from territory.services.store import open_store
+
+    engine = open_store(args.db)
+    if args.prepare:
+        prepare(engine)
+    rows: list[Row] = []
+    for name in args.case or sorted(CASES):
+        rows += CASES[name](engine, args)
+        print(table(rows[-1:]), flush=True)
+    text = table(rows)
+    print(text)
+    if not args.no_write:
+        when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        write_section(
+            f"Measured {when} on {machine()} by `benchmarks/bench_design_real.py` "
+            "(cases " + ", ".join(args.case or sorted(CASES)) + ", seed "
+            f"{args.seed}). Times include reading the store, the search and saving "
+            "the model (1,000,000 account assignments for case c).\n\n" + text
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,344 @@
+"""`design_territories` on real counties of CT, RI and MA, on both stores.
+
+The counties come from :mod:`design_fixtures` (loaded once per session). Two
+accounts sit in every county. 2019 populations used below (from the shipped
+data): Massachusetts 6,892,503 over 14 counties, Middlesex (25017) the
+largest at 1,611,699.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select, update
+
+from design_fixtures import seed_store
+from territory.errors import Conflict, InfeasibleError
+from territory.services.design import DesignRequest, design_territories
+from territory.services.design_output import write_design_files
+from territory.storage.tables import (
+    account,
+    account_assignment,
+    audit_log,
+    design_run,
+    territory,
+    territory_model,
+    unit_assignment,
+)
+
+pytestmark = pytest.mark.integration
+
+NE = ("CT", "MA", "RI")
+MA_POPULATION = 6_892_503
+MIDDLESEX = 1_611_699
+
+
+def _request(model: str = "plan", **kw: object) -> DesignRequest:
+    base: dict[str, object] = {
+        "model": model,
+        "balance": (("population", 0.10),),
+        "n_territories": 4,
+        "states": NE,
+        "time_limit_s": 30.0,
+        "max_iterations": 3000,
+        "seed": 7,
+    }
+    base.update(kw)
+    return DesignRequest(**base)  # type: ignore[arg-type]
+
+
+def _units(engine: Engine, model_id: str) -> dict[str, str]:
+    with engine.connect() as conn:
+        return dict(
+            conn.execute(
+                select(unit_assignment.c.unit_id, unit_assignment.c.territory_id).where(
+                    unit_assignment.c.model_id == model_id
+                )
+            ).all()
+        )
+
+
+def _accounts(engine: Engine, model_id: str) -> dict[str, tuple[str, str, str | None]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                account_assignment.c.account_id,
+                account_assignment.c.territory_id,
+                account_assignment.c.cause,
+                account_assignment.c.source,
+            ).where(account_assignment.c.model_id == model_id)
+        ).all()
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+@pytest.fixture
+def store(engine: Engine) -> Engine:
+    seed_store(engine)
+    return engine
+
+
+def test_design_saves_every_unit_once_contiguous_and_balanced(store: Engine) -> None:
+    report = design_territories(store, _request(), actor="tester")
+
+    assert report.status == "feasible"
+    assert report.contiguous
+    assert report.max_abs_deviation["population"] <= 0.10 + 1e-9
+    units = _units(store, report.model_id)
+    assert len(units) == 27  # 8 + 14 + 5 counties, each once
+    assert units == report.assignment
+    assert set(units.values()) == {"T01", "T02", "T03", "T04"}
+    # the islands Dukes and Nantucket are bridged, and reported
+    bridged = {u for a, b, _ in report.bridges for u in (a, b)}
+    assert {"25007", "25019"} <= bridged
+    with store.connect() as conn:
+        causes = set(
+            conn.execute(
+                select(unit_assignment.c.cause, unit_assignment.c.source).where(
+                    unit_assignment.c.model_id == report.model_id
+                )
+            ).all()
+        )
+        run = conn.execute(
+            select(design_run).where(design_run.c.id == report.run_id)
+        ).one()
+        state = conn.execute(
+            select(territory_model.c.state).where(
+                territory_model.c.id == report.model_id
+            )
+        ).scalar_one()
+        n_audit = conn.execute(
+            select(func.count()).where(
+                audit_log.c.model_id == report.model_id,
+                audit_log.c.entity == "unit_assignment",
+                audit_log.c.source == report.run_id,
+            )
+        ).scalar_one()
+    assert causes == {("design", report.run_id)}
+    assert (run.status, run.parameters["balance"]) == ("feasible", {"population": 0.1})
+    assert run.result["contiguous"] is True
+    assert state == "planning"
+    assert n_audit == 27
+    # accounts follow their county; Delaware's and the one without county do not
+    accounts = _accounts(store, report.model_id)
+    assert len(accounts) == 54
+    for acc_id, (terr, cause, source) in accounts.items():
+        assert terr == units[acc_id.split("-")[1]]
+        assert (cause, source) == ("design", report.run_id)
+    assert report.n_accounts_designed == 54
+    assert report.n_accounts_outside == 7  # 3 Delaware counties x 2, A-NOWHERE
+
+
+@pytest.mark.slow
+def test_design_leaves_manual_and_excluded_accounts_alone(store: Engine) -> None:
+    base = design_territories(store, _request("base"), actor="tester")
+    moved_to = "T02" if base.assignment["09001"] != "T02" else "T03"
+    with store.begin() as conn:
+        conn.execute(
+            update(account_assignment)
+            .where(
+                account_assignment.c.model_id == base.model_id,
+                account_assignment.c.account_id == "A-09001-1",
+            )
+            .values(territory_id=moved_to, cause="manual", source=None)
+        )
+        conn.execute(
+            update(account)
+            .where(account.c.id == "A-09003-1")
+            .values(excluded_from_realign=True)
+        )
+    again = design_territories(
+        store, _request("next", from_model="base", seed=3), actor="tester"
+    )
+    accounts = _accounts(store, again.model_id)
+    assert accounts["A-09001-1"] == (moved_to, "manual", None)
+    old = _accounts(store, base.model_id)["A-09003-1"]
+    assert accounts["A-09003-1"] == old  # kept exactly as in the base model
+    assert accounts["A-09001-2"] == (again.assignment["09001"], "design", again.run_id)
+    assert again.n_accounts_kept == 2
+
+
+def test_design_honours_locked_units_and_centres(store: Engine, tmp_path: Path) -> None:
+    locks = tmp_path / "lock.csv"
+    locks.write_text("unit_id,territory\n25025,East\n09001,West\n")
+    centres = tmp_path / "centres.csv"
+    centres.write_text("territory,lat,lon\nIsland,41.82,-71.42\n")  # Providence
+    report = design_territories(
+        store, _request(lock_file=locks, centers_file=centres), actor="tester"
+    )
+    assert report.assignment["25025"] == "East"
+    assert report.assignment["09001"] == "West"
+    assert report.assignment["44007"] == "Island"
+    assert {t.id for t in report.territories} == {"East", "West", "Island", "T01"}
+    assert report.contiguous
+
+
+@pytest.mark.slow
+def test_design_limits_disruption_against_the_current_plan(store: Engine) -> None:
+    base = design_territories(store, _request("base", seed=1), actor="tester")
+    again = design_territories(
+        store,
+        _request(
+            "next",
+            from_model="base",
+            seed=99,
+            balance=(("population", 0.10),),
+            max_disruption=0.10,
+        ),
+        actor="tester",
+    )
+    pop = {t.id: t.values["population"] for t in base.territories}
+    total = sum(pop.values())
+    moved = [u for u, t in again.assignment.items() if base.assignment[u] != t]
+    from design_fixtures import county_rows
+
+    rows = county_rows()["geo_unit_metric"]
+    value = {
+        u: v
+        for u, m, v in zip(rows["unit_id"], rows["metric"], rows["value"], strict=True)
+        if m == "population"
+    }
+    assert sum(value[u] for u in moved) <= 0.10 * total + 1e-6
+    assert sum(len(v) for v in again.moved_units.values()) == len(moved)
+
+
+def test_design_explains_an_infeasible_tolerance(store: Engine) -> None:
+    with pytest.raises(InfeasibleError, match="Middlesex") as err:
+        design_territories(
+            store,
+            _request(
+                states=("MA",),
+                n_territories=8,
+                time_limit_s=1.0,
+                balance=(("population", 0.20),),
+            ),
+            actor="tester",
+        )
+    exc = err.value
+    assert exc.code == "infeasible_balance"
+    assert exc.details["oversize_units"]["population"] == ["25017"]
+    bound = MIDDLESEX / (MA_POPULATION / 8) - 1
+    assert exc.details["lower_bounds"]["population"] == pytest.approx(bound)
+    assert exc.details["reached"]["population"] >= bound - 1e-9
+    assert "lower bound" in exc.message
+    assert "--oversize own-territory" in exc.message
+    with store.connect() as conn:
+        assert (
+            conn.execute(select(func.count()).select_from(territory_model)).scalar()
+            == 0
+        )
+
+
+@pytest.mark.slow
+def test_design_gives_an_oversize_unit_its_own_multi_rep_territory(
+    store: Engine,
+) -> None:
+    # 9 reps over CT, RI and MA: Middlesex (1,611,699) is 1.26 times the mean
+    # per rep, beyond ±20 %, so it anchors a territory worth 2 reps.
+    report = design_territories(
+        store,
+        _request(
+            n_territories=9,
+            oversize="own-territory",
+            balance=(("population", 0.20),),
+        ),
+        actor="tester",
+    )
+    assert report.oversize == (("25017", 2),)
+    assert len(report.territories) == 8
+    total = sum(t.values["population"] for t in report.territories)
+    middlesex = next(
+        t for t in report.territories if report.assignment["25017"] == t.id
+    )
+    assert middlesex.reps == 2
+    assert middlesex.targets["population"] == pytest.approx(2 * total / 9)
+    assert report.max_abs_deviation["population"] <= 0.20 + 1e-9
+    assert report.contiguous
+    assert "Middlesex" in (report.diagnosis or "")
+
+
+def test_design_is_deterministic_for_a_seed(store: Engine) -> None:
+    one = design_territories(
+        store, _request("one", max_iterations=3000, time_limit_s=30), actor="t"
+    )
+    two = design_territories(
+        store, _request("two", max_iterations=3000, time_limit_s=30), actor="t"
+    )
+    assert one.assignment == two.assignment
+
+
+@pytest.mark.slow
+def test_design_refuses_an_existing_model_unless_replace(store: Engine) -> None:
+    design_territories(store, _request(), actor="tester")
+    with pytest.raises(Conflict, match="already exists") as err:
+        design_territories(store, _request(), actor="tester")
+    assert err.value.code == "model_exists"
+    again = design_territories(store, _request(replace=True, seed=2), actor="tester")
+    with store.connect() as conn:
+        assert (
+            conn.execute(select(func.count()).select_from(territory_model)).scalar()
+            == 1
+        )
+        n = conn.execute(
+            select(func.count()).where(unit_assignment.c.model_id == again.model_id)
+        ).scalar()
+    assert n == 27
+
+
+@pytest.mark.slow
+def test_design_levels_save_regions_as_parents(store: Engine) -> None:
+    report = design_territories(
+        store,
+        _request(n_territories=None, levels=(2, 4), balance=(("population", 0.20),)),
+        actor="tester",
+    )
+    assert [r.id for r in report.regions] == ["R01", "R02"]
+    with store.connect() as conn:
+        rows = conn.execute(
+            select(territory.c.id, territory.c.parent_id).where(
+                territory.c.model_id == report.model_id
+            )
+        ).all()
+    parents = dict(rows)
+    assert parents["R01"] is None and parents["R02"] is None
+    assert sorted(parents[t.id] for t in report.territories) == [
+        "R01",
+        "R01",
+        "R02",
+        "R02",
+    ]
+    assert report.contiguous
+    assert report.max_abs_deviation["population"] <= 0.20 + 1e-9
+
+
+def test_design_accounts_as_units_merges_shared_locations(store: Engine) -> None:
+    report = design_territories(
+        store,
+        _request(level="account", states=("CT",), balance=(("accounts", 0.0),)),
+        actor="tester",
+    )
+    assert len(report.assignment) == 16
+    assert all(t.values["accounts"] == 4 for t in report.territories)
+    assert len(report.merged_locations) == 8  # two accounts per county centroid
+    assert report.contiguous
+
+
+@pytest.mark.slow
+def test_design_files_are_written(store: Engine, tmp_path: Path) -> None:
+    report = design_territories(store, _request(), actor="tester")
+    files = write_design_files(store, report, tmp_path / "out")
+    import shapely
+
+    doc = json.loads(files.geojson.read_text())
+    assert doc["type"] == "FeatureCollection"
+    assert [f["id"] for f in doc["features"]] == ["T01", "T02", "T03", "T04"]
+    for f in doc["features"]:
+        geom = shapely.from_geojson(json.dumps(f["geometry"]))
+        assert geom.is_valid and not geom.is_empty
+        assert f["properties"]["population"] > 0
+    assert files.map.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert files.map.stat().st_size > 10_000
+    lines = files.assignments.read_text().splitlines()
+    assert lines[0] == "unit_id,territory" and len(lines) == 28
+    assert len(files.summary.read_text().splitlines()) == 5
