@@ -525,8 +525,10 @@ _SAMPLE_PREFIX = "SAMPLE-"
 class SampleReport:
     """What ``generate_sample_accounts`` wrote.
 
-    ``counties_without_zip`` maps the counties left out of the draw (no ZIP
-    unit to place an account at) to their population.
+    ``counties_without_zip`` maps the counties left out of the draw (no
+    active ZIP with coordinates to place an account at) to their population.
+    ``counties_at_other_zips`` lists the counties without a ZIP unit whose
+    accounts sit at their PO BOX or UNIQUE ZIPs (``zip_id`` left empty).
     """
 
     n_accounts: int
@@ -537,6 +539,7 @@ class SampleReport:
     by_state: Mapping[str, int]
     n_replaced: int
     counties_without_zip: Mapping[str, float]
+    counties_at_other_zips: tuple[str, ...] = ()
 
 
 def _delete_samples(conn: Connection) -> int:
@@ -615,7 +618,9 @@ def _draw_accounts(
             "latitude": picked["centroid_lat"],
             "longitude": picked["centroid_lon"],
             "county_id": picked["county_fips"],
-            "zip_id": picked["id"],
+            "zip_id": picked.select(
+                pl.when(pl.col("is_unit")).then(pl.col("id")).alias("zip_id")
+            ).to_series(),
         }
     )
 
@@ -630,7 +635,9 @@ def generate_sample_accounts(
     """Write ``n`` sample accounts with sales history and open opportunities.
 
     Accounts sit at real ZIP centroids: a county is drawn in proportion to its
-    2019 population, then one of its ZIP units uniformly. Industry, revenue,
+    2019 population, then one of its ZIP units uniformly (a county without
+    ZIP units uses its other active ZIPs, and one without any is left out
+    and reported). Industry, revenue,
     employees, sales per year in ``SALES_YEARS`` (for about 70 % of accounts,
     the customers) and open opportunities (Poisson, mean 0.6 per account) all
     come from ``seed``; the same seed gives the same rows. Earlier sample
@@ -660,10 +667,33 @@ def generate_sample_accounts(
     tick(1, "reading counties, population and ZIP codes")
     counties: Counties = read_counties()
     population = read_population(counties)
-    zips = read_zip_units(read_zip_directory(counties), states=load_states).frame
-    zips = zips.filter(pl.col("county_fips").is_not_null())
-    with_zip = set(zips["county_fips"].to_list())
+    directory = read_zip_directory(counties)
     cframe = counties.frame.filter(pl.col("state").is_in(list(load_states)))
+    in_states = pl.col("county_fips").is_in(cframe["id"].to_list())
+    units = (
+        read_zip_units(directory)
+        .frame.filter(in_states)
+        .with_columns(pl.lit(True).alias("is_unit"))
+    )
+    # A county without a ZIP unit (mostly Alaska) still gets its share of
+    # accounts, at its other active ZIPs (PO BOX, UNIQUE) when it has any.
+    no_unit = sorted(set(cframe["id"]) - set(units["county_fips"]))
+    other = directory.filter(
+        pl.col("active")
+        & pl.col("lat").is_not_null()
+        & pl.col("county_fips").is_in(no_unit)
+    ).select(
+        pl.col("zip").alias("id"),
+        pl.col("city").alias("name"),
+        "state",
+        "county_fips",
+        pl.col("lat").alias("centroid_lat"),
+        pl.col("lon").alias("centroid_lon"),
+        pl.lit(False).alias("is_unit"),
+    )
+    zips = pl.concat([units, other])
+    with_zip = set(zips["county_fips"].to_list())
+    via_other = tuple(sorted(set(other["county_fips"])))
     pop_of = population.as_dict()
     county_ids = [c for c in cframe["id"] if c in with_zip]
     without = {c: pop_of[c] for c in cframe["id"] if c not in with_zip}
@@ -761,4 +791,5 @@ def generate_sample_accounts(
         by_state=by_state,
         n_replaced=n_replaced,
         counties_without_zip=without,
+        counties_at_other_zips=via_other,
     )

@@ -268,3 +268,20 @@ def test_load_refuses_when_another_load_changed_the_store(
         load_us(engine, states="RI")
     assert info.value.code == "concurrent_load"
     assert _count(engine, geo_unit) == 0
+
+
+@pytest.mark.slow
+def test_sample_accounts_use_po_box_zips_where_a_county_has_no_zip_unit(
+    engine: Engine,
+) -> None:
+    report = generate_sample_accounts(engine, 2_000, seed=5, states="AK")
+    assert "02016" in report.counties_at_other_zips  # Aleutians West
+    assert report.counties_without_zip == {}
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(account.c.county_id, account.c.zip_id, account.c.billing_postal_code)
+        ).all()
+    at_other = [r for r in rows if r.county_id in report.counties_at_other_zips]
+    assert at_other
+    assert all(r.zip_id is None and r.billing_postal_code for r in at_other)
+    assert all(r.zip_id == r.billing_postal_code for r in rows if r not in at_other)
