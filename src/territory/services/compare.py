@@ -37,14 +37,18 @@ import polars as pl
 from sqlalchemy import Connection, Engine, exists, or_, select
 
 from territory.domain import TerritoryModel
-from territory.errors import InputError
+from territory.errors import InputError, InternalError
 from territory.metrics.balance import balance_indices
 from territory.metrics.hierarchy import build_hierarchy
 from territory.services import maps
 from territory.services.models import resolve_model
 from territory.services.performance import resolve_period
 from territory.services.plan import Plan, load_plan, read_frame, sales_by_account
-from territory.services.workload import WorkloadConfig, account_measures
+from territory.services.workload import (
+    WorkloadConfig,
+    account_measures,
+    territory_centres,
+)
 from territory.storage import tables as t
 
 __all__ = [
@@ -238,7 +242,11 @@ def _assignment_diff(conn: Connection, id_a: str, id_b: str) -> pl.DataFrame:
 
 
 def _scenario_plan(
-    conn: Connection, plan_a: Plan, model_b: TerritoryModel, diff: pl.DataFrame
+    conn: Connection,
+    plan_a: Plan,
+    model_b: TerritoryModel,
+    diff: pl.DataFrame,
+    a_has_duplicates: bool,
 ) -> Plan:
     """Build model B's :class:`Plan` from A's and the assignment differences.
 
@@ -294,7 +302,7 @@ def _scenario_plan(
     )
     added = diff.filter(pl.col("side") == "b").select("account_id", "territory_id")
     firmo = plan_a.assignments.drop("t_idx")
-    if firmo["account_id"].is_duplicated().any():
+    if a_has_duplicates:
         firmo = firmo.unique(subset="account_id", keep="first", maintain_order=True)
     known = added.join(firmo, on="account_id", how="inner")
     new_ids = added.join(firmo.select("account_id"), on="account_id", how="anti")
@@ -415,6 +423,132 @@ def _pairs(plan: Plan, acc: pl.DataFrame, hands: pl.DataFrame) -> pl.DataFrame:
     return pairs.select("account_id", "hand", "rep_id", "workload_hours")
 
 
+def _has_duplicates_among(assignments: pl.DataFrame, ids: pl.Series) -> bool:
+    """Return whether any of ``ids`` holds more than one row in ``assignments``."""
+    if ids.len() == 0:
+        return False
+    rows = assignments.filter(pl.col("account_id").is_in(ids.unique().implode()))
+    return bool(rows["account_id"].is_duplicated().any())
+
+
+def _with_sales(acc: pl.DataFrame, sales: pl.DataFrame) -> pl.DataFrame:
+    return acc.join(sales, on="account_id", how="left").with_columns(
+        pl.col("sales").fill_null(0.0)
+    )
+
+
+def _origins(plan: Plan) -> pl.DataFrame:
+    """Return ``territory_id, o_lat, o_lon, by_centre``: where travel starts.
+
+    The same rule as :func:`account_measures` with ``travel_from="owner"``:
+    the owner's home when it is located, else the territory's centre.
+    """
+    lat, lon = territory_centres(plan)
+    lat, lon = lat.copy(), lon.copy()
+    by_centre = np.ones(plan.n_territories, dtype=bool)
+    owners = plan.owners().join(
+        plan.reps.select("rep_id", "home_lat", "home_lon"), on="rep_id", how="left"
+    )
+    idx = owners["t_idx"].to_numpy()
+    h_lat = owners["home_lat"].to_numpy()
+    h_lon = owners["home_lon"].to_numpy()
+    ok = np.isfinite(h_lat) & np.isfinite(h_lon)
+    lat[idx[ok]], lon[idx[ok]] = h_lat[ok], h_lon[ok]
+    by_centre[idx[ok]] = False
+    return pl.DataFrame(
+        {
+            "territory_id": plan.territories["territory_id"],
+            "o_lat": lat,
+            "o_lon": lon,
+            "by_centre": by_centre,
+        }
+    )
+
+
+def _scenario_measures(
+    conn: Connection,
+    plan_a: Plan,
+    acc_a: pl.DataFrame,
+    plan_b: Plan,
+    diff: pl.DataFrame,
+    cfg: WorkloadConfig,
+    sales: pl.DataFrame,
+) -> pl.DataFrame:
+    """Return B's account measures, measuring anew only what can differ.
+
+    Potential and segment belong to the account; workload depends only on
+    where travel starts. So a pair held by both models in a territory whose
+    travel origin is unchanged keeps A's figures. Measured anew: the pairs
+    only B holds, and every pair of a territory whose origin moved — plus
+    all pairs of a touched territory measured from its centre, so that the
+    centre is computed from all of its accounts, exactly as a full run would.
+    """
+    oa, ob = _origins(plan_a), _origins(plan_b)
+    joined = ob.join(oa, on="territory_id", how="left", suffix="_a")
+    moved_origin = joined.filter(
+        pl.col("o_lat_a").is_null()
+        | pl.col("o_lat").ne_missing(pl.col("o_lat_a"))
+        | pl.col("o_lon").ne_missing(pl.col("o_lon_a"))
+        | (pl.col("by_centre") != pl.col("by_centre_a"))
+    )["territory_id"]
+    touched = diff["territory_id"].unique()
+    centred_touched = ob.filter(
+        pl.col("by_centre") & pl.col("territory_id").is_in(touched.implode())
+    )["territory_id"]
+    whole = set(moved_origin.to_list()) | set(centred_touched.to_list())
+    b_ids = plan_b.territories["territory_id"].to_numpy()
+    b_assign = plan_b.assignments
+    in_whole = np.isin(b_ids[b_assign["t_idx"].to_numpy()], np.array(sorted(whole)))
+    only_b = diff.filter(pl.col("side") == "b").select("account_id", "territory_id")
+    b_with_id = b_assign.with_columns(
+        pl.Series("territory_id", b_ids[b_assign["t_idx"].to_numpy()], dtype=pl.String)
+    )
+    new_pair = (
+        b_with_id.join(
+            only_b.with_columns(pl.lit(True).alias("_new")),
+            on=["account_id", "territory_id"],
+            how="left",
+        )["_new"]
+        .fill_null(False)
+        .to_numpy()
+    )
+    sub = b_assign.filter(pl.Series(in_whole | new_pair))
+    measured = _with_sales(
+        account_measures(
+            conn, replace(plan_b, assignments=sub), cfg, travel_from="owner"
+        ),
+        sales,
+    )
+    a_ids = plan_a.territories["territory_id"].to_numpy()
+    b_index = plan_b.territories.select("territory_id", pl.col("t_idx").alias("t_b"))
+    reuse = (
+        acc_a.with_columns(
+            pl.Series("territory_id", a_ids[acc_a["t_idx"].to_numpy()], dtype=pl.String)
+        )
+        .join(
+            diff.filter(pl.col("side") == "a").select("account_id", "territory_id"),
+            on=["account_id", "territory_id"],
+            how="anti",
+        )
+        .filter(
+            ~pl.col("territory_id").is_in(
+                pl.Series(sorted(whole), dtype=pl.String).implode()
+            )
+        )
+        .join(b_index, on="territory_id", how="inner")
+        .with_columns(pl.col("t_b").alias("t_idx"))
+        .select(measured.columns)
+    )
+    out = pl.concat([reuse, measured], how="vertical_relaxed")
+    if out.height != b_assign.height:
+        raise InternalError(
+            f"Measuring model '{plan_b.model.name}' gave {out.height:,} account "
+            f"rows for {b_assign.height:,} assignments; please report this.",
+            code="compare_measure_rows",
+        )
+    return out
+
+
 def compare_models(
     engine: Engine,
     model_a: str,
@@ -453,20 +587,21 @@ def compare_models(
         per = resolve_period(conn, plan_a.model.id, period)
         step(f"reading the differences in {target.name}")
         diff = _assignment_diff(conn, plan_a.model.id, target.id)
-        plan_b = _scenario_plan(conn, plan_a, target, diff)
+        # Whether an account sits in two territories: decides cheap counting.
+        dup_a = bool(plan_a.assignments["account_id"].is_duplicated().any())
+        plan_b = _scenario_plan(conn, plan_a, target, diff, dup_a)
+        dup_b = dup_a or _has_duplicates_among(
+            plan_b.assignments, diff.filter(pl.col("side") == "b")["account_id"]
+        )
         units = _unit_changes(_units(conn, plan_a.model.id), _units(conn, target.id))
-        step("measuring accounts")
-        acc_a = account_measures(conn, plan_a, cfg, travel_from="owner")
-        acc_b = account_measures(conn, plan_b, cfg, travel_from="owner")
         step(f"reading sales for {per}")
         sales = sales_by_account(conn, per)
-    step("comparing")
-    acc_a, acc_b = (
-        a.join(sales, on="account_id", how="left").with_columns(
-            pl.col("sales").fill_null(0.0)
+        step("measuring accounts")
+        acc_a = _with_sales(
+            account_measures(conn, plan_a, cfg, travel_from="owner"), sales
         )
-        for a in (acc_a, acc_b)
-    )
+        acc_b = _scenario_measures(conn, plan_a, acc_a, plan_b, diff, cfg, sales)
+    step("comparing")
     hands_a, hands_b = _hands(plan_a), _hands(plan_b)
     # Accounts can change hands only by moving, or by sitting in a territory
     # whose owner differs (or that exists in one model only).
@@ -527,7 +662,7 @@ def compare_models(
     )
     only_b = cand_values.filter(pl.col("workload_a_hours").is_null())
     only_a = cand_values.filter(pl.col("workload_b_hours").is_null())
-    distinct_a = _distinct_totals(acc_a)
+    distinct_a = _distinct_totals(acc_a, dup_a)
     totals = {m: distinct_a[m] + float(only_b[m].sum()) for m in COMPARED_MEASURES}
     changed = cand_values.join(changed_ids, on="account_id", how="semi")
     disruption = pl.DataFrame(
@@ -587,7 +722,17 @@ def compare_models(
         .sort("account_id")
     )
     reps = _rep_changes(
-        plan_a, plan_b, acc_a, acc_b, hands_a, hands_b, gained, lost, cand_values
+        plan_a,
+        plan_b,
+        acc_a,
+        acc_b,
+        hands_a,
+        hands_b,
+        gained,
+        lost,
+        cand_values,
+        dup_a,
+        dup_b,
     )
     notes: list[str] = []
     vacant_gain = gained.filter(pl.col("rep_id").is_null())["account_id"].n_unique()
@@ -618,10 +763,10 @@ def compare_models(
     )
 
 
-def _distinct_totals(acc: pl.DataFrame) -> dict[str, float]:
+def _distinct_totals(acc: pl.DataFrame, has_duplicates: bool) -> dict[str, float]:
     """Return each measure summed over the distinct accounts of ``acc``."""
     work = float(acc["workload_hours"].sum())
-    if acc["account_id"].is_duplicated().any():
+    if has_duplicates:
         acc = acc.unique(subset="account_id", keep="first", maintain_order=True)
     return {
         "accounts": float(acc.height),
@@ -641,6 +786,8 @@ def _rep_changes(
     gained: pl.DataFrame,
     lost: pl.DataFrame,
     values: pl.DataFrame,
+    dup_a: bool,
+    dup_b: bool,
 ) -> pl.DataFrame:
     value = values.select("account_id", "potential", "sales")
 
@@ -657,14 +804,17 @@ def _rep_changes(
             )
         )
 
-    def held(acc: pl.DataFrame, hands: pl.DataFrame, tag: str) -> pl.DataFrame:
+    def held(
+        acc: pl.DataFrame, hands: pl.DataFrame, tag: str, dup: bool
+    ) -> pl.DataFrame:
         owned = acc.select("account_id", "t_idx", "workload_hours").join(
             hands.filter(pl.col("rep_id").is_not_null()).select("t_idx", "rep_id"),
             on="t_idx",
             how="inner",
         )
+        count = pl.col("account_id").n_unique() if dup else pl.len()
         return owned.group_by("rep_id").agg(
-            pl.col("account_id").n_unique().alias(f"accounts_{tag}"),
+            count.cast(pl.Int64).alias(f"accounts_{tag}"),
             pl.col("workload_hours").sum().alias(f"workload_{tag}_hours"),
         )
 
@@ -676,8 +826,8 @@ def _rep_changes(
     for frame in (
         moved(gained, "gained"),
         moved(lost, "lost"),
-        held(acc_a, hands_a, "a"),
-        held(acc_b, hands_b, "b"),
+        held(acc_a, hands_a, "a", dup_a),
+        held(acc_b, hands_b, "b", dup_b),
     ):
         out = out.join(frame, on="rep_id", how="left")
     counts = [c for c in out.columns if c.startswith("accounts_")]

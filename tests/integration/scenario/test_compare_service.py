@@ -197,3 +197,108 @@ def test_compare_cli_same_model_exits_2(sqlite_url: str, tmp_path) -> None:  # t
     )
     assert result.exit_code == 2
     assert "error: Both sides of the comparison are model 'plan'" in result.output
+
+
+@pytest.mark.parametrize("change", ["vacant", "unlocated_owner", "none"])
+def test_compare_scenario_workload_equals_a_full_measurement(
+    scenario: Engine, change: str
+) -> None:
+    """B's workload per territory matches measuring model B from scratch.
+
+    Default workload settings (with travel); in the scenario T2 loses its
+    owner (travel from its centre), or gets an owner without a home.
+    """
+    from territory.services.plan import load_plan
+    from territory.services.workload import WorkloadConfig, account_measures
+
+    with scenario.begin() as conn:
+        sid = resolve_model(conn, "scenario").id
+        members = t.territory_membership
+        if change == "vacant":
+            conn.execute(
+                members.delete()
+                .where(members.c.model_id == sid)
+                .where(members.c.territory_id == "T2")
+            )
+        elif change == "unlocated_owner":
+            conn.execute(t.rep.insert().values(id="P9", name="Homeless"))
+            conn.execute(
+                update(members)
+                .where(members.c.model_id == sid)
+                .where(members.c.territory_id == "T2")
+                .values(rep_id="P9")
+            )
+    cfg = WorkloadConfig()
+    c = compare_models(scenario, "plan", "scenario", config=cfg)
+    with scenario.connect() as conn:
+        for name, suffix in (("plan", "_a"), ("scenario", "_b")):
+            plan = load_plan(conn, name)
+            acc = account_measures(conn, plan, cfg, travel_from="owner")
+            ids = plan.territories["territory_id"].to_list()
+            full = (
+                acc.group_by("t_idx").agg(pl.col("workload_hours").sum()).sort("t_idx")
+            )
+            want = dict(
+                zip(
+                    [ids[k] for k in full["t_idx"].to_list()],
+                    full["workload_hours"].to_list(),
+                    strict=True,
+                )
+            )
+            got = dict(
+                zip(
+                    c.territories["territory_id"].to_list(),
+                    c.territories[f"workload_hours{suffix}"].to_list(),
+                    strict=True,
+                )
+            )
+            assert got == pytest.approx(want), name
+    assert c.share("workload_hours") is not None
+
+
+def _add_pair(conn, model: str, account: str, territory: str) -> None:  # type: ignore[no-untyped-def]
+    conn.execute(
+        t.account_assignment.insert().values(
+            model_id=resolve_model(conn, model).id,
+            account_id=account,
+            territory_id=territory,
+            cause="manual",
+        )
+    )
+
+
+def test_compare_account_added_to_a_second_territory(scenario: Engine) -> None:
+    # Only the scenario also puts A1 (10 h) in T2: A1 moves and gains hand P2.
+    with scenario.begin() as conn:
+        _add_pair(conn, "scenario", "A1", "T2")
+    c = compare_models(scenario, "plan", "scenario", config=SIMPLE)
+    moved = {r["account_id"]: r for r in c.accounts_moved.iter_rows(named=True)}
+    assert sorted(moved) == ["A1", "A2", "A3"]
+    assert (moved["A1"]["territory_a"], moved["A1"]["territory_b"]) == ("T1", "T1,T2")
+    assert (moved["A1"]["owner_a"], moved["A1"]["owner_b"]) == ("P1", "P1,P2")
+    assert moved["A1"]["workload_b_hours"] == 20.0  # 10 h in each territory
+    assert c.share("accounts") == pytest.approx(3 / 5)
+    assert c.share("workload_hours") == pytest.approx(21 / 32)  # A1 + A2 + A3
+    reps = {r["rep_id"]: r for r in c.reps.iter_rows(named=True)}
+    assert (reps["P2"]["accounts_gained"], reps["P2"]["accounts_b"]) == (2, 4)
+    assert (reps["P1"]["accounts_lost"], reps["P1"]["accounts_b"]) == (1, 2)
+
+
+def test_compare_account_in_two_territories_in_both_models(scenario: Engine) -> None:
+    # A1 sits in T1 and T2 in both models: it neither moves nor changes hands.
+    with scenario.begin() as conn:
+        _add_pair(conn, "plan", "A1", "T2")
+        _add_pair(conn, "scenario", "A1", "T2")
+    c = compare_models(scenario, "plan", "scenario", config=SIMPLE)
+    assert c.accounts_moved["account_id"].to_list() == ["A2", "A3"]
+    assert c.n_accounts == 5
+    assert c.share("accounts") == pytest.approx(2 / 5)
+    assert c.share("potential") == pytest.approx(500 / 1500)
+    assert c.share("workload_hours") == pytest.approx(11 / 42)  # A1 counts twice
+    reps = {r["rep_id"]: r for r in c.reps.iter_rows(named=True)}
+    assert (reps["P2"]["accounts_a"], reps["P2"]["accounts_b"]) == (4, 4)
+    assert (reps["P1"]["accounts_a"], reps["P1"]["accounts_b"]) == (2, 2)
+    assert (reps["P2"]["workload_a_hours"], reps["P2"]["workload_b_hours"]) == (
+        31.0,
+        22.0,
+    )
