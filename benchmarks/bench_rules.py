@@ -481,9 +481,10 @@ def write_docs(
         "sample and was extrapolated linearly (it is linear in accounts).",
         f"* Peak resident memory: {rss_eval:,.0f} MB after evaluation, {rss_ours:,.0f} MB after "
         f"the SQLite write, {rss_end:,.0f} MB at the end of the run (DuckDB baseline included).",
-        "* Evaluation excludes column encoding (reading accounts is data preparation); "
-        "the incremental row includes encoding the one account, the diff against its "
-        "stored assignments, the write and the audit row, and the commit.",
+        "* Evaluation excludes column encoding (reading accounts is data preparation). "
+        "The incremental row is `services.assign.reassign_account` with the compiled "
+        "engine kept in memory: the one account's scalar evaluation, the diff against "
+        "its stored rows, the writes and audit rows, and the commit.",
         "",
     ]
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"

@@ -29,11 +29,20 @@ def import_(
         ),
     ],
     model: str = typer.Option(..., "--model", "-m", help="Model (made if missing)."),
+    replace: bool = typer.Option(
+        False, "--replace", help="Delete the model's other rules and value sets first."
+    ),
 ) -> None:
     """Import territories, types, rules and value sets into a model."""
 
     def go() -> None:
-        r = svc.import_rules(open_store(ctx), path, model, actor=settings_of(ctx).actor)
+        r = svc.import_rules(
+            open_store(ctx),
+            path,
+            model,
+            actor=settings_of(ctx).actor,
+            replace_rules=replace,
+        )
         c = r.counts
         made = " (new model)" if r.created_model else ""
         console.print(

@@ -67,12 +67,19 @@ def _read(path: Path, model_id: str) -> RuleSet:
 
 
 def import_rules(
-    engine: Engine, path: str | Path, model: str, *, actor: str
+    engine: Engine,
+    path: str | Path,
+    model: str,
+    *,
+    actor: str,
+    replace_rules: bool = False,
 ) -> ImportResult:
     """Import a Salesforce setup folder or a YAML rule file into ``model``.
 
-    Creates the model when it does not exist. The merged rule set is
-    checked before anything is committed.
+    Creates the model when it does not exist. Territories and types are
+    merged by id; rules replace the stored rules of the same id, or every
+    stored rule and value set of the model when ``replace_rules``. The
+    resulting rule set is checked before anything is committed.
 
     Raises
     ------
@@ -98,6 +105,8 @@ def import_rules(
             territories=tuple(replace(x, model_id=m.id) for x in rule_set.territories),
         )
         repo = RuleRepository(conn)
+        if replace_rules:
+            repo.delete_rules(m.id)
         counts = repo.save(m.id, rule_set)
         merged = repo.load(m.id)
         RuleEngine(merged)  # refuse rules that cannot run; rolls the import back
@@ -172,7 +181,8 @@ def rules_from_design(
     ``level`` ``zip`` makes ``billing_postal_code inTable <zips>`` rules (ZIP+4
     accounts match on their first five digits); ``county`` makes
     ``county_id inTable <counties>`` rules, matching accounts by the county
-    they were placed in. Re-running replaces the earlier design rules.
+    they were placed in. Re-running replaces every earlier design rule (ids
+    ``design-...``), so territories dropped from the design lose theirs.
 
     Raises
     ------
@@ -219,6 +229,7 @@ def rules_from_design(
                 )
             )
             links.append(RuleLink(rid, tid))
+        repo.delete_rules(m.id, prefix="design-")
         repo.save(m.id, RuleSet((), tuple(rules), tuple(links), (), sets))
         RuleEngine(repo.load(m.id))
         _ = territories

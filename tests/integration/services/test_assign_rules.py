@@ -472,3 +472,43 @@ def test_rules_demo_turns_design_into_rules_adds_overlays_and_explains(
     ]
     assert demo.explanation is not None
     assert demo.explanation.account_id == "SAMPLE-000001"
+
+
+def test_replace_import_and_design_rerun_drop_stale_rules(engine: Engine) -> None:
+    import_rules(engine, SETUP, "fy27", actor="ops")
+    import_rules(
+        engine, EXAMPLES / "overlays.yaml", "fy27", actor="ops", replace_rules=True
+    )
+    with engine.connect() as conn:
+        kept = RuleRepository(conn).load("fy27")
+    assert sorted(r.id for r in kept.rules) == [
+        "overlay-healthcare",
+        "overlay-strategic",
+    ]
+    assert set(kept.value_sets) == {"strategic-accounts"}
+    assert len(kept.territories) == 16  # territories are merged, never dropped
+    with engine.begin() as conn:
+        conn.execute(
+            insert(t.unit_assignment),
+            [
+                {
+                    "model_id": "fy27",
+                    "unit_kind": "zip",
+                    "unit_id": z,
+                    "territory_id": tid,
+                    "cause": "design",
+                }
+                for z, tid in [("02134", BAY), ("01001", PACIFIC)]
+            ],
+        )
+    assert rules_from_design(engine, "fy27", actor="ops").n_rules == 2
+    with engine.begin() as conn:
+        conn.execute(
+            t.unit_assignment.delete().where(
+                t.unit_assignment.c.territory_id == PACIFIC
+            )
+        )
+    assert rules_from_design(engine, "fy27", actor="ops").n_rules == 1
+    with engine.connect() as conn:
+        ids = sorted(r.id for r in RuleRepository(conn).load("fy27").rules)
+    assert ids == [f"design-{BAY}", "overlay-healthcare", "overlay-strategic"]

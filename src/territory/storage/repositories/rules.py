@@ -190,6 +190,39 @@ class RuleRepository:
             n += 1
         return n
 
+    def delete_rules(self, model_id: str, *, prefix: str = "") -> int:
+        """Delete the model's rules (those whose id starts with ``prefix``).
+
+        Items and links go with their rules; value sets named with ``prefix``
+        go too (every value set when ``prefix`` is empty). Returns the number
+        of rules deleted.
+        """
+        ar, ri, rt, vs = t.assignment_rule, t.rule_item, t.rule_territory, t.value_set
+        ids = list(
+            self.conn.execute(
+                select(ar.c.id).where(
+                    (ar.c.model_id == model_id)
+                    & ar.c.id.startswith(prefix, autoescape=True)
+                )
+            ).scalars()
+        )
+        for table in (ri, rt):
+            self.conn.execute(
+                delete(table).where(
+                    (table.c.model_id == model_id) & table.c.rule_id.in_(ids)
+                )
+            )
+        self.conn.execute(
+            delete(ar).where((ar.c.model_id == model_id) & ar.c.id.in_(ids))
+        )
+        self.conn.execute(
+            delete(vs).where(
+                (vs.c.model_id == model_id)
+                & vs.c.name.startswith(prefix, autoescape=True)
+            )
+        )
+        return len(ids)
+
     def save(self, model_id: str, rule_set: RuleSet) -> SaveCounts:
         """Merge ``rule_set`` into the model (see the module docstring).
 
