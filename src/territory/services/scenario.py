@@ -1,0 +1,342 @@
+"""Model B of a comparison as a delta of model A.
+
+A scenario is usually a clone of the plan with a share of its assignments
+changed, so reading and measuring B from scratch would repeat A's work. The
+differences are found inside the database (an anti-join each way over the
+assignment primary key); B's :class:`Plan` is A's with them applied, and
+B's account measures are A's except where they can differ (see
+:func:`scenario_measures`). Tests pin both against full reads of B.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import polars as pl
+from sqlalchemy import Connection, exists, or_, select
+
+from territory.domain import TerritoryModel
+from territory.errors import InputError, InternalError
+from territory.metrics.hierarchy import build_hierarchy
+from territory.services.plan import Plan, read_frame
+from territory.services.workload import (
+    WorkloadConfig,
+    account_measures,
+    territory_centres,
+)
+from territory.storage import tables as t
+
+__all__ = [
+    "assignment_diff",
+    "has_duplicates_among",
+    "scenario_measures",
+    "scenario_plan",
+    "with_sales",
+]
+
+
+def assignment_diff(conn: Connection, id_a: str, id_b: str) -> pl.DataFrame:
+    """Return ``side, account_id, territory_id``: pairs held by one model only.
+
+    Computed inside the database (one anti-join each way over the primary
+    key), so only the differences travel.
+    """
+    aa = t.account_assignment
+    frames = []
+    for side, mine, other in (("a", id_a, id_b), ("b", id_b, id_a)):
+        o = aa.alias("o")
+        stmt = select(aa.c.account_id, aa.c.territory_id).where(
+            aa.c.model_id == mine,
+            ~exists().where(
+                o.c.model_id == other,
+                o.c.account_id == aa.c.account_id,
+                o.c.territory_id == aa.c.territory_id,
+            ),
+        )
+        frames.append(
+            read_frame(
+                conn, stmt, {"account_id": pl.String, "territory_id": pl.String}
+            ).with_columns(pl.lit(side).alias("side"))
+        )
+    return pl.concat(frames).select("side", "account_id", "territory_id")
+
+
+def scenario_plan(
+    conn: Connection,
+    plan_a: Plan,
+    model_b: TerritoryModel,
+    diff: pl.DataFrame,
+    a_has_duplicates: bool,
+) -> Plan:
+    """Build model B's :class:`Plan` from A's and the assignment differences.
+
+    Reading B's million assignments again would double the cost of a
+    comparison; B's territories, hierarchy and memberships are small and are
+    read, its assignments are A's with the differences applied.
+    """
+    terr = read_frame(
+        conn,
+        select(t.territory.c.id, t.territory.c.name, t.territory.c.parent_id)
+        .where(t.territory.c.model_id == model_b.id)
+        .order_by(t.territory.c.id),
+        {"territory_id": pl.String, "name": pl.String, "parent_id": pl.String},
+    )
+    if terr.height == 0:
+        raise InputError(
+            f"Model '{model_b.name}' has no territories; design or import them "
+            "first (for example `territory design`).",
+            code="model_empty",
+            details={"model": model_b.name},
+        )
+    terr = terr.with_row_index("t_idx").with_columns(pl.col("t_idx").cast(pl.Int64))
+    index = dict(
+        zip(terr["territory_id"].to_list(), terr["t_idx"].to_list(), strict=True)
+    )
+    parents = []
+    for tid, pid in zip(
+        terr["territory_id"].to_list(), terr["parent_id"].to_list(), strict=True
+    ):
+        if pid is not None and pid not in index:
+            raise InputError(
+                f"Territory '{tid}' of model '{model_b.name}' names parent '{pid}', "
+                "which is not in the model; fix the parent or create it.",
+                code="territory_parent_missing",
+                details={"territory": tid, "parent": pid},
+            )
+        parents.append(-1 if pid is None else index[pid])
+    h = build_hierarchy(np.asarray(parents, dtype=np.int64))
+    has_child = np.zeros(h.n, dtype=bool)
+    has_child[h.parent[h.parent >= 0]] = True
+    terr = terr.with_columns(
+        pl.Series("parent_idx", h.parent, dtype=pl.Int64),
+        pl.Series("depth", h.depth, dtype=pl.Int64),
+        pl.Series("root_idx", h.root, dtype=pl.Int64),
+        pl.Series("is_leaf", ~has_child, dtype=pl.Boolean),
+    )
+    a_ids = plan_a.territories.select("t_idx", "territory_id")
+    b_ids = terr.select(pl.col("territory_id"), pl.col("t_idx").alias("t_idx_b"))
+    kept = plan_a.assignments.join(a_ids, on="t_idx", how="left").join(
+        diff.filter(pl.col("side") == "a").select("account_id", "territory_id"),
+        on=["account_id", "territory_id"],
+        how="anti",
+    )
+    added = diff.filter(pl.col("side") == "b").select("account_id", "territory_id")
+    firmo = plan_a.assignments.drop("t_idx")
+    if a_has_duplicates:
+        firmo = firmo.unique(subset="account_id", keep="first", maintain_order=True)
+    known = added.join(firmo, on="account_id", how="inner")
+    new_ids = added.join(firmo.select("account_id"), on="account_id", how="anti")
+    if new_ids.height:
+        # Accounts only in B: read their firmographics through load_plan's
+        # columns (same names), a few at most in practice.
+        extra = _account_rows(
+            conn, new_ids["account_id"].unique().sort().to_list(), firmo.schema
+        )
+        known = pl.concat(
+            [known, new_ids.join(extra, on="account_id", how="inner")],
+            how="vertical_relaxed",
+        )
+    columns = plan_a.assignments.columns
+    assignments = (
+        pl.concat(
+            [kept.drop("t_idx"), known.select(kept.drop("t_idx").columns)],
+            how="vertical_relaxed",
+        )
+        .join(b_ids, on="territory_id", how="inner")
+        .rename({"t_idx_b": "t_idx"})
+        .select(columns)
+    )
+    m = t.territory_membership
+    day: object = (
+        plan_a.as_of.isoformat() if conn.dialect.name == "sqlite" else plan_a.as_of
+    )
+    members = read_frame(
+        conn,
+        select(m.c.territory_id, m.c.rep_id, m.c.role, m.c.start_date, m.c.end_date)
+        .where(m.c.model_id == model_b.id)
+        .where(or_(m.c.end_date.is_(None), m.c.end_date >= day))
+        .where(or_(m.c.start_date.is_(None), m.c.start_date <= day))
+        .order_by(m.c.territory_id, m.c.role, m.c.rep_id),
+        {
+            "territory_id": pl.String,
+            "rep_id": pl.String,
+            "role": pl.String,
+            "start_date": pl.Date,
+            "end_date": pl.Date,
+        },
+    )
+    members = members.join(
+        terr.select("territory_id", "t_idx"), on="territory_id"
+    ).select("t_idx", "rep_id", "role", "start_date", "end_date")
+    return replace(
+        plan_a,
+        model=model_b,
+        territories=terr,
+        hierarchy=h,
+        assignments=assignments,
+        memberships=members,
+    )
+
+
+def _account_rows(
+    conn: Connection, account_ids: list[str], schema: pl.Schema
+) -> pl.DataFrame:
+    a = t.account
+    frames = []
+    for k in range(0, len(account_ids), 500):
+        chunk = account_ids[k : k + 500]
+        frames.append(
+            read_frame(
+                conn,
+                select(
+                    a.c.id,
+                    a.c.annual_revenue,
+                    a.c.employees,
+                    a.c.industry,
+                    a.c.county_id,
+                    a.c.latitude,
+                    a.c.longitude,
+                ).where(a.c.id.in_(chunk)),
+                {
+                    "account_id": pl.String,
+                    "annual_revenue": pl.Float64,
+                    "employees": pl.Float64,
+                    "industry": pl.String,
+                    "county_id": pl.String,
+                    "latitude": pl.Float64,
+                    "longitude": pl.Float64,
+                },
+            )
+        )
+    out = pl.concat(frames)
+    for name, dtype in schema.items():
+        if name not in out.columns:
+            out = out.with_columns(pl.lit(None, dtype=dtype).alias(name))
+    return out.select(list(schema.keys()))
+
+
+def has_duplicates_among(assignments: pl.DataFrame, ids: pl.Series) -> bool:
+    """Return whether any of ``ids`` holds more than one row in ``assignments``."""
+    if ids.len() == 0:
+        return False
+    rows = assignments.filter(pl.col("account_id").is_in(ids.unique().implode()))
+    return bool(rows["account_id"].is_duplicated().any())
+
+
+def with_sales(acc: pl.DataFrame, sales: pl.DataFrame) -> pl.DataFrame:
+    return acc.join(sales, on="account_id", how="left").with_columns(
+        pl.col("sales").fill_null(0.0)
+    )
+
+
+def _origins(plan: Plan) -> pl.DataFrame:
+    """Return ``territory_id, o_lat, o_lon, by_centre``: where travel starts.
+
+    The same rule as :func:`account_measures` with ``travel_from="owner"``:
+    the owner's home when it is located, else the territory's centre.
+    """
+    lat, lon = territory_centres(plan)
+    lat, lon = lat.copy(), lon.copy()
+    by_centre = np.ones(plan.n_territories, dtype=bool)
+    owners = plan.owners().join(
+        plan.reps.select("rep_id", "home_lat", "home_lon"), on="rep_id", how="left"
+    )
+    idx = owners["t_idx"].to_numpy()
+    h_lat = owners["home_lat"].to_numpy()
+    h_lon = owners["home_lon"].to_numpy()
+    ok = np.isfinite(h_lat) & np.isfinite(h_lon)
+    lat[idx[ok]], lon[idx[ok]] = h_lat[ok], h_lon[ok]
+    by_centre[idx[ok]] = False
+    return pl.DataFrame(
+        {
+            "territory_id": plan.territories["territory_id"],
+            "o_lat": lat,
+            "o_lon": lon,
+            "by_centre": by_centre,
+        }
+    )
+
+
+def scenario_measures(
+    conn: Connection,
+    plan_a: Plan,
+    acc_a: pl.DataFrame,
+    plan_b: Plan,
+    diff: pl.DataFrame,
+    cfg: WorkloadConfig,
+    sales: pl.DataFrame,
+) -> pl.DataFrame:
+    """Return B's account measures, measuring anew only what can differ.
+
+    Potential and segment belong to the account; workload depends only on
+    where travel starts. So a pair held by both models in a territory whose
+    travel origin is unchanged keeps A's figures. Measured anew: the pairs
+    only B holds, and every pair of a territory whose origin moved — plus
+    all pairs of a touched territory measured from its centre, so that the
+    centre is computed from all of its accounts, exactly as a full run would.
+    """
+    oa, ob = _origins(plan_a), _origins(plan_b)
+    joined = ob.join(oa, on="territory_id", how="left", suffix="_a")
+    moved_origin = joined.filter(
+        pl.col("o_lat_a").is_null()
+        | pl.col("o_lat").ne_missing(pl.col("o_lat_a"))
+        | pl.col("o_lon").ne_missing(pl.col("o_lon_a"))
+        | (pl.col("by_centre") != pl.col("by_centre_a"))
+    )["territory_id"]
+    touched = diff["territory_id"].unique()
+    centred_touched = ob.filter(
+        pl.col("by_centre") & pl.col("territory_id").is_in(touched.implode())
+    )["territory_id"]
+    whole = set(moved_origin.to_list()) | set(centred_touched.to_list())
+    b_ids = plan_b.territories["territory_id"].to_numpy()
+    b_assign = plan_b.assignments
+    in_whole = np.isin(b_ids[b_assign["t_idx"].to_numpy()], np.array(sorted(whole)))
+    only_b = diff.filter(pl.col("side") == "b").select("account_id", "territory_id")
+    b_with_id = b_assign.with_columns(
+        pl.Series("territory_id", b_ids[b_assign["t_idx"].to_numpy()], dtype=pl.String)
+    )
+    new_pair = (
+        b_with_id.join(
+            only_b.with_columns(pl.lit(True).alias("_new")),
+            on=["account_id", "territory_id"],
+            how="left",
+        )["_new"]
+        .fill_null(False)
+        .to_numpy()
+    )
+    sub = b_assign.filter(pl.Series(in_whole | new_pair))
+    measured = with_sales(
+        account_measures(
+            conn, replace(plan_b, assignments=sub), cfg, travel_from="owner"
+        ),
+        sales,
+    )
+    a_ids = plan_a.territories["territory_id"].to_numpy()
+    b_index = plan_b.territories.select("territory_id", pl.col("t_idx").alias("t_b"))
+    reuse = (
+        acc_a.with_columns(
+            pl.Series("territory_id", a_ids[acc_a["t_idx"].to_numpy()], dtype=pl.String)
+        )
+        .join(
+            diff.filter(pl.col("side") == "a").select("account_id", "territory_id"),
+            on=["account_id", "territory_id"],
+            how="anti",
+        )
+        .filter(
+            ~pl.col("territory_id").is_in(
+                pl.Series(sorted(whole), dtype=pl.String).implode()
+            )
+        )
+        .join(b_index, on="territory_id", how="inner")
+        .with_columns(pl.col("t_b").alias("t_idx"))
+        .select(measured.columns)
+    )
+    out = pl.concat([reuse, measured], how="vertical_relaxed")
+    if out.height != b_assign.height:
+        raise InternalError(
+            f"Measuring model '{plan_b.model.name}' gave {out.height:,} account "
+            f"rows for {b_assign.height:,} assignments; please report this.",
+            code="compare_measure_rows",
+        )
+    return out
