@@ -23,6 +23,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +32,9 @@ import shapely
 from sqlalchemy import Connection, select
 
 from territory.errors import InputError
+
+if TYPE_CHECKING:
+    from matplotlib.path import Path as MplPath
 from territory.services.plan import read_frame
 from territory.storage import tables as t
 
@@ -141,10 +145,10 @@ def territory_colours(n: int) -> list[str]:
 # drawing
 
 
-def _paths(geoms: Sequence[object]) -> list[object]:
+def _paths(geoms: Sequence[object]) -> list[MplPath | None]:
     from matplotlib.path import Path as MplPath
 
-    out = []
+    out: list[MplPath | None] = []
     for geom in geoms:
         verts: list[npt.NDArray[np.float64]] = []
         codes: list[npt.NDArray[np.uint8]] = []
@@ -192,7 +196,7 @@ def _draw_units(
     have = [i for i, p in enumerate(paths) if p is not None]
     if have:
         col = PathCollection(
-            [paths[i] for i in have],
+            [p for p in paths if p is not None],
             facecolors=[colours[i] for i in have],
             edgecolors=edge,
             linewidths=linewidth,

@@ -306,7 +306,7 @@ def _hierarchy_order(table: pl.DataFrame) -> pl.DataFrame:
         out = [tid]
         seen = {tid}
         while parent.get(out[-1]) is not None and parent[out[-1]] not in seen:
-            out.append(parent[out[-1]])  # type: ignore[arg-type]
+            out.append(parent[out[-1]])
             seen.add(out[-1])
         return tuple(reversed(out))
 
