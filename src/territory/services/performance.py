@@ -39,7 +39,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from sqlalchemy import Connection, Engine, case, func, select
+from sqlalchemy import Connection, Engine, FromClause, case, func, select
 
 from territory.errors import InputError
 from territory.metrics.balance import BalanceIndices, balance_indices
@@ -202,7 +202,9 @@ def _open_pipeline(conn: Connection, model_id: str, *, with_splits: bool) -> _Pi
         unsplit = func.sum(
             case((split_ids.c.opportunity_id.is_(None), o.c.amount), else_=0.0)
         )
-        source = o.outerjoin(split_ids, split_ids.c.opportunity_id == o.c.id)
+        source: FromClause = o.outerjoin(
+            split_ids, split_ids.c.opportunity_id == o.c.id
+        )
     else:
         unsplit = func.sum(0.0)
         source = o
@@ -452,7 +454,7 @@ def _contiguity(conn: Connection, plan: Plan) -> npt.NDArray[np.int64] | None:
         for s, anc in enumerate(levels):
             sel = steps == s
             at_d[sel] = anc[sel]
-        counted = count_pieces(adj, at_d, n)  # type: ignore[arg-type]
+        counted = count_pieces(adj, at_d, n)
         nodes = depth == d
         pieces[nodes] = counted[nodes]
     return pieces
@@ -470,7 +472,7 @@ def _quota_by_territory(plan: Plan, rows: pl.DataFrame) -> FloatArray:
     )
     has = np.bincount(terr_rows["t_idx"].to_numpy(), minlength=n) > 0
     h = plan.hierarchy
-    quota = own.copy()
+    quota = own.astype(np.float64)
     for d in sorted(set(h.depth.tolist()), reverse=True):
         at = np.flatnonzero((h.depth == d) & ~has)
         if at.size == 0:
@@ -541,9 +543,9 @@ def compute_metrics(
     # reads the accounts: the store works without holding the GIL.
     pool = None if _in_memory(engine) else ThreadPoolExecutor(max_workers=1)
     try:
-        reps = level == "rep"
+        splits = level == "rep"
         pending = (
-            pool.submit(_read_facts, engine, model_id, per, reps) if pool else None
+            pool.submit(_read_facts, engine, model_id, per, splits) if pool else None
         )
         with engine.connect() as conn:
             plan = load_plan(conn, model_id, potential_field=cfg.potential_field)
@@ -552,7 +554,9 @@ def compute_metrics(
             step("contiguity")
             pieces = _contiguity(conn, plan)
             facts = (
-                pending.result() if pending else _read_facts(conn, model_id, per, reps)
+                pending.result()
+                if pending
+                else _read_facts(conn, model_id, per, splits)
             )
     finally:
         if pool is not None:

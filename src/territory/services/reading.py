@@ -8,6 +8,7 @@ column once, as a whole, to the polars type the caller asks for.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
@@ -44,7 +45,9 @@ def fetch_columns(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
 
 
 def read_frame(
-    conn: Connection, stmt: Select[Any], schema: dict[str, pl.DataType]
+    conn: Connection,
+    stmt: Select[Any],
+    schema: Mapping[str, pl.DataType | type[pl.DataType]],
 ) -> pl.DataFrame:
     """Run ``stmt`` and return its rows as a frame with ``schema`` (column order).
 
