@@ -356,11 +356,12 @@ def _frames(
     vac = []
     for j, r in enumerate(result.owner.tolist()):
         if r < 0:
-            reason = (
-                "no free rep left to staff it"
-                if allowed[:, j].any()
-                else "its workload exceeds the capacity of every free rep"
-            )
+            if work.shape[0] == 0:
+                reason = "no active rep can own a territory"
+            elif allowed[:, j].any():
+                reason = "no free rep left to staff it"
+            else:
+                reason = "its workload exceeds the capacity of every free rep"
             best = float(work[:, j].min()) if work.shape[0] else float("nan")
             vac.append((leaf_ids[j], best, reason))
             continue

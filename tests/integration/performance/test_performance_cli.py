@@ -6,9 +6,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import build_plan
 from typer.testing import CliRunner
 
+from conftest import build_plan
 from territory.cli import app
 from territory.storage.engine import make_engine, migrate
 

@@ -124,3 +124,34 @@ def test_write_metrics_csv_and_parquet(plan_engine: Engine, tmp_path: Path) -> N
     assert pl.read_parquet(pq).height == 8
     with pytest.raises(InputError, match="csv or .parquet"):
         write_metrics(res, tmp_path / "m.xlsx")
+
+
+def test_metrics_on_a_model_without_accounts(engine: Engine) -> None:
+    from sqlalchemy import insert
+
+    from territory.services.models import create_model
+    from territory.storage import tables as t
+
+    model = create_model(engine, "bare", actor="t")
+    with engine.begin() as conn:
+        conn.execute(
+            insert(t.territory),
+            [
+                {
+                    "model_id": model.id,
+                    "id": tid,
+                    "name": tid,
+                    "parent_id": parent,
+                    "description": "",
+                    "is_catch_all": False,
+                    "attributes": {},
+                }
+                for tid, parent in (("R", None), ("T", "R"))
+            ],
+        )
+    res = compute_metrics(engine, "bare", period="2027")
+    row = _row(res.table, "territory_id", "T")
+    assert (row["accounts"], row["sales"], row["attainment"]) == (0, 0.0, None)
+    assert row["diameter_km"] is None
+    acc = next(b for b in res.balance if b.measure == "accounts")
+    assert acc.cv is None and acc.max_min is None and acc.gini is None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from conftest import SIMPLE
 from sqlalchemy import Engine, func, select
 
+from conftest import SIMPLE
 from territory.errors import InputError
 from territory.services.quota import allocate_quotas
 from territory.storage import tables as t

@@ -12,9 +12,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import SIMPLE
 from sqlalchemy import Engine, select
 
+from conftest import SIMPLE
 from territory.errors import ValidationFailed
 from territory.metrics.compactness import haversine_km
 from territory.services.staffing import read_locks, staff_model
@@ -108,3 +108,32 @@ def test_staffing_writes_memberships_with_dates_and_audit(plan_engine: Engine) -
     assert ("T1", "P4", "overlay") in {(r[0], r[1], r[2]) for r in rows}
     assert ("D1", "M1", "manager") in {(r[0], r[1], r[2]) for r in rows}
     assert sorted(a["action"] for a in audit) == ["insert", "insert", "update"]
+
+
+def test_staffing_without_reps_reports_every_territory_vacant(engine: Engine) -> None:
+    from sqlalchemy import insert
+
+    from territory.services.models import create_model
+
+    model = create_model(engine, "empty", actor="t")
+    with engine.begin() as conn:
+        conn.execute(
+            insert(t.territory),
+            [
+                {
+                    "model_id": model.id,
+                    "id": tid,
+                    "name": tid,
+                    "parent_id": None,
+                    "description": "",
+                    "is_catch_all": False,
+                    "attributes": {},
+                }
+                for tid in ("X1", "X2")
+            ],
+        )
+    res = staff_model(engine, "empty", actor="t", write=False)
+    assert res.owners.height == 0
+    assert (
+        res.vacancies["reason"].to_list() == ["no active rep can own a territory"] * 2
+    )
