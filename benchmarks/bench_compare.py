@@ -20,6 +20,7 @@ separately, as the target (< 5 s) is for the comparison.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sqlite3
 import statistics
@@ -226,28 +227,40 @@ def main() -> None:
         print(f"built {path} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     engine = make_engine(f"sqlite:///{path}")
     migrate(engine)
+    phases: dict[str, list[float]] = {}
+
+    def timed_compare() -> object:
+        marks: list[tuple[str, float]] = []
+        out = compare_models(
+            engine,
+            "base",
+            "scenario",
+            period="2027",
+            progress=lambda msg: marks.append((msg, time.perf_counter())),
+        )
+        marks.append(("end", time.perf_counter()))
+        for (label, start), (_next, stop) in zip(marks, marks[1:], strict=False):
+            phases.setdefault(label, []).append(stop - start)
+        return out
+
     result = compare_models(engine, "base", "scenario", period="2027")
     with tempfile.TemporaryDirectory() as tmp_dir:
         png = Path(tmp_dir) / "changes.png"
         rows = [
-            (
-                "compare base scenario --period 2027",
-                *_time(
-                    lambda: compare_models(engine, "base", "scenario", period="2027"),
-                    args.repeat,
-                ),
-            ),
+            ("compare base scenario --period 2027", *_time(timed_compare, args.repeat)),
             (
                 "change map (PNG)",
                 *_time(lambda: draw_change_map(engine, result, png), args.repeat),
             ),
         ]
+    load = os.getloadavg()[0]
     print(f"# territory compare benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(
-        f"# {platform.processor() or platform.machine()}, "
-        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}; "
-        f"{args.accounts:,} accounts, {len(SALES_PERIODS) * args.accounts:,} sales "
-        f"rows, {N_REGIONS + N_DISTRICTS + N_LEAVES:,} territories; "
+        f"# {platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs), "
+        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+        f"load average {load:.1f}; {args.accounts:,} accounts, "
+        f"{len(SALES_PERIODS) * args.accounts:,} sales rows, "
+        f"{N_REGIONS + N_DISTRICTS + N_LEAVES:,} territories; "
         f"{result.units_moved.height:,} units and {result.accounts_moved.height:,} "
         "accounts moved"
     )
@@ -255,6 +268,11 @@ def main() -> None:
     print("|---|---:|---:|")
     for label, best, median in rows:
         print(f"| `{label}` | {best:.2f} | {median:.2f} |")
+    print()
+    print("| compare phase | best (s) | median (s) |")
+    print("|---|---:|---:|")
+    for label, times in phases.items():
+        print(f"| {label} | {min(times):.2f} | {statistics.median(times):.2f} |")
 
 
 if __name__ == "__main__":

@@ -84,6 +84,7 @@ def _median(xs: list[float]) -> float:
 
 
 def _run(engine: Any, case: str, target: str, request: Any, note: str = "") -> Row:
+    from territory.errors import ConvergenceError, InfeasibleError
     from territory.services.design import design_territories
 
     first: list[float] = []
@@ -93,7 +94,26 @@ def _run(engine: Any, case: str, target: str, request: Any, note: str = "") -> R
             first.append(elapsed)
 
     t0 = time.perf_counter()
-    report = design_territories(engine, request, actor="bench", progress=progress)
+    try:
+        report = design_territories(engine, request, actor="bench", progress=progress)
+    except (ConvergenceError, InfeasibleError) as exc:
+        reached = exc.details.get("reached", {})
+        return Row(
+            case=case,
+            target=target,
+            n_units=0,
+            p=request.n_territories or 0,
+            status=f"not feasible ({exc.code})",
+            feasible=False,
+            contiguous=bool(exc.details.get("contiguous")),
+            worst=", ".join(f"{a} ±{v:.2%}" for a, v in reached.items()),
+            max_diam_km=0.0,
+            median_diam_km=0.0,
+            first_feasible_s=first[0] if first else None,
+            solve_s=float(exc.details.get("elapsed_s", 0.0)),
+            total_s=time.perf_counter() - t0,
+            note=note,
+        )
     total = time.perf_counter() - t0
     diam = [t.diameter_km for t in report.territories]
     worst = ", ".join(
@@ -117,7 +137,10 @@ def _run(engine: Any, case: str, target: str, request: Any, note: str = "") -> R
         first_feasible_s=first[0] if first else None,
         solve_s=report.solve_s,
         total_s=total,
-        note=(note + (f" bridges: {bridges}" if bridges else "")).strip(),
+        note=(
+            f"read {report.read_s:.1f} s, save {report.save_s:.1f} s. {note}"
+            + (f" bridges: {bridges}" if bridges else "")
+        ).strip(),
     )
 
 

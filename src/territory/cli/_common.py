@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,8 +54,29 @@ def open_store(ctx: typer.Context) -> Engine:
     return _open(settings_of(ctx).database_url)
 
 
+#: Width of tables when the output is not a terminal (a log, a pipe) and
+#: ``COLUMNS`` is not set: wide enough for the metric tables.
+PIPE_WIDTH = 132
+
+
+def fit_console() -> None:
+    """Size the consoles now: ``COLUMNS`` wins, else the terminal, else PIPE_WIDTH.
+
+    The consoles are made at import time; a command can run later in another
+    environment (a test runner, an embedding program), so each command re-reads
+    the width when it starts.
+    """
+    columns = os.environ.get("COLUMNS", "")
+    for con in (console, err_console):
+        if columns.isdigit() and int(columns) > 0:
+            con.width = int(columns)
+        elif not con.is_terminal:
+            con.width = PIPE_WIDTH
+
+
 def run_command(fn: Callable[[], T]) -> T:
     """Run ``fn``; print project errors as ``error: ...`` and exit with their code."""
+    fit_console()
     try:
         return fn()
     except ValidationFailed as exc:

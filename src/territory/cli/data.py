@@ -164,3 +164,104 @@ def sample_accounts(
         )
 
     run_command(go)
+
+
+@app.command("sample-reps")
+def sample_reps(
+    ctx: typer.Context,
+    n: int = typer.Option(12, "--n", help="How many sample reps."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same reps."),
+    states: str | None = typer.Option(
+        None, "--states", help="Comma-separated state codes (default: all loaded)."
+    ),
+    capacity_hours: float = typer.Option(
+        1600.0, "--capacity-hours", help="Yearly hours each rep can work."
+    ),
+) -> None:
+    """Generate SAMPLE reps whose homes lie in loaded counties, by population.
+
+    Ids are SAMPLE-REP-001 ..., names "Sample Rep 001" ...; earlier sample reps
+    are replaced (refused while they still belong to territories).
+    """
+
+    def go() -> None:
+        from territory.services.sample_reps import generate_sample_reps
+
+        engine = open_store(ctx)
+        report = generate_sample_reps(
+            engine, n, seed=seed, capacity_hours=capacity_hours, states=states
+        )
+        console.print(
+            f"{report.n_reps:,} sample reps with {report.capacity_hours:,.0f} h "
+            f"capacity each, homes in {', '.join(report.states)} "
+            f"(replaced {report.replaced:,} earlier sample reps).",
+            highlight=False,
+        )
+
+    run_command(go)
+
+
+@app.command("summary")
+def summary(
+    ctx: typer.Context,
+    level: str = typer.Option("county", "--level", help="Unit level: county or zip."),
+    contiguity: str = typer.Option(
+        "queen", "--contiguity", help="Adjacency to count components on."
+    ),
+) -> None:
+    """Show what the store holds, per state: units, people, accounts, pieces."""
+
+    def go() -> None:
+        from territory.services.overview import summarise_store
+
+        engine = open_store(ctx)
+        ov = summarise_store(engine, kind=level, contiguity=contiguity)
+        if not ov.states:
+            console.print(
+                f"No {level} units in the store; run `territory data load-us` first."
+            )
+            return
+        table = Table(title=f"Store: {level} units ({contiguity} adjacency)")
+        for col, justify in (
+            ("state", "left"),
+            ("units", "right"),
+            ("people 2019", "right"),
+            ("labour 2009", "right"),
+            ("accounts", "right"),
+            ("sample", "right"),
+            ("pieces", "right"),
+            ("islands", "left"),
+        ):
+            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        for s in ov.states:
+            table.add_row(
+                s.state,
+                f"{s.units:,}",
+                f"{s.population:,.0f}",
+                f"{s.labor_force:,.0f}",
+                f"{s.accounts:,}",
+                f"{s.sample_accounts:,}",
+                f"{s.components:,}",
+                _islands(s.islands),
+            )
+        table.add_section()
+        table.add_row(
+            "total",
+            f"{ov.units:,}",
+            f"{ov.population:,.0f}",
+            f"{sum(s.labor_force for s in ov.states):,.0f}",
+            f"{ov.accounts:,}",
+            f"{sum(s.sample_accounts for s in ov.states):,}",
+            f"{ov.components:,}",
+            f"{len(ov.islands)}",
+        )
+        console.print(table)
+        if ov.unplaced_accounts or ov.accounts_outside:
+            console.print(
+                f"{ov.unplaced_accounts:,} accounts could not be placed; "
+                f"{ov.accounts_outside:,} sit in units of other levels or states "
+                "(`territory export accounts FILE` lists them).",
+                highlight=False,
+            )
+
+    run_command(go)

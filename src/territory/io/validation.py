@@ -107,7 +107,7 @@ def _issues_for(
         return []
     values = (
         picked.get_column(column).cast(pl.String).to_list()
-        if column in picked.columns
+        if column in picked.columns and picked.schema[column] != pl.Binary
         else [None] * picked.height
     )
     rows = picked.get_column(ROW_COLUMN).to_list()

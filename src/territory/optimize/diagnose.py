@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from territory.errors import InfeasibleError
 from territory.optimize.problem import DesignOptions, DesignProblem
 from territory.optimize.result import InfeasibilityDiagnosis
 
@@ -107,7 +108,13 @@ def plan_oversize_units(
             units.append(int(u))
             reps.append(max(2, round(float(w[u] / mu))))
         if sum(reps) >= reps_total:
-            raise ValueError("oversize units need more reps than there are")
+            raise InfeasibleError(
+                f"the oversize units {units} alone are worth {sum(reps)} reps, "
+                f"leaving none of the {reps_total} for the other units — ask for "
+                "more territories",
+                code="oversize_units_exceed_reps",
+                details={"units": units, "reps": reps, "n_territories": reps_total},
+            )
     rest = reps_total - sum(reps)
     p = len(units) + rest
     weights = np.array(reps + [1] * rest, dtype=np.float64)

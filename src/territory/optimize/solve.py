@@ -169,10 +169,7 @@ def finish(
     lower_bound: float | None = None,
 ) -> DesignResult:
     """Measure ``labels`` and wrap them in a :class:`DesignResult`."""
-    opts = options
-    if excluded and options.contiguity:
-        pass
-    got = measure(problem, opts, labels, targets=targets)
+    got = measure(problem, options, labels, targets=targets)
     violations = got["violations"]
     if diagnosis is not None:
         reached = np.abs(np.asarray(got["deviations"])).max(axis=0)

@@ -278,17 +278,30 @@ def _write_csvs(report: DesignReport, out: Path) -> tuple[Path, Path]:
 
 
 def _colours(shapes: dict[str, Any], order: Sequence[str]) -> dict[str, str]:
-    """Greedy colouring of the territory touch graph (largest degree first)."""
+    """Colour territories so that touching ones differ and colours spread evenly.
+
+    Territories are taken largest touch-degree first; each gets the palette
+    colour its neighbours do not use that has been used least so far (ties to
+    the palette order). With no more territories than palette colours every
+    territory gets its own colour.
+    """
     import networkx as nx
 
     geoms = [shapes[t] for t in order]
     tree = shapely.STRtree(geoms)
-    a, b = tree.query(geoms, predicate="dwithin", distance=1e-4)
+    a, b = tree.query(geoms, predicate="dwithin", distance=1e-3)
     graph = nx.Graph()
     graph.add_nodes_from(range(len(order)))
     graph.add_edges_from((int(i), int(j)) for i, j in zip(a, b, strict=True) if i < j)
-    col = nx.greedy_color(graph, strategy="largest_first")
-    return {t: PALETTE[col[k] % len(PALETTE)] for k, t in enumerate(order)}
+    used = [0] * len(PALETTE)
+    pick: dict[int, int] = {}
+    for k in sorted(graph.nodes, key=lambda n: (-graph.degree[n], n)):
+        taken = {pick[n] for n in graph.neighbors(k) if n in pick}
+        free = [c for c in range(len(PALETTE)) if c not in taken]
+        choice = min(free or range(len(PALETTE)), key=lambda c: (used[c], c))
+        pick[k] = choice
+        used[choice] += 1
+    return {t: PALETTE[pick[k]] for k, t in enumerate(order)}
 
 
 def _draw(

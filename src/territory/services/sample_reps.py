@@ -8,12 +8,14 @@ reps tend to live where people are.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import Engine, delete, func, insert, select
 
 from territory.errors import Conflict, InputError
+from territory.io.usdata import parse_states
 from territory.storage import tables as t
 
 __all__ = ["SampleRepReport", "generate_sample_reps"]
@@ -37,7 +39,7 @@ def generate_sample_reps(
     seed: int = 0,
     *,
     capacity_hours: float = 1600.0,
-    states: tuple[str, ...] | None = None,
+    states: str | Iterable[str] | None = None,
 ) -> SampleRepReport:
     """Write ``n`` sample reps with homes in loaded counties (same seed, same reps).
 
@@ -53,6 +55,7 @@ def generate_sample_reps(
             f"Cannot generate {n} sample reps; give --n 1 or more.",
             code="bad_sample_count",
         )
+    states = parse_states(states)
     with engine.begin() as conn:
         stmt = (
             select(

@@ -49,6 +49,7 @@ Examples
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -313,6 +314,34 @@ def _secondary_indexes(table: Table) -> list[Index]:
     )
 
 
+_VARIES = object()
+
+
+def _constant_of(series: pl.Series) -> Any:
+    """Return the one value every row holds, or ``_VARIES``."""
+    if series.len() == 0 or series.dtype == pl.Binary:
+        return _VARIES
+    first = series[0]
+    if first is None:
+        return None if series.null_count() == series.len() else _VARIES
+    if series.null_count() or not bool((series == first).all()):
+        return _VARIES
+    return first
+
+
+def _sqlite_literal(value: Any) -> str | None:
+    """Return ``value`` as an SQLite literal, or None when it must be bound."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return None  # floats and bytes are bound, so they keep every bit
+
+
 def _insert_sqlite(
     conn: Connection,
     table: Table,
@@ -325,25 +354,43 @@ def _insert_sqlite(
 ) -> None:
     prep = conn.dialect.identifier_preparer
     names = staged.names
-    cols = ", ".join(prep.quote(n) for n in names)
-    marks = ", ".join("?" for _ in names)
-    target = prep.format_table(table)
-    sql = f"INSERT INTO {target} ({cols}) VALUES ({marks}){conflict_sql}"
+    # A value repeated on every row is written into the statement once
+    # instead of being bound a million times.
+    marks: list[str] = []
     iters: list[Any] = []
     for name in names:
         sa_type = table.c[name].type
         if name in staged.frame.columns:
-            iters.append(_sqlite_values(staged.frame.get_column(name), sa_type))
+            series = staged.frame.get_column(name)
+            constant = _constant_of(series)
+            if constant is _VARIES:
+                marks.append("?")
+                iters.append(_sqlite_values(series, sa_type))
+                continue
+            # Converted exactly as the bound column would be.
+            value = _sqlite_values(series.head(1), sa_type)[0]
         else:
-            iters.append(
-                repeat(_sqlite_scalar(staged.scalars[name], sa_type), staged.n_rows)
-            )
-    rows: Iterator[tuple[Any, ...]] = zip(*iters, strict=False)
+            value = _sqlite_scalar(staged.scalars[name], sa_type)
+        literal = _sqlite_literal(value)
+        if literal is None:
+            marks.append("?")
+            iters.append(repeat(value, staged.n_rows))
+        else:
+            marks.append(literal)
+    cols = ", ".join(prep.quote(n) for n in names)
+    target = prep.format_table(table)
+    sql = f"INSERT INTO {target} ({cols}) VALUES ({', '.join(marks)}){conflict_sql}"
+    rows: Iterator[tuple[Any, ...]] = (
+        zip(*iters, strict=False) if iters else repeat((), staged.n_rows)
+    )
     indexes = _secondary_indexes(table) if rebuild_indexes else []
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         (old_cache,) = cursor.execute("PRAGMA cache_size").fetchone()
+        (old_threads,) = cursor.execute("PRAGMA threads").fetchone()
         cursor.execute(f"PRAGMA cache_size = -{_SQLITE_BULK_CACHE_KIB}")
+        # Let CREATE INDEX sort with helper threads.
+        cursor.execute(f"PRAGMA threads = {min(os.cpu_count() or 1, 4)}")
         for ix in indexes:
             cursor.execute(f"DROP INDEX IF EXISTS {prep.quote(str(ix.name))}")
         done = 0
@@ -356,6 +403,7 @@ def _insert_sqlite(
         for ix in indexes:
             cursor.execute(str(CreateIndex(ix).compile(dialect=conn.dialect)))
         cursor.execute(f"PRAGMA cache_size = {int(old_cache)}")
+        cursor.execute(f"PRAGMA threads = {int(old_threads)}")
     finally:
         cursor.close()
 

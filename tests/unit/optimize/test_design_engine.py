@@ -279,3 +279,14 @@ def test_hierarchy_regions_then_territories() -> None:
     sizes = np.bincount(territories)
     assert np.all(np.abs(sizes / 12.8 - 1) <= 0.10 + 1e-9)
     assert split_counts(30, 4).tolist() == [8, 8, 7, 7]
+
+
+def test_oversize_units_worth_every_rep_are_an_infeasible_error() -> None:
+    """Weights 1 1 10 with 2 reps: mean 6, unit 2 alone is worth 2 reps."""
+    from territory.errors import InfeasibleError
+
+    problem = grid_problem(1, 3, [1, 1, 10], 0.05)
+    with pytest.raises(InfeasibleError, match="ask for more territories") as info:
+        plan_oversize_units(problem, DesignOptions(2))
+    assert info.value.code == "oversize_units_exceed_reps"
+    assert info.value.details["units"] == [2]
