@@ -1,19 +1,19 @@
 """`territory size|staff|quota|metrics`: from workload to headcount to results.
 
-Each command calls one service function and prints a rich table; undefined
-ratios print as ``n/a`` (no quota, no potential), pipeline coverage of a met
-quota as ``met``, and an undefined max/min balance ratio as ``—``.
+Each command calls one service function and prints a table sized to the
+console (see :mod:`territory.cli._table`): money is compact (``28.7M``),
+percentages fit one cell (``38.1%``), ids are never cut, and columns that do
+not fit are named in a note. Undefined ratios print as ``n/a`` (no quota, no
+potential), pipeline coverage of a met quota as ``met``, and an undefined
+max/min balance ratio as ``—``.
 """
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from pathlib import Path
 
-import polars as pl
 import typer
-from rich.table import Table
 
 from territory.cli._common import (
     console,
@@ -22,6 +22,7 @@ from territory.cli._common import (
     run_command,
     settings_of,
 )
+from territory.cli._table import Column, money, percent, print_table, ratio
 from territory.errors import InputError
 
 __all__ = ["register"]
@@ -36,22 +37,12 @@ _WORKLOAD = typer.Option(
 )
 
 
-def _money(v: object) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "n/a"
-    return f"{float(v):,.0f}"  # type: ignore[arg-type]
-
-
-def _pct(v: object) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "n/a"
-    return f"{100 * float(v):.1f} %"  # type: ignore[arg-type]
-
-
-def _num(v: object, digits: int = 1) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    return f"{float(v):,.{digits}f}"  # type: ignore[arg-type]
+#: Steps ``compute_metrics`` announces through its progress callback.
+_METRICS_STEPS = 5
+#: Balance measures that are amounts of money (printed compact).
+_MONEY_MEASURES = frozenset({"potential", "sales", "quota", "open_pipeline"})
+_PLURAL = {"territory": "territories", "rep": "reps", "region": "regions"}
+_OUT_HINT = "--out FILE.csv has all of them"
 
 
 def _config(path: Path | None):  # type: ignore[no-untyped-def]
@@ -88,40 +79,56 @@ def size(
             f"workload at {res.capacity_hours:,.0f} h per rep needs "
             f"[bold]{res.reps_needed}[/] reps."
         )
-        regions = Table(title="Reps needed per region")
-        for col in ("region", "territories", "accounts", "workload h", "FTE", "reps"):
-            regions.add_column(col, justify="left" if col == "region" else "right")
-        for r in res.regions.to_dicts():
-            regions.add_row(
-                f"{r['name']} ({r['region_id']})",
-                f"{r['territories']:,}",
-                f"{r['accounts']:,}",
-                f"{r['workload_hours']:,.0f}",
-                f"{r['fte']:.2f}",
-                f"{r['reps_needed']}",
-            )
-        console.print(regions)
+        print_table(
+            console,
+            [
+                Column("region", justify="left", is_id=True),
+                Column("territories", 3),
+                Column("accounts", 2),
+                Column("workload h", 1),
+                Column("FTE", 1),
+                Column("reps"),
+            ],
+            [
+                [
+                    f"{r['name']} ({r['region_id']})",
+                    f"{r['territories']:,}",
+                    f"{r['accounts']:,}",
+                    ratio(r["workload_hours"], 0),
+                    ratio(r["fte"], 2),
+                    f"{r['reps_needed']}",
+                ]
+                for r in res.regions.to_dicts()
+            ],
+            title="Reps needed per region",
+        )
         for label, frame in (("over", res.over), ("under", res.under)):
-            table = Table(
+            if not frame.height:
+                continue
+            print_table(
+                console,
+                [
+                    Column("territory", justify="left", is_id=True),
+                    Column("region", 2, justify="left", is_id=True),
+                    Column("workload h", 1),
+                    Column("gap h", 1),
+                    Column("utilisation"),
+                ],
+                [
+                    [
+                        r["territory_id"],
+                        r["region_id"],
+                        ratio(r["workload_hours"], 0),
+                        f"{r['gap_hours']:+,.0f}",
+                        percent(r["utilisation"]),
+                    ]
+                    for r in frame.head(25).to_dicts()
+                ],
                 title=f"{frame.height} territories {label} capacity "
-                f"(of {res.territories.height})"
+                f"(of {res.territories.height})",
             )
-            for col in ("territory", "region", "workload h", "gap h", "utilisation"):
-                table.add_column(
-                    col, justify="left" if col in ("territory", "region") else "right"
-                )
-            for r in frame.head(25).to_dicts():
-                table.add_row(
-                    r["territory_id"],
-                    r["region_id"],
-                    f"{r['workload_hours']:,.0f}",
-                    f"{r['gap_hours']:+,.0f}",
-                    _pct(r["utilisation"]),
-                )
-            if frame.height:
-                console.print(table)
-                if frame.height > 25:
-                    console.print(f"… and {frame.height - 25} more.")
+            if frame.height > 25:
+                console.print(f"… and {frame.height - 25} more.")
 
     run_command(go)
 
@@ -175,33 +182,35 @@ def staff(
             start=day,
             write=not dry_run,
         )
-        table = Table(title=f"Owners of {res.model} from {res.start_date}")
-        for col in (
-            "territory",
-            "owner",
-            "km",
-            "accounts lost",
-            "workload h",
-            "capacity h",
-            "",
-        ):
-            table.add_column(
-                col, justify="left" if col in ("territory", "owner", "") else "right"
-            )
-        for r in res.owners.sort("territory_id").head(50).to_dicts():
-            flags = ", ".join(
-                f for f, on in (("locked", r["locked"]), ("new", r["changed"])) if on
-            )
-            table.add_row(
-                r["territory_id"],
-                r["rep_id"],
-                f"{r['distance_km']:,.0f}",
-                f"{r['accounts_lost']:,}",
-                f"{r['workload_hours']:,.0f}",
-                f"{r['capacity_hours']:,.0f}",
-                flags,
-            )
-        console.print(table)
+        print_table(
+            console,
+            [
+                Column("territory", justify="left", is_id=True),
+                Column("owner", justify="left", is_id=True),
+                Column("km", 3),
+                Column("accounts lost", 4),
+                Column("workload h", 2),
+                Column("capacity h", 2),
+                Column("flags", 1, justify="left"),
+            ],
+            [
+                [
+                    r["territory_id"],
+                    r["rep_id"],
+                    ratio(r["distance_km"], 0),
+                    f"{r['accounts_lost']:,}",
+                    ratio(r["workload_hours"], 0),
+                    ratio(r["capacity_hours"], 0),
+                    ", ".join(
+                        f
+                        for f, on in (("locked", r["locked"]), ("new", r["changed"]))
+                        if on
+                    ),
+                ]
+                for r in res.owners.sort("territory_id").head(50).to_dicts()
+            ],
+            title=f"Owners of {res.model} from {res.start_date}",
+        )
         if res.owners.height > 50:
             console.print(f"… and {res.owners.height - 50} more owners.")
         changed = int(res.owners["changed"].sum()) if res.owners.height else 0
@@ -274,34 +283,33 @@ def quota(
             actor=settings_of(ctx).actor,
             write=not dry_run,
         )
-        table = Table(
-            title=f"Quota {res.period} of {res.model} (blend {res.blend:g}: potential "
-            f"vs sales {res.history_period})"
-        )
-        for col in (
-            "territory",
-            "level",
-            "potential",
-            f"sales {res.history_period}",
-            "quota",
-            "of potential",
-            "",
-        ):
-            table.add_column(
-                col, justify="left" if col in ("territory", "") else "right"
-            )
         shown = res.table.sort(["depth", "territory_id"])
-        for r in shown.head(60).to_dicts():
-            table.add_row(
-                "  " * r["depth"] + r["territory_id"],
-                str(r["depth"]),
-                _money(r["potential"]),
-                _money(r["history"]),
-                _money(r["quota"]),
-                _pct(r["quota_share_of_potential"]),
-                "" if r["feasible"] else "[red]over share[/]",
-            )
-        console.print(table)
+        print_table(
+            console,
+            [
+                Column("territory", justify="left", is_id=True),
+                Column("level", 5),
+                Column("potential", 1),
+                Column(f"sales {res.history_period}", 2),
+                Column("quota"),
+                Column("of potential", 1),
+                Column("flag", 1, justify="left"),
+            ],
+            [
+                [
+                    "  " * r["depth"] + r["territory_id"],
+                    str(r["depth"]),
+                    money(r["potential"]),
+                    money(r["history"]),
+                    money(r["quota"]),
+                    percent(r["quota_share_of_potential"]),
+                    "" if r["feasible"] else "[red]over share[/]",
+                ]
+                for r in shown.head(60).to_dicts()
+            ],
+            title=f"Quota {res.period} of {res.model} (blend {res.blend:g}: "
+            f"potential vs sales {res.history_period})",
+        )
         if shown.height > 60:
             console.print(f"… and {shown.height - 60} more territories.")
         bad = res.infeasible
@@ -349,16 +357,30 @@ def metrics(
                 code="metrics_level",
             )
         cfg = _config(workload)
-        with progress_bar("Measuring", total=6) as advance:
+        # The service names each step as it starts: the bar counts the steps
+        # finished and ends full, labelled with what was measured.
+        started = 0
+        with progress_bar("Measuring", total=_METRICS_STEPS) as advance:
+
+            def step(msg: str) -> None:
+                nonlocal started
+                advance(1 if started else 0, description=msg)
+                started += 1
+
             res = compute_metrics(
                 open_store(ctx),
                 model,
                 level=level,  # type: ignore[arg-type]
                 period=period,
                 config=cfg,
-                progress=lambda msg: advance(1, description=msg),
+                progress=step,
             )
-            advance(0, description="done", total=6)
+            total = max(_METRICS_STEPS, started)
+            advance(
+                total - max(started - 1, 0),
+                description=f"Measured {res.table.height:,} {_PLURAL[res.level]}",
+                total=total,
+            )
         _print_metrics(res, limit)
         if out is not None:
             path = write_metrics(res, out)
@@ -368,73 +390,98 @@ def metrics(
 
 
 def _print_metrics(res, limit: int) -> None:  # type: ignore[no-untyped-def]
-    key = "rep_id" if res.level == "rep" else "territory_id"
-    table = Table(title=f"{res.model} — {res.level} metrics, {res.period}")
-    cols = [
-        key,
-        "accounts",
-        "potential",
-        "sales",
-        "quota",
-        "attain.",
-        "penetr.",
-        "pipeline",
-        "coverage",
-        "workload h",
-        "util.",
+    key = "rep" if res.level == "rep" else res.level
+    columns = [
+        Column(key, justify="left", is_id=True),
+        Column("accts", 1),
+        Column("potential", 2),
+        Column("sales", 3),
+        Column("quota", 4),
+        Column("attain.", 5),
+        Column("penetr.", 10),
+        Column("pipeline", 9),
+        Column("coverage", 6),
+        Column("workload h", 8),
+        Column("util.", 7),
     ]
     if res.level != "rep":
-        cols += ["diam. km", "contig."]
-    for c in cols:
-        table.add_column(c, justify="left" if c == key else "right")
+        columns += [Column("diam km", 12), Column("contig.", 11)]
     df = res.table
     if res.level == "territory":
         df = df.sort(["depth", "territory_id"])
+    rows = []
     for r in df.head(limit).to_dicts():
-        coverage = "met" if r["quota_met"] else _num(r["coverage"], 2)
-        name = r[key]
-        if res.level == "territory":
-            name = "  " * r["depth"] + name
+        if res.level == "rep":
+            name = r["rep_id"]
+        elif res.level == "territory":  # indent by depth to show the hierarchy
+            name = "  " * r["depth"] + r["territory_id"]
+        else:
+            name = r["territory_id"]
+        coverage = "met" if r["quota_met"] else ratio(r["coverage"], 2)
         row = [
             name,
             f"{r['accounts']:,}",
-            _money(r["potential"]),
-            _money(r["sales"]),
-            _money(r["quota"]),
-            _pct(r["attainment"]),
-            _pct(r["penetration"]),
-            _money(r["open_pipeline"]),
+            money(r["potential"]),
+            money(r["sales"]),
+            money(r["quota"]),
+            percent(r["attainment"]),
+            percent(r["penetration"]),
+            money(r["open_pipeline"]),
             coverage if r["quota"] else "n/a",
-            _num(r["workload_hours"], 0),
-            _pct(r["utilisation"]),
+            ratio(r["workload_hours"], 0),
+            percent(r["utilisation"]),
         ]
         if res.level != "rep":
             contiguous = r["contiguous"]
             row += [
-                _num(r["diameter_km"], 0),
+                ratio(r["diameter_km"], 0),
                 "—"
                 if contiguous is None
                 else ("yes" if contiguous else f"no ({r['pieces']})"),
             ]
-        table.add_row(*row)
-    console.print(table)
+        rows.append(row)
+    print_table(
+        console,
+        columns,
+        rows,
+        title=f"{res.model} — {res.level} metrics, {res.period}",
+        hint=_OUT_HINT,
+    )
     if df.height > limit:
         console.print(f"… {df.height - limit:,} more rows (use --limit or --out).")
-    bal = Table(title=f"Balance across {res.compared}")
-    for c in ("measure", "n", "mean", "min", "max", "CV", "max/min", "Gini"):
-        bal.add_column(c, justify="left" if c == "measure" else "right")
+    balance_rows = []
     for b in res.balance:
-        bal.add_row(
-            b.measure,
-            f"{b.n:,}",
-            _num(b.mean, 1),
-            _num(b.minimum, 1),
-            _num(b.maximum, 1),
-            _num(b.cv, 3),
-            _num(b.max_min, 2),
-            _num(b.gini, 3),
+        is_money = b.measure in _MONEY_MEASURES
+        value = [
+            money(v, missing="—") if is_money else ratio(v, 1)
+            for v in (b.mean, b.minimum, b.maximum)
+        ]
+        balance_rows.append(
+            [
+                b.measure,
+                f"{b.n:,}",
+                *value,
+                ratio(b.cv, 2),
+                ratio(b.max_min, 2),
+                ratio(b.gini, 2),
+            ]
         )
-    console.print(bal)
+    print_table(
+        console,
+        [
+            Column("measure", justify="left", is_id=True),
+            Column("n", 4),
+            Column("mean"),
+            Column("min", 2),
+            Column("max", 2),
+            Column("CV", 1),
+            Column("max/min", 1),
+            Column("Gini", 3),
+        ],
+        balance_rows,
+        title=f"Balance across {res.compared}",
+        hint=_OUT_HINT,
+    )
     for note in res.notes:
         console.print(f"note: {note}")
 
@@ -445,6 +492,3 @@ def register(app: typer.Typer) -> None:
     app.command("staff")(staff)
     app.command("quota")(quota)
     app.command("metrics")(metrics)
-
-
-_ = pl
