@@ -52,8 +52,11 @@ def design_command(
         list[str],
         typer.Option(
             "--balance",
-            help="ACTIVITY=TOLERANCE, repeatable: population, labor_force, accounts, "
-            "revenue (e.g. population=0.05 for ±5 %).",
+            help="ACTIVITY=TOLERANCE, repeatable (e.g. population=0.05 for ±5 %): "
+            "unit metrics population, labor_force; account sums accounts, revenue, "
+            "potential (USD, as quota and metrics measure it) and workload (yearly "
+            "call hours by segment; travel is left out, as it depends on the "
+            "territory drawn).",
         ),
     ],
     territories: Annotated[
@@ -120,6 +123,14 @@ def design_command(
             "a territory of its own that counts as several reps.",
         ),
     ] = "refuse",
+    workload: Annotated[
+        Path | None,
+        typer.Option(
+            "--workload",
+            help="YAML file overriding the workload and potential defaults used by "
+            "the potential and workload activities (see docs/workload.md).",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the run.")] = 0,
     time_limit: Annotated[
         float, typer.Option("--time-limit", help="Seconds of search.")
@@ -172,6 +183,7 @@ def design_command(
             time_limit_s=time_limit,
             max_iterations=max_iterations,
             replace=replace,
+            workload_file=workload,
         )
         engine = open_store(ctx)
         bar = Progress(

@@ -81,6 +81,7 @@ from territory.services.design_inputs import (
 )
 from territory.services.encoding import Encoding
 from territory.services.models import create_model_in, resolve_model
+from territory.services.workload import load_workload_config
 from territory.storage.audit import AuditEntry, record
 from territory.storage.bulk import insert_columns
 from territory.storage.repositories.model import CLONED_TABLES, ModelRepository
@@ -158,6 +159,8 @@ class DesignRequest:
     territories; ``levels = (regions, territories)`` designs regions first.
     ``oversize="own-territory"`` gives each unit too big for the tolerance a
     territory of its own that counts as several reps' worth.
+    ``workload_file`` is the YAML file that overrides the workload and
+    potential defaults for the ``potential`` and ``workload`` activities.
     """
 
     model: str
@@ -181,11 +184,12 @@ class DesignRequest:
     max_iterations: int | None = None
     replace: bool = False
     description: str = ""
+    workload_file: Path | None = None
 
     def parameters(self) -> dict[str, Any]:
         """Return the request as a JSON-friendly mapping (stored on the run)."""
         out = dataclasses.asdict(self)
-        for key in ("centers_file", "lock_file"):
+        for key in ("centers_file", "lock_file", "workload_file"):
             if out[key] is not None:
                 out[key] = str(out[key])
         out["balance"] = dict(self.balance)
@@ -930,7 +934,9 @@ def _prepare(
     states = parse_states(list(req.states)) if req.states else None
     units = read_units(conn, req.level, states)
     names = tuple(n for n, _ in req.balance)
-    weights, notes = read_activities(conn, units, names)
+    weights, notes = read_activities(
+        conn, units, names, load_workload_config(req.workload_file)
+    )
     notes = {**units.left_out, **notes}
     adjacency = read_unit_adjacency(conn, units, req.contiguity)
     if adjacency.merged_locations:

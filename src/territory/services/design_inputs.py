@@ -5,7 +5,7 @@
   kilometres;
 * :func:`read_activities` gives each unit its activities: unit metrics
   (``population``, ``labor_force``) or account aggregates (``accounts``,
-  ``revenue``);
+  ``revenue``, ``potential``, ``workload``);
 * :func:`read_unit_adjacency` gives the neighbour pairs: the stored polygon
   contiguity (``queen``/``rook``), or a Delaunay triangulation of the unit
   locations (ZIPs without stored adjacency, accounts, ``none``);
@@ -30,10 +30,13 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 from scipy.spatial import Delaunay, QhullError
 from sqlalchemy import Connection, and_, func, select
 
 from territory.errors import InputError, Issue, ValidationFailed
+from territory.services.plan import read_accounts
+from territory.services.workload import WorkloadConfig, account_calls
 from territory.storage.tables import account, geo_adjacency, geo_unit, geo_unit_metric
 
 __all__ = [
@@ -52,7 +55,9 @@ __all__ = [
 
 LEVELS = ("county", "zip", "account")
 UNIT_METRICS = ("population", "labor_force")
-ACCOUNT_AGGREGATES = ("accounts", "revenue")
+ACCOUNT_AGGREGATES = ("accounts", "revenue", "potential", "workload")
+#: Aggregates of the workload model's per-account measures (USD, hours a year).
+_MEASURED = {"potential": "potential", "workload": "call_hours"}
 EARTH_RADIUS_KM = 6371.0088
 
 
@@ -206,13 +211,48 @@ def _account_unit_column(level: str):  # type: ignore[no-untyped-def]
     )
 
 
+def _measured_sums(
+    conn: Connection, units: Units, config: WorkloadConfig
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Sum each account's potential and call hours over its unit.
+
+    Returns ``{"potential": (n_units,), "workload": (n_units,)}``; a unit
+    without accounts gets 0.
+    """
+    n = len(units.ids)
+    key = {"county": "county_id", "zip": "zip_id"}.get(units.level, "account_id")
+    index = pl.DataFrame(
+        {key: list(units.ids), "_pos": np.arange(n, dtype=np.int64)},
+        schema={key: pl.String, "_pos": pl.Int64},
+    )
+    accounts = read_accounts(conn, config.potential_field).join(
+        index, on=key, how="inner"
+    )
+    measured = account_calls(conn, accounts, config)
+    pos = measured["_pos"].to_numpy()
+    return {
+        name: np.bincount(pos, weights=measured[col].to_numpy(), minlength=n).astype(
+            np.float64
+        )
+        for name, col in _MEASURED.items()
+    }
+
+
 def read_activities(
-    conn: Connection, units: Units, names: Sequence[str]
+    conn: Connection,
+    units: Units,
+    names: Sequence[str],
+    config: WorkloadConfig | None = None,
 ) -> tuple[npt.NDArray[np.float64], dict[str, int]]:
     """Return ``(n_units, len(names))`` activities and notes on missing values.
 
     ``accounts`` counts the accounts in each unit and ``revenue`` sums their
     ``annual_revenue`` (USD; a blank revenue counts as 0 and is reported).
+    ``potential`` sums the accounts' potential (USD) and ``workload`` their
+    yearly call hours, both as :func:`~territory.services.workload.account_calls`
+    measures them with ``config`` (the documented defaults when None).
+    Workload leaves out travel: travel hours depend on the territory an
+    account lands in, so they cannot be a unit's activity.
 
     Raises
     ------
@@ -227,12 +267,13 @@ def read_activities(
     out = np.zeros((n, len(names)))
     notes: dict[str, int] = {}
     unit_col = _account_unit_column(units.level)
+    measured: dict[str, npt.NDArray[np.float64]] | None = None
     for a, name in enumerate(names):
         if name in UNIT_METRICS:
             if units.level == "account":
                 raise InputError(
                     f"'{name}' is a metric of geographic units; at account level "
-                    "balance on accounts or revenue instead.",
+                    "balance on accounts, revenue, potential or workload instead.",
                     code="bad_activity",
                     details={"activity": name},
                 )
@@ -264,6 +305,10 @@ def read_activities(
                     ],
                     code="missing_metric",
                 )
+        elif name in _MEASURED:
+            if measured is None:
+                measured = _measured_sums(conn, units, config or WorkloadConfig())
+            out[:, a] = measured[name]
         elif name in ACCOUNT_AGGREGATES:
             if units.level == "account":
                 if name == "accounts":

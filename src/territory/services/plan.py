@@ -31,6 +31,7 @@ __all__ = [
     "Plan",
     "fetch_columns",
     "load_plan",
+    "read_accounts",
     "read_frame",
     "sales_by_account",
     "unit_metric_frame",
@@ -128,19 +129,38 @@ def _json_text(conn: Connection, column: Any, key: str) -> Any:
     return column.op("->>")(literal(key, type_=String))
 
 
-def _assignments(
-    conn: Connection, model_id: str, territories: pl.DataFrame, potential_field: str
-) -> pl.DataFrame:
-    a, aa = t.account, t.account_assignment
+def _imported_column(conn: Connection, potential_field: str) -> Any:
+    a = t.account
     # Most stores have no custom fields: then skip reading them per account.
     has_custom = conn.execute(
         select(a.c.id).where(a.c.custom_fields.is_not(None)).limit(1)
     ).first()
-    imported = (
-        _json_text(conn, a.c.custom_fields, potential_field)
-        if has_custom is not None
-        else literal(None, type_=String)
+    if has_custom is None:
+        return literal(None, type_=String)
+    return _json_text(conn, a.c.custom_fields, potential_field)
+
+
+def _parse_imported(df: pl.DataFrame) -> pl.DataFrame:
+    # Imported values may be text ("1 000" is not a number: it stays null).
+    df = df.with_columns(
+        pl.col("imported_potential")
+        .str.strip_chars()
+        .cast(pl.Float64, strict=False)
+        .alias("imported_potential")
     )
+    return df.with_columns(
+        pl.when(pl.col("imported_potential").is_finite())
+        .then(pl.col("imported_potential"))
+        .otherwise(None)
+        .alias("imported_potential")
+    )
+
+
+def _assignments(
+    conn: Connection, model_id: str, territories: pl.DataFrame, potential_field: str
+) -> pl.DataFrame:
+    a, aa = t.account, t.account_assignment
+    imported = _imported_column(conn, potential_field)
     stmt = (
         select(
             aa.c.territory_id,
@@ -171,25 +191,51 @@ def _assignments(
             "imported_potential": pl.String,
         },
     )
-    # Imported values may be text ("1 000" is not a number: it stays null).
-    df = df.with_columns(
-        pl.col("imported_potential")
-        .str.strip_chars()
-        .cast(pl.Float64, strict=False)
-        .alias("imported_potential")
-    )
-    df = df.with_columns(
-        pl.when(pl.col("imported_potential").is_finite())
-        .then(pl.col("imported_potential"))
-        .otherwise(None)
-        .alias("imported_potential")
-    )
+    df = _parse_imported(df)
     idx = territories.select("territory_id", "t_idx")
     return (
         df.join(idx, on="territory_id", how="left")
         .drop("territory_id")
         .select("account_id", "t_idx", pl.exclude("account_id", "t_idx"))
     )
+
+
+def read_accounts(conn: Connection, potential_field: str = "potential") -> pl.DataFrame:
+    """Return every stored account with the columns the measures read.
+
+    Columns: ``account_id, annual_revenue, employees, industry, county_id,
+    zip_id, latitude, longitude, imported_potential`` (one row per account,
+    by id), read as :func:`load_plan` reads a model's assignments, so a
+    design balances the same potential that quota and metrics measure.
+    """
+    a = t.account
+    stmt = select(
+        a.c.id,
+        a.c.annual_revenue,
+        a.c.employees,
+        a.c.industry,
+        a.c.county_id,
+        a.c.zip_id,
+        a.c.latitude,
+        a.c.longitude,
+        _imported_column(conn, potential_field),
+    ).order_by(a.c.id)
+    df = read_frame(
+        conn,
+        stmt,
+        {
+            "account_id": pl.String,
+            "annual_revenue": pl.Float64,
+            "employees": pl.Float64,
+            "industry": pl.String,
+            "county_id": pl.String,
+            "zip_id": pl.String,
+            "latitude": pl.Float64,
+            "longitude": pl.Float64,
+            "imported_potential": pl.String,
+        },
+    )
+    return _parse_imported(df)
 
 
 def _memberships(

@@ -39,6 +39,7 @@ from territory.services.plan import Plan, unit_metric_frame
 
 __all__ = [
     "WorkloadConfig",
+    "account_calls",
     "account_measures",
     "industry_categories",
     "load_workload_config",
@@ -263,23 +264,7 @@ def account_measures(
     and located (``"owner"``).
     """
     a = plan.assignments
-    market = _market(conn, a, config)
-    industry = industry_categories(a["industry"])
-    potential = account_potential(
-        config.potential,
-        revenue=a["annual_revenue"].to_numpy(),
-        employees=a["employees"].to_numpy(),
-        industry=industry,
-        market=market,
-        imported=a["imported_potential"].to_numpy(),
-    )
-    seg = segment_of(
-        config.workload,
-        revenue=a["annual_revenue"].to_numpy(),
-        employees=a["employees"].to_numpy(),
-        industry=industry,
-        potential=potential,
-    )
+    potential, seg = _potential_and_segment(conn, a, config)
     c_lat, c_lon = territory_centres(plan)
     if travel_from == "owner":
         owners = plan.owners().join(
@@ -307,6 +292,50 @@ def account_measures(
         pl.Series("travel_hours", travel_h, dtype=pl.Float64),
         pl.Series("workload_hours", call_h + travel_h, dtype=pl.Float64),
     )
+
+
+def account_calls(
+    conn: Connection, accounts: pl.DataFrame, config: WorkloadConfig
+) -> pl.DataFrame:
+    """Return ``accounts`` with potential, segment and call hours, no travel.
+
+    ``accounts`` has the columns of :func:`~territory.services.plan.read_accounts`
+    (at least ``annual_revenue, employees, industry, county_id,
+    imported_potential``). Added columns: ``potential`` (USD), ``segment``
+    (name) and ``call_hours`` (calls per year × minutes per call ÷ 60), the
+    same values :func:`account_measures` gives; travel is left out because
+    it depends on the territory an account lands in.
+    """
+    potential, seg = _potential_and_segment(conn, accounts, config)
+    call_h, _ = account_hours(config.workload, seg, np.full(accounts.height, np.nan))
+    names = np.array([s.name for s in config.workload.segments], dtype=object)
+    return accounts.with_columns(
+        pl.Series("potential", potential, dtype=pl.Float64),
+        pl.Series("segment", names[seg], dtype=pl.String),
+        pl.Series("call_hours", call_h, dtype=pl.Float64),
+    )
+
+
+def _potential_and_segment(
+    conn: Connection, a: pl.DataFrame, config: WorkloadConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    industry = industry_categories(a["industry"])
+    potential = account_potential(
+        config.potential,
+        revenue=a["annual_revenue"].to_numpy(),
+        employees=a["employees"].to_numpy(),
+        industry=industry,
+        market=_market(conn, a, config),
+        imported=a["imported_potential"].to_numpy(),
+    )
+    seg = segment_of(
+        config.workload,
+        revenue=a["annual_revenue"].to_numpy(),
+        employees=a["employees"].to_numpy(),
+        industry=industry,
+        potential=potential,
+    )
+    return potential, seg
 
 
 def _market(conn: Connection, a: pl.DataFrame, config: WorkloadConfig) -> np.ndarray:
