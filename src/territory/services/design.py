@@ -69,6 +69,7 @@ from territory.optimize import (
     plan_oversize_units,
 )
 from territory.optimize.contiguity import bridge_components
+from territory.services.design_carry import carry_hierarchy, carry_memberships
 from territory.services.design_inputs import (
     EARTH_RADIUS_KM,
     UnitAdjacency,
@@ -1315,6 +1316,16 @@ def design_territories(
                 code="kept_assignments_orphaned",
                 details={"territories": orphan},
             )
+        carrying = request.from_model is not None and base_id is not None
+        if carrying and not region_rows:
+            assert base_id is not None
+            carried = carry_hierarchy(conn, base_id, tids)
+            parent_of.update(carried.parent_of)
+            if carried.ancestors:
+                conn.execute(
+                    insert(territory),
+                    [{**a, "model_id": model.id} for a in carried.ancestors],
+                )
         all_ids = [r.id for r in region_rows] + tids
         attrs: list[dict[str, Any]] = [
             {
@@ -1349,6 +1360,11 @@ def design_territories(
                 "is_catch_all": False,
                 "attributes": attrs,
             },
+        )
+        n_members = (
+            carry_memberships(conn, base_id, model.id, actor=actor, run_id=run_id)
+            if carrying and base_id is not None
+            else 0
         )
         unit_list = list(assignment)
         terr_list = [assignment[u] for u in unit_list]
@@ -1530,7 +1546,14 @@ def design_territories(
         n_accounts_designed=designed_n,
         n_accounts_kept=kept_n,
         n_accounts_outside=outside_n,
-        notes=prep.notes,
+        notes={
+            **prep.notes,
+            **(
+                {"memberships carried over from the base model": n_members}
+                if n_members
+                else {}
+            ),
+        },
         diagnosis=prep.diagnosis,
         solve_s=solve_s,
         elapsed_s=time.perf_counter() - started,

@@ -342,3 +342,81 @@ def test_design_files_are_written(store: Engine, tmp_path: Path) -> None:
     lines = files.assignments.read_text().splitlines()
     assert lines[0] == "unit_id,territory" and len(lines) == 28
     assert len(files.summary.read_text().splitlines()) == 5
+
+
+def test_redesign_from_a_model_keeps_its_hierarchy_and_memberships(
+    store: Engine,
+) -> None:
+    """--from keeps regions as parents and the reps of every kept territory."""
+    from datetime import date
+
+    from sqlalchemy import insert
+
+    from territory.storage.tables import audit_log, rep, territory_membership
+
+    base = design_territories(
+        store,
+        _request(
+            "base", n_territories=None, levels=(2, 4), balance=(("population", 0.20),)
+        ),
+        actor="tester",
+    )
+    parents = {t.id: t.parent_id for t in base.territories}
+    with store.begin() as conn:
+        conn.execute(
+            insert(rep),
+            [
+                {"id": "R-ANN", "name": "Ann", "capacity": 1600.0, "active": True},
+                {"id": "R-BOB", "name": "Bob", "capacity": 1600.0, "active": True},
+            ],
+        )
+        conn.execute(
+            insert(territory_membership),
+            [
+                {"model_id": base.model_id, "territory_id": "T01", "rep_id": "R-ANN",
+                 "role": "owner", "start_date": date(2027, 1, 1), "end_date": None},
+                {"model_id": base.model_id, "territory_id": "R01", "rep_id": "R-BOB",
+                 "role": "manager", "start_date": date(2027, 1, 1), "end_date": None},
+            ],
+        )  # fmt: skip
+    again = design_territories(
+        store,
+        _request("next", from_model="base", balance=(("population", 0.20),)),
+        actor="tester",
+    )
+    assert {t.id: t.parent_id for t in again.territories} == parents
+    assert again.notes["memberships carried over from the base model"] == 2
+    with store.connect() as conn:
+        rows = conn.execute(
+            select(territory.c.id, territory.c.parent_id, territory.c.name).where(
+                territory.c.model_id == again.model_id
+            )
+        ).all()
+        members = conn.execute(
+            select(
+                territory_membership.c.territory_id,
+                territory_membership.c.rep_id,
+                territory_membership.c.role,
+                territory_membership.c.start_date,
+            )
+            .where(territory_membership.c.model_id == again.model_id)
+            .order_by(territory_membership.c.rep_id)
+        ).all()
+        audit = (
+            conn.execute(
+                select(audit_log.c.entity_id).where(
+                    audit_log.c.model_id == again.model_id,
+                    audit_log.c.entity == "territory_membership",
+                )
+            )
+            .scalars()
+            .all()
+        )
+    by_id = {r[0]: (r[1], r[2]) for r in rows}
+    assert by_id["R01"] == (None, "Region 1") and by_id["R02"] == (None, "Region 2")
+    assert len(by_id) == 6
+    assert [tuple(m) for m in members] == [
+        ("T01", "R-ANN", "owner", date(2027, 1, 1)),
+        ("R01", "R-BOB", "manager", date(2027, 1, 1)),
+    ]
+    assert audit == ["2 carried"]
