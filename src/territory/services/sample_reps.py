@@ -1,9 +1,15 @@
 """Sample reps for trying staffing on real geography.
 
 No real rep roster ships with territory, so these reps are labelled sample
-data everywhere: ids ``SAMPLE-REP-001``, names ``Sample Rep 001``. Each lives
-near the centre of a county drawn in proportion to its 2019 population, as
-reps tend to live where people are.
+data everywhere: ids ``SAMPLE-REP-001``, names ``Sample Rep 001``.
+
+A sales team is hired to cover its market, so the reps are spread the way
+people are: the loaded counties are cut into ``n`` compact groups of about equal 2019
+population (recursive cuts across the wider extent at population
+quantiles), and each rep lives near the centre of the most populous county
+of one group.
+Reps therefore live where people are, and no large stretch of the market is
+left without one.
 """
 
 from __future__ import annotations
@@ -104,7 +110,9 @@ def generate_sample_reps(
 
         rng = np.random.default_rng(seed)
         pop = np.array([r[4] for r in rows], dtype=np.float64)
-        pick = rng.choice(len(rows), size=n, p=pop / pop.sum())
+        lat = np.array([r[2] for r in rows], dtype=np.float64)
+        lon = np.array([r[3] for r in rows], dtype=np.float64)
+        pick = _spread_homes(lat, lon, pop, n, rng)
         jitter = rng.uniform(-0.05, 0.05, size=(n, 2))
         width = max(3, len(str(n)))
         reps = []
@@ -129,3 +137,42 @@ def generate_sample_reps(
         capacity_hours=capacity_hours,
         states=tuple(sorted({rows[int(i)][1] for i in pick})),
     )
+
+
+def _spread_homes(
+    lat: np.ndarray,
+    lon: np.ndarray,
+    pop: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Return ``n`` county indices, one home per group of about equal population.
+
+    The counties with people are cut recursively across their wider extent
+    at the population quantile that leaves each side its share of reps; each
+    rep lives in the most populous county of its group. With more reps than
+    such counties, the extra reps are drawn in proportion to population.
+    """
+    people = np.flatnonzero(pop > 0)
+    if n >= people.size:
+        extra = rng.choice(people, size=n - people.size, p=pop[people] / pop.sum())
+        return np.concatenate([people[np.argsort(-pop[people], kind="stable")], extra])
+    x = lon * np.cos(np.radians(lat))
+    homes: list[int] = []
+
+    def split(members: np.ndarray, k: int) -> None:
+        if k == 1 or members.size == 1:
+            homes.append(int(members[np.argmax(pop[members])]))
+            return
+        xs, ys = x[members], lat[members]
+        coord = xs if np.ptp(xs) >= np.ptp(ys) else ys
+        order = members[np.argsort(coord, kind="stable")]
+        k_left = k // 2
+        share = np.cumsum(pop[order]) / pop[order].sum()
+        cut = int(np.searchsorted(share, k_left / k)) + 1
+        cut = min(max(cut, k_left), order.size - (k - k_left))
+        split(order[:cut], k_left)
+        split(order[cut:], k - k_left)
+
+    split(people, n)
+    return np.asarray(homes, dtype=np.int64)

@@ -7,10 +7,12 @@ The cost of rep *r* owning territory *t* is
 where the accounts *r* would lose are those *r* owns in the source model
 (the active model, or the model itself when it is the active one) that are
 not in *t*. A pair is allowed only when *r*'s workload in *t* fits *r*'s
-capacity with the stated slack; workload measures travel from *r*'s home
-(the call hours of *t* plus, per visit, twice the home-to-centre distance
-and the account's own distance from the centre — an upper bound by the
-triangle inequality). Locked pairs are kept whatever they cost. The optimum
+capacity with the stated slack; workload measures travel from *r*'s home:
+the call hours of *t* plus, per visit, the distance from home to the
+account estimated as ``sqrt(D² + d²)`` — ``D`` home to centre, ``d`` centre
+to account — the root-mean-square distance over the directions the account
+may lie in (exact when the rep lives at the centre, where it equals the
+sizing workload). Locked pairs are kept whatever they cost. The optimum
 comes from :func:`territory.metrics.allocation.assign_owners`; territories
 left without an owner are reported as vacancies and reps left without a
 territory as surplus, never hidden.
@@ -215,14 +217,15 @@ def staff_model(
         visits = _visits(acc, cfg)
         n = plan.n_territories
         call_h = np.bincount(idx, weights=acc["call_hours"].to_numpy(), minlength=n)
-        own_travel = np.bincount(
-            idx, weights=acc["travel_hours"].to_numpy(), minlength=n
-        )
-        v_t = np.bincount(idx, weights=visits, minlength=n)[leaves]
-        trip = 2.0 if cfg.workload.travel.round_trip else 1.0
-        leg = np.minimum(dist, cfg.workload.travel.max_one_way_km)
-        work = (call_h + own_travel)[leaves][None, :] + v_t[None, :] * trip * leg / (
-            cfg.workload.travel.speed_kmh
+        travel = cfg.workload.travel
+        trip = 2.0 if travel.round_trip else 1.0
+        work = call_h[leaves][None, :] + trip / travel.speed_kmh * _home_travel_km(
+            dist,
+            idx,
+            visits,
+            acc["travel_km"].to_numpy(),
+            leaves,
+            travel.max_one_way_km,
         )
         cap = reps["capacity"].fill_null(cfg.workload.capacity_hours).to_numpy()
         allowed = work <= cap[:, None] * (1.0 + capacity_slack) + 1e-9
@@ -250,6 +253,62 @@ def staff_model(
         inserted=inserted,
         ended=ended,
     )
+
+
+#: Distance classes (km from the centre) that summarise a territory's
+#: accounts for travel from a rep's home: log-spaced, so near and far
+#: accounts are both resolved; within a class the visit-weighted mean
+#: distance stands for every account.
+_TRAVEL_CLASSES = 32
+
+
+def _home_travel_km(
+    home_to_centre: np.ndarray,
+    t_idx: np.ndarray,
+    visits: np.ndarray,
+    centre_km: np.ndarray,
+    leaves: np.ndarray,
+    max_one_way_km: float,
+) -> np.ndarray:
+    """Return visit-km of each rep (rows) working each leaf territory (columns).
+
+    Each visit goes one way ``min(sqrt(D² + d²), max_one_way_km)``, with ``D``
+    the rep's home-to-centre distance and ``d`` the account's distance from
+    the centre (clipped like the sizing travel). Accounts are grouped into
+    log-spaced distance classes per territory, so the cost is reps ×
+    territories × classes whatever the number of accounts; with ``D = 0`` the
+    result equals the sizing travel exactly.
+    """
+    n_t = leaves.size
+    size_t = max(int(t_idx.max(initial=-1)), int(leaves.max(initial=-1))) + 1
+    pos = np.full(size_t, -1, dtype=np.int64)
+    pos[leaves] = np.arange(n_t)
+    col = pos[t_idx]
+    keep = col >= 0
+    d = np.clip(np.nan_to_num(centre_km[keep], nan=0.0), 0.0, max_one_way_km)
+    v, col = visits[keep], col[keep]
+    edges = np.concatenate(
+        [[0.0], np.geomspace(1.0, max(max_one_way_km, 1.0), _TRAVEL_CLASSES)]
+    )
+    cls = np.clip(np.searchsorted(edges, d, side="right") - 1, 0, _TRAVEL_CLASSES - 1)
+    flat = col * _TRAVEL_CLASSES + cls
+    size = n_t * _TRAVEL_CLASSES
+    mass = (
+        np.bincount(flat, weights=v, minlength=size)
+        .astype(np.float64)
+        .reshape(n_t, _TRAVEL_CLASSES)
+    )
+    moment = (
+        np.bincount(flat, weights=v * d, minlength=size)
+        .astype(np.float64)
+        .reshape(n_t, _TRAVEL_CLASSES)
+    )
+    mean_d = np.divide(moment, mass, out=np.zeros_like(moment), where=mass > 0)
+    out = np.empty((home_to_centre.shape[0], n_t))
+    for r in range(home_to_centre.shape[0]):
+        leg = np.sqrt(home_to_centre[r][:, None] ** 2 + mean_d**2)
+        out[r] = (mass * np.minimum(leg, max_one_way_km)).sum(axis=1)
+    return out
 
 
 def _visits(acc: pl.DataFrame, cfg: WorkloadConfig) -> np.ndarray:
@@ -359,7 +418,9 @@ def _frames(
             if work.shape[0] == 0:
                 reason = "no active rep can own a territory"
             elif allowed[:, j].any():
-                reason = "no free rep left to staff it"
+                reason = (
+                    "every rep who could take it within capacity owns another territory"
+                )
             else:
                 reason = "its workload exceeds the capacity of every free rep"
             best = float(work[:, j].min()) if work.shape[0] else float("nan")
