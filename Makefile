@@ -20,8 +20,8 @@ install: $(VENV)/.installed
 
 # The main job, end to end on the shipped real data (a fresh store each run):
 # load the Southeast's counties, sample accounts and reps, design territories,
-# turn them into rules with overlays, assign, staff, set quotas, track, compare
-# a redesign and write the report.
+# size, staff, set quotas, track, compare a redesign, turn the plan into rules
+# with overlays, assign and explain, and write the report.
 TERRITORY = $(BIN)/territory --db $(DB)
 MODEL ?= SE 2027
 SCENARIO ?= SE 2027 rebalanced
@@ -31,30 +31,33 @@ demo: install
 	rm -rf $(OUT) && mkdir -p $(OUT)
 	$(TERRITORY) data load-us --states $(STATES)
 	$(TERRITORY) data sample-accounts --n 2000 --seed $(SEED) --states $(STATES)
-	$(TERRITORY) data sample-reps --n 16 --seed $(SEED) --states $(STATES)
+	$(TERRITORY) data sample-reps --n 18 --seed $(SEED) --states $(STATES) --capacity-hours 1800
 	$(TERRITORY) data summary
-	$(TERRITORY) design --model "$(MODEL)" --levels 3,12 --states $(STATES) \
-	  --balance population=0.05 --balance accounts=0.10 \
-	  --seed $(SEED) --max-iterations 400000 --time-limit 120 --out $(OUT)/design
+	$(TERRITORY) design --model "$(MODEL)" --levels 3,15 --states $(STATES) \
+	  --balance population=0.05 --balance workload=0.10 \
+	  --seed $(SEED) --max-iterations 100000 --time-limit 120 --out $(OUT)/design
 	$(TERRITORY) model activate "$(MODEL)"
+	$(TERRITORY) size --model "$(MODEL)" --capacity-hours 1800
+	$(TERRITORY) staff --model "$(MODEL)" --capacity-slack 0.2
+	$(TERRITORY) quota --model "$(MODEL)" --total 45000000 --period 2026
+	$(TERRITORY) quota --model "$(MODEL)" --total 50000000 --period 2027
+	$(TERRITORY) metrics --model "$(MODEL)" --level region --period 2026
+	$(TERRITORY) metrics --model "$(MODEL)" --level rep --period 2026 --out $(OUT)/metrics-reps.csv
+	$(TERRITORY) metrics --model "$(MODEL)" --period 2026 --out $(OUT)/metrics.csv
+	$(TERRITORY) design --model "$(SCENARIO)" --territories 15 --states $(STATES) \
+	  --from "$(MODEL)" --max-disruption 0.20 \
+	  --balance population=0.05 --balance workload=0.10 --balance labor_force=0.05 \
+	  --seed $(SEED) --max-iterations 100000 --time-limit 120 --out $(OUT)/scenario
+	$(TERRITORY) compare "$(MODEL)" "$(SCENARIO)" --period 2026 --out $(OUT)/compare
 	$(TERRITORY) rules from-design --model "$(MODEL)" --level county
 	$(TERRITORY) rules import examples/overlays.yaml --model "$(MODEL)"
 	$(TERRITORY) assign --model "$(MODEL)" --opportunities
 	$(TERRITORY) explain SAMPLE-000001 --model "$(MODEL)"
-	$(TERRITORY) size --model "$(MODEL)"
-	$(TERRITORY) staff --model "$(MODEL)"
-	$(TERRITORY) quota --model "$(MODEL)" --total 60000000 --period 2027
-	$(TERRITORY) metrics --model "$(MODEL)" --level region --period 2027
-	$(TERRITORY) metrics --model "$(MODEL)" --period 2027 --out $(OUT)/metrics.csv
-	$(TERRITORY) design --model "$(SCENARIO)" --territories 12 --states $(STATES) \
-	  --from "$(MODEL)" --max-disruption 0.15 \
-	  --balance population=0.03 --balance accounts=0.08 --balance labor_force=0.05 \
-	  --seed $(SEED) --max-iterations 400000 --time-limit 120 --out $(OUT)/scenario
-	$(TERRITORY) compare "$(MODEL)" "$(SCENARIO)" --period 2026 --out $(OUT)/compare
-	$(TERRITORY) report --model "$(MODEL)" --metric potential --out $(OUT)/report
+	$(TERRITORY) report --model "$(MODEL)" --metric potential --period 2026 --out $(OUT)/report
 	@echo
 	@echo "Done. Open $(OUT)/report/report.html (one file, works offline);"
-	@echo "maps: $(OUT)/design/map.png, $(OUT)/compare/; store: $(DB)"
+	@echo "maps: $(OUT)/design/map.png, $(OUT)/scenario/map.png, $(OUT)/compare/changes.png;"
+	@echo "store: $(DB)"
 
 test: install
 	$(BIN)/python -m pytest -n 2 -q

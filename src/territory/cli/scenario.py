@@ -17,6 +17,7 @@ from territory.cli._common import (
     progress_bar,
     run_command,
 )
+from territory.cli._table import money
 
 __all__ = ["compare", "register", "report"]
 
@@ -133,11 +134,11 @@ def _print_comparison(result) -> None:  # type: ignore[no-untyped-def]
     ):
         dis.add_column(col, justify=just)  # type: ignore[arg-type]
     for row in result.disruption.iter_rows(named=True):
-        digits = 0 if row["measure"] != "workload_hours" else 1
+        fmt = money if row["measure"] in ("potential", "sales") else _num
         dis.add_row(
             _MEASURE_LABELS.get(row["measure"], row["measure"]),
-            _num(row["total"], digits),
-            _num(row["changed_hands"], digits),
+            fmt(row["total"]),
+            fmt(row["changed_hands"]),
             "—" if row["share"] is None else f"{row['share']:.1%}",
         )
     console.print(dis)
@@ -192,17 +193,21 @@ def _print_comparison(result) -> None:  # type: ignore[no-untyped-def]
         "workload h +/−",
         "workload h before → after",
     ):
-        rt.add_column(col, justify="left" if col in ("rep", "name") else "right")
+        rt.add_column(
+            col,
+            justify="left" if col in ("rep", "name") else "right",
+            no_wrap=col != "name",
+        )
     for row in reps.head(_SHOWN_ROWS).iter_rows(named=True):
         rt.add_row(
             row["rep_id"],
             row["name"] or "",
             f"+{row['accounts_gained']:,} / −{row['accounts_lost']:,}",
-            f"+{_num(row['potential_gained'])} / −{_num(row['potential_lost'])}",
-            f"+{_num(row['sales_gained'])} / −{_num(row['sales_lost'])}",
-            f"+{_num(row['workload_gained_hours'], 1)} / "
-            f"−{_num(row['workload_lost_hours'], 1)}",
-            f"{_num(row['workload_a_hours'], 1)} → {_num(row['workload_b_hours'], 1)}",
+            f"+{money(row['potential_gained'])} / −{money(row['potential_lost'])}",
+            f"+{money(row['sales_gained'])} / −{money(row['sales_lost'])}",
+            f"+{_num(row['workload_gained_hours'])} / "
+            f"−{_num(row['workload_lost_hours'])}",
+            f"{_num(row['workload_a_hours'])} → {_num(row['workload_b_hours'])}",
         )
     console.print(rt if reps.height else "No rep gains or loses an account.")
     if result.units_moved.height:

@@ -121,9 +121,10 @@ def measure(
                 territory=int(k),
                 activity=int(a),
                 message=(
-                    f"territory {k} holds {values[k, a]:.6g} of "
+                    f"territory {k} holds {_amount(values[k, a])} of "
                     f"{problem.activity_names[a]}, {dev[k, a]:+.2%} from its target "
-                    f"{targets[k, a]:.6g}; tolerance is ±{problem.tolerances[a]:.2%}"
+                    f"{_amount(targets[k, a])}; tolerance is "
+                    f"±{problem.tolerances[a]:.2%}"
                 ),
             )
         )
@@ -216,3 +217,14 @@ def _disruption_violations(
                     )
                 )
     return out
+
+
+def _amount(v: float) -> str:
+    """Format an activity amount for messages: ``3,952,660`` or ``12.5``.
+
+    Examples
+    --------
+    >>> _amount(3952660.4), _amount(12.5), _amount(0.125)
+    ('3,952,660', '12.5', '0.125')
+    """
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"

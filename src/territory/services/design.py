@@ -1151,7 +1151,16 @@ def _raise_unfeasible(
             code="infeasible_balance",
             details=details,
         )
-    shown = "; ".join(v.message for v in result.violations[:5])
+    tids = prep.encoding.territory_ids
+
+    def named(v: Any) -> str:
+        # the engine numbers territories from 0; say the ids users see
+        k = v.territory
+        if k is None or not 0 <= k < len(tids):
+            return str(v.message)
+        return str(v.message).replace(f"territory {k} ", f"territory {tids[k]} ", 1)
+
+    shown = "; ".join(named(v) for v in result.violations[:5])
     if result.status == "infeasible":
         raise InfeasibleError(
             "No plan can meet every constraint (the exact search proved it on these "
@@ -1166,9 +1175,18 @@ def _raise_unfeasible(
         if len(result.violations) > 5
         else ""
     )
+    budget_hit = (
+        req.max_iterations is not None and result.iterations >= req.max_iterations
+    )
+    searched = (
+        f"in {req.max_iterations:,} search moves"
+        if budget_hit
+        else f"in {req.time_limit_s:g} s"
+    )
+    more_search = "--max-iterations" if budget_hit else "--time-limit"
     raise ConvergenceError(
-        f"No plan meeting every constraint was found in {req.time_limit_s:g} s: "
-        f"{shown}{more}. Best reached: {reached_txt}. Give more --time-limit, "
+        f"No plan meeting every constraint was found {searched}: "
+        f"{shown}{more}. Best reached: {reached_txt}. Give more {more_search}, "
         "widen the tolerances, or relax --max-disruption. Nothing was saved.",
         code="design_not_feasible",
         details=details,
