@@ -16,8 +16,9 @@ STANDARD ZIPs whose county resolves). Counties without any ZIP unit keep
 their people out of the ZIP-level totals; the report lists them.
 
 ``generate_sample_accounts`` draws accounts at real ZIP centroids in
-proportion to county population, with industry, revenue, employees, yearly
-sales history and open opportunities, all from one seed. Every row is flagged
+proportion to county population, with industry, revenue and employees, all
+from one seed; sales history and open opportunities follow from each
+account's potential (``services.sample_history``). Every row is flagged
 ``is_sample`` and named "Sample ...": no real account list ships.
 """
 
@@ -27,7 +28,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -59,7 +60,19 @@ from territory.io.usdata import (
     read_zip_directory,
     read_zip_units,
 )
+from territory.metrics.potential import (
+    PotentialFormula,
+    account_potential,
+    market_index,
+)
 from territory.optimize.random import as_generator
+from territory.services.plan import unit_metric_frame
+from territory.services.sample_history import (
+    HISTORY_YEARS,
+    SAMPLE_AS_OF,
+    draw_opportunities,
+    draw_sales,
+)
 from territory.storage.bulk import insert_columns, upsert_columns
 from territory.storage.tables import (
     account,
@@ -506,16 +519,8 @@ INDUSTRIES: Mapping[str, float] = {
     "Utilities": 1.0,
     "Other": 4.0,
 }
-#: Years of sample sales history (one row per account and year).
-SALES_YEARS: tuple[str, ...] = ("2024", "2025", "2026")
-_OPEN_STAGES = (
-    "Prospecting",
-    "Qualification",
-    "Needs Analysis",
-    "Value Proposition",
-    "Proposal/Price Quote",
-    "Negotiation/Review",
-)
+#: Years of sample sales history (the last one up to ``SAMPLE_AS_OF``).
+SALES_YEARS: tuple[str, ...] = tuple(str(y) for y in HISTORY_YEARS)
 #: Sample rows carry this fixed timestamp so a seed gives identical rows.
 _SAMPLE_TIMESTAMP = datetime(2026, 1, 1, tzinfo=UTC)
 _SAMPLE_PREFIX = "SAMPLE-"
@@ -625,6 +630,39 @@ def _draw_accounts(
     )
 
 
+def _sample_potential(
+    conn: Connection, accounts: pl.DataFrame
+) -> npt.NDArray[np.float64]:
+    """Return each account's potential by the default formula (USD, ``(n,)``).
+
+    The market index comes from the counties in the store, as in
+    ``territory metrics``; without stored counties it is 1.
+    """
+    formula = PotentialFormula()
+    units = unit_metric_frame(conn, "county", ["population", "labor_force"])
+    market = np.ones(accounts.height)
+    if units.height:
+        idx = market_index(
+            units["population"].to_numpy(),
+            units["labor_force"].to_numpy(),
+            formula.market_weight,
+        )
+        table = pl.DataFrame(
+            {"county_id": units["unit_id"], "_m": pl.Series(idx, dtype=pl.Float64)}
+        )
+        joined = accounts.select("county_id").join(
+            table, on="county_id", how="left", maintain_order="left"
+        )
+        market = joined["_m"].fill_null(1.0).to_numpy()
+    return account_potential(
+        formula,
+        revenue=accounts["annual_revenue"].to_numpy().astype(np.float64),
+        employees=accounts["employees"].to_numpy().astype(np.float64),
+        industry=accounts["industry"].to_list(),
+        market=market,
+    )
+
+
 def generate_sample_accounts(
     engine: Engine,
     n: int,
@@ -637,12 +675,13 @@ def generate_sample_accounts(
     Accounts sit at real ZIP centroids: a county is drawn in proportion to its
     2019 population, then one of its ZIP units uniformly (a county without
     ZIP units uses its other active ZIPs, and one without any is left out
-    and reported). Industry, revenue,
-    employees, sales per year in ``SALES_YEARS`` (for about 70 % of accounts,
-    the customers) and open opportunities (Poisson, mean 0.6 per account) all
-    come from ``seed``; the same seed gives the same rows. Earlier sample
-    accounts (and their sales and opportunities) are replaced; real accounts
-    are never touched.
+    and reported). Industry, revenue and employees are drawn; sales history
+    (``SALES_YEARS``, as of ``SAMPLE_AS_OF``) and open opportunities are
+    drawn shares of each account's potential by the default formula (see
+    ``territory.services.sample_history``). Everything comes from ``seed``;
+    the same seed and store give the same rows. Earlier sample accounts (and
+    their sales and opportunities) are replaced; real accounts are never
+    touched.
 
     Raises
     ------
@@ -707,32 +746,15 @@ def generate_sample_accounts(
             code="no_zip_units",
         )
     accounts = _draw_accounts(n, rng, county_ids, county_pop, zips)
-
-    # Sales history: customers (70 %) book a yearly amount ~ 0.5 % of revenue,
-    # growing by a drawn rate each year.
-    is_customer = rng.random(n) < 0.7
-    cust = np.flatnonzero(is_customer)
-    revenue = accounts["annual_revenue"].to_numpy()
-    years = len(SALES_YEARS)
-    base = revenue[cust] * 0.005 * np.exp(rng.normal(0.0, 0.6, size=len(cust)))
-    growth = rng.normal(0.05, 0.10, size=len(cust))
-    amounts = np.round(
-        base[:, None] * (1.0 + growth[:, None]) ** np.arange(years)[None, :], 2
-    )
+    # Sales and pipeline are shares of the potential the product computes,
+    # so penetration and coverage come out in plausible ranges.
+    with engine.connect() as conn:
+        potential = _sample_potential(conn, accounts)
+    sales = draw_sales(potential, rng, SAMPLE_AS_OF)
+    opps = draw_opportunities(potential, sales.is_customer, rng, SAMPLE_AS_OF)
     acc_ids = np.array(accounts["id"].to_list(), dtype=object)
-
-    # Open opportunities.
-    n_opp = rng.poisson(0.6, size=n)
-    owner = np.repeat(np.arange(n), n_opp)
-    m = len(owner)
-    opp_amount = np.round(
-        revenue[owner] * 0.01 * np.exp(rng.normal(0.0, 0.8, size=m)), -2
-    )
-    opp_amount = np.maximum(opp_amount, 1_000.0)
-    stage = rng.integers(0, len(_OPEN_STAGES), size=m)
-    close_day = rng.integers(0, 365, size=m)
+    m = len(opps.account)
     w = _width(m)
-    start = date(2027, 1, 1).toordinal()
 
     with engine.begin() as conn:
         tick(3, "replacing earlier sample accounts")
@@ -756,11 +778,9 @@ def generate_sample_accounts(
             conn,
             sales_history,
             {
-                "account_id": np.repeat(acc_ids[cust], years).tolist(),
-                "period": np.tile(
-                    np.array(SALES_YEARS, dtype=object), len(cust)
-                ).tolist(),
-                "amount": amounts.ravel(),
+                "account_id": acc_ids[sales.account].tolist(),
+                "period": sales.period,
+                "amount": sales.amount,
                 "is_sample": True,
             },
         )
@@ -769,11 +789,11 @@ def generate_sample_accounts(
             opportunity,
             {
                 "id": [f"{_SAMPLE_PREFIX}OPP-{k:0{w}d}" for k in range(1, m + 1)],
-                "account_id": acc_ids[owner].tolist(),
+                "account_id": acc_ids[opps.account].tolist(),
                 "name": [f"Sample Opportunity {k:0{w}d}" for k in range(1, m + 1)],
-                "amount": opp_amount,
-                "stage": np.array(_OPEN_STAGES, dtype=object)[stage].tolist(),
-                "close_date": [date.fromordinal(start + int(d)) for d in close_day],
+                "amount": opps.amount,
+                "stage": opps.stage,
+                "close_date": opps.close_date,
                 "is_closed": False,
                 "is_won": False,
                 "excluded_from_territory_assignment": False,
