@@ -312,7 +312,11 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"{cpu}, {os.cpu_count()} cores (shared with other jobs), Python "
+        f"{platform.python_version()}, load average {load} (1/5/15 min) at the end"
+    )
 
 
 def write_section(text: str) -> None:

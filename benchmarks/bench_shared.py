@@ -65,7 +65,7 @@ def instances() -> list[tuple[str, Path, int]]:
 
 
 def machine() -> str:
-    """CPU model and core count."""
+    """CPU model, core count and load average."""
     model = platform.processor() or "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -74,7 +74,11 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{model}, {os.cpu_count()} cores"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"{model}, {os.cpu_count()} cores (shared with other jobs), "
+        f"load average {load} (1/5/15 min) at the end"
+    )
 
 
 def run_one(path: Path, limit: float, seed: int) -> dict[str, object]:
@@ -161,9 +165,14 @@ def write_doc(block: str, run_classes: list[str]) -> None:
     if pattern.search(text):
         text = pattern.sub(lambda _m: new, text)
     else:
-        # insert at the end of our section (before the next '## ' heading)
+        # insert at the end of our section: before the next '## ' heading or
+        # the start marker of another script's section, whichever comes first
+        # (a block put between a marker and its heading is lost when that
+        # script rewrites its section)
         start = text.index(SECTION)
-        nxt = text.find("\n## ", start + len(SECTION))
+        after = re.compile(r"\n(## |<!-- bench_(?!shared)\w+:start -->)")
+        found = after.search(text, start + len(SECTION))
+        nxt = found.start() if found else -1
         if nxt < 0:
             text = text.rstrip("\n") + "\n\n" + new + "\n"
         else:
