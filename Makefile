@@ -39,8 +39,8 @@ demo: install
 	$(TERRITORY) model activate "$(MODEL)"
 	$(TERRITORY) size --model "$(MODEL)" --capacity-hours 1800
 	$(TERRITORY) staff --model "$(MODEL)" --capacity-slack 0.2
-	$(TERRITORY) quota --model "$(MODEL)" --total 45000000 --period 2026
-	$(TERRITORY) quota --model "$(MODEL)" --total 50000000 --period 2027
+	$(TERRITORY) quota --model "$(MODEL)" --total 21000000 --period 2026
+	$(TERRITORY) quota --model "$(MODEL)" --total 23000000 --period 2027
 	$(TERRITORY) metrics --model "$(MODEL)" --level region --period 2026
 	$(TERRITORY) metrics --model "$(MODEL)" --level rep --period 2026 --out $(OUT)/metrics-reps.csv
 	$(TERRITORY) metrics --model "$(MODEL)" --period 2026 --out $(OUT)/metrics.csv

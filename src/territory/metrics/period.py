@@ -8,9 +8,11 @@ to ``None`` at a finer grain and callers report it.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from enum import IntEnum
 
 import numpy as np
@@ -98,6 +100,22 @@ class Period:
         quarters = [str(Period(self.year, quarter=q)) for q in range(1, 5)]
         months = [str(Period(self.year, month=m)) for m in range(1, 13)]
         return [str(self), *quarters, *months]
+
+    def last_day(self) -> date:
+        """Return the last calendar day of the period.
+
+        Examples
+        --------
+        >>> [str(parse_period(p).last_day()) for p in ("2027", "2027-Q1", "2028-02")]
+        ['2027-12-31', '2027-03-31', '2028-02-29']
+        """
+        if self.month is not None:
+            month = self.month
+        elif self.quarter is not None:
+            month = 3 * self.quarter
+        else:
+            month = 12
+        return date(self.year, month, calendar.monthrange(self.year, month)[1])
 
     def contains(self, other: Period) -> bool:
         """Return whether ``other`` lies inside this period (or equals it)."""

@@ -180,13 +180,22 @@ class _Pipeline:
     split_credit: pl.DataFrame
 
 
-def _open_pipeline(conn: Connection, model_id: str, *, with_splits: bool) -> _Pipeline:
-    """Sum open pipeline in the store; split columns only when asked (rep level)."""
+def _open_pipeline(
+    conn: Connection, model_id: str, period: Period, *, with_splits: bool
+) -> _Pipeline:
+    """Sum open pipeline in the store; split columns only when asked (rep level).
+
+    Open pipeline is what may still close within ``period``: open
+    opportunities whose close date is on or before the period's last day
+    (overdue ones included, still to be won) or not set.
+    """
     o, s = t.opportunity, t.opportunity_split
     named = (func.coalesce(o.c.territory_model_id, "") == model_id) & (
         o.c.territory_id.is_not(None)
     )
-    is_open = o.c.is_closed.is_(False)
+    is_open = o.c.is_closed.is_(False) & (
+        o.c.close_date.is_(None) | (o.c.close_date <= period.last_day())
+    )
     schema_acc = {
         "account_id": pl.String,
         "pipe": pl.Float64,
@@ -269,7 +278,7 @@ def _read_facts(
     if isinstance(engine, Connection):
         return _Facts(
             sales=sales_by_account(engine, period),
-            pipeline=_open_pipeline(engine, model_id, with_splits=with_splits),
+            pipeline=_open_pipeline(engine, model_id, period, with_splits=with_splits),
             quota_rows=_quota_rows(engine, model_id, period),
         )
     with engine.connect() as conn:

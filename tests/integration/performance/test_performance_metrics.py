@@ -155,3 +155,32 @@ def test_metrics_on_a_model_without_accounts(engine: Engine) -> None:
     assert row["diameter_km"] is None
     acc = next(b for b in res.balance if b.measure == "accounts")
     assert acc.cv is None and acc.max_min is None and acc.gini is None
+
+
+def test_open_pipeline_counts_what_may_close_within_the_period(
+    plan_engine: Engine,
+) -> None:
+    """O1 (1000, A1 in T1) closes in 2028; O3 (200, names T1) on 2027-04-01."""
+    from datetime import date
+
+    from sqlalchemy import update
+
+    from territory.storage import tables as t
+
+    with plan_engine.begin() as conn:
+        o = t.opportunity
+        conn.execute(
+            update(o).where(o.c.id == "O1").values(close_date=date(2028, 1, 15))
+        )
+        conn.execute(
+            update(o).where(o.c.id == "O3").values(close_date=date(2027, 4, 1))
+        )
+
+    def pipe(period: str) -> float:
+        df = compute_metrics(plan_engine, "plan", period=period, config=SIMPLE).table
+        return float(_row(df, "territory_id", "T1")["open_pipeline"])
+
+    assert pipe("2027") == 200.0  # O3 only: O1 closes after the year
+    assert pipe("2027-Q1") == 0.0  # O3 closes the day after the quarter
+    assert pipe("2027-04") == 200.0  # overdue or due by 30 April: still to win
+    assert pipe("2028") == 1200.0
