@@ -41,7 +41,13 @@ from territory.metrics.balance import balance_indices
 from territory.services import maps, scenario
 from territory.services.models import resolve_model
 from territory.services.performance import resolve_period
-from territory.services.plan import Plan, load_plan, read_frame, sales_by_account
+from territory.services.plan import (
+    Plan,
+    balance_peers,
+    load_plan,
+    read_frame,
+    sales_by_account,
+)
 from territory.services.workload import (
     WorkloadConfig,
     account_measures,
@@ -135,7 +141,10 @@ def _joined(frame: pl.DataFrame, key: str, value: str, alias: str) -> pl.DataFra
 # the comparison
 
 
-def _leaf_totals(plan: Plan, acc: pl.DataFrame) -> dict[str, np.ndarray]:
+def _leaf_totals(
+    plan: Plan, acc: pl.DataFrame, *, peers_only: bool = True
+) -> dict[str, np.ndarray]:
+    """Totals per leaf territory; ``peers_only``: only the balance peers."""
     n = plan.n_territories
     idx = acc["t_idx"].to_numpy()
     out = {
@@ -146,7 +155,11 @@ def _leaf_totals(plan: Plan, acc: pl.DataFrame) -> dict[str, np.ndarray]:
             idx, weights=acc["workload_hours"].to_numpy(), minlength=n
         ),
     }
-    leaves = plan.territories["is_leaf"].to_numpy()
+    leaves = (
+        balance_peers(plan.territories)
+        if peers_only
+        else plan.territories["is_leaf"].to_numpy()
+    )
     return {k: v[leaves] for k, v in out.items()}
 
 
@@ -179,7 +192,7 @@ def _territory_table(
 ) -> pl.DataFrame:
     frames = []
     for suffix, plan, acc in (("_a", plan_a, acc_a), ("_b", plan_b, acc_b)):
-        totals = _leaf_totals(plan, acc)
+        totals = _leaf_totals(plan, acc, peers_only=False)
         leaves = plan.territories.filter(pl.col("is_leaf"))
         frames.append(
             leaves.select("territory_id", "name").with_columns(

@@ -120,7 +120,7 @@ def summarise_store(
             .where(t.account.c.placed_by == "unplaced")
         ).scalar_one()
 
-    state_of = {u: s for u, s in units}
+    state_of: dict[str, str] = {str(u): str(s) for u, s in units}
     value: dict[tuple[str, str], float] = {(u, m): v for u, m, v in metrics}
     acc: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     outside = 0

@@ -59,7 +59,13 @@ from territory.metrics.performance import (
 )
 from territory.metrics.period import Grain, Period, parse_period
 from territory.services.models import resolve_model
-from territory.services.plan import Plan, load_plan, read_frame, sales_by_account
+from territory.services.plan import (
+    Plan,
+    balance_peers,
+    load_plan,
+    read_frame,
+    sales_by_account,
+)
 from territory.services.workload import WorkloadConfig, account_measures
 from territory.storage import tables as t
 
@@ -105,6 +111,16 @@ class MetricsResult:
     balance: tuple[BalanceIndices, ...]
     compared: str
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: Ids of the rows the balance compares (territory level: the leaves of
+    #: the main territory type; empty: every row of ``table``).
+    compared_ids: tuple[str, ...] = ()
+
+    def compared_rows(self) -> pl.DataFrame:
+        """Return the rows of ``table`` that the balance indices compare."""
+        if not self.compared_ids:
+            return self.table
+        key = self.table.columns[0]
+        return self.table.filter(pl.col(key).is_in(list(self.compared_ids)))
 
 
 # --------------------------------------------------------------------------- #
@@ -650,7 +666,16 @@ def compute_metrics(
             "this model"
         )
     if level == "territory":
-        compared = table.filter(pl.Series(is_leaf))
+        peers = balance_peers(plan.territories)
+        others = plan.territories.filter(pl.Series(is_leaf & ~peers))
+        if others.height:
+            notes.append(
+                f"balance compares the {int(peers.sum()):,} leaf territories of the "
+                f"main type; {others.height:,} of other types (overlays) are left "
+                f"out: {', '.join(others['territory_id'].head(5).to_list())}"
+                + (" ..." if others.height > 5 else "")
+            )
+        compared = table.filter(pl.Series(peers))
         return MetricsResult(
             plan.model.name,
             level,
@@ -659,6 +684,7 @@ def compute_metrics(
             _balance(compared),
             "leaf territories",
             tuple(notes),
+            tuple(compared["territory_id"].to_list()),
         )
     if level == "region":
         regions = table.filter(pl.col("depth") == 0)

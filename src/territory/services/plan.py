@@ -29,6 +29,7 @@ from territory.storage import tables as t
 
 __all__ = [
     "Plan",
+    "balance_peers",
     "fetch_columns",
     "load_plan",
     "read_accounts",
@@ -77,12 +78,52 @@ class Plan:
 def _territories(conn: Connection, model_id: str) -> pl.DataFrame:
     df = read_frame(
         conn,
-        select(t.territory.c.id, t.territory.c.name, t.territory.c.parent_id)
+        select(
+            t.territory.c.id,
+            t.territory.c.name,
+            t.territory.c.parent_id,
+            t.territory.c.type_id,
+        )
         .where(t.territory.c.model_id == model_id)
         .order_by(t.territory.c.id),
-        {"territory_id": pl.String, "name": pl.String, "parent_id": pl.String},
+        {
+            "territory_id": pl.String,
+            "name": pl.String,
+            "parent_id": pl.String,
+            "type_id": pl.String,
+        },
     )
     return df.with_row_index("t_idx").with_columns(pl.col("t_idx").cast(pl.Int64))
+
+
+def balance_peers(territories: pl.DataFrame) -> np.ndarray:
+    """Return which territories are compared for balance: the leaves of the
+    plan's main territory type.
+
+    Overlay territories (another type, e.g. an industry overlay) cover the
+    same accounts a second time and are not peers of the geographic
+    territories, so balance indices, charts and comparisons use the leaves of
+    the type most leaves have (no type counts as a type; a tie goes to no
+    type, then to the smallest type id).
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame({
+    ...     "is_leaf": [True, True, True, False],
+    ...     "type_id": [None, None, "overlay", None],
+    ... })
+    >>> balance_peers(frame).tolist()
+    [True, True, False, False]
+    """
+    leaf = territories["is_leaf"].to_numpy().astype(bool)
+    types = territories["type_id"].to_list()
+    counts: dict[str | None, int] = {}
+    for k in np.flatnonzero(leaf):
+        counts[types[k]] = counts.get(types[k], 0) + 1
+    if not counts:
+        return leaf
+    main = min(counts, key=lambda ty: (-counts[ty], ty is not None, ty or ""))
+    return leaf & np.array([ty == main for ty in types], dtype=bool)
 
 
 def _hierarchy(territories: pl.DataFrame) -> tuple[pl.DataFrame, Hierarchy]:

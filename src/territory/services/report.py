@@ -206,8 +206,9 @@ def _figures(
                 "`territory design`) to see them."
             )
     step(REPORT_STEPS[5])
+    peers = metrics.compared_rows()
     panels = [
-        BalancePanel(label, leaves[col].cast(pl.Float64).fill_null(0.0).to_numpy())
+        BalancePanel(label, peers[col].cast(pl.Float64).fill_null(0.0).to_numpy())
         for col, label in BALANCED_MEASURES
     ]
     return ReportFigures(

@@ -247,9 +247,7 @@ def _quota_section(metrics: MetricsResult) -> str:
 
 
 def _balance_table(metrics: MetricsResult, tolerance: float) -> str:
-    leaves = metrics.table.filter(
-        ~pl.col("territory_id").is_in(metrics.table["parent_id"].drop_nulls().implode())
-    )
+    leaves = metrics.compared_rows()
     by = {b.measure: b for b in metrics.balance}
     rows = []
     for col, label in BALANCED_MEASURES:
@@ -357,7 +355,8 @@ def render_report(
     by = {b.measure: b for b in metrics.balance}
     accounts = int(table.filter(pl.col("depth") == 0)["accounts"].sum())
     reps = table["owner"].drop_nulls().n_unique()
-    diam = leaves["diameter_km"].drop_nulls()
+    peers = metrics.compared_rows()
+    diam = peers["diameter_km"].drop_nulls()
     max_diam = float(diam.max()) if diam.len() else None  # type: ignore[arg-type]
     pot_cv = by["potential"].cv if "potential" in by else None
     work_cv = by["workload_hours"].cv if "workload_hours" in by else None
@@ -419,7 +418,7 @@ def render_report(
 <a href="#quota">Quota</a></nav>
 <section id="maps"><h2>Territory map and {html.escape(metric)}</h2>
 <div class="grid2">{maps_html}</div>{note}</section>
-<section id="balance"><h2>Balance across {leaves.height:,} territories</h2>
+<section id="balance"><h2>Balance across {peers.height:,} territories</h2>
 {_balance_table(metrics, tolerance)}
 <h3>Each territory against the mean (line) and the ±{tolerance:.0%} band</h3>
 {_img(figures.balance, "balance bar charts")}

@@ -77,10 +77,20 @@ def scenario_plan(
     """
     terr = read_frame(
         conn,
-        select(t.territory.c.id, t.territory.c.name, t.territory.c.parent_id)
+        select(
+            t.territory.c.id,
+            t.territory.c.name,
+            t.territory.c.parent_id,
+            t.territory.c.type_id,
+        )
         .where(t.territory.c.model_id == model_b.id)
         .order_by(t.territory.c.id),
-        {"territory_id": pl.String, "name": pl.String, "parent_id": pl.String},
+        {
+            "territory_id": pl.String,
+            "name": pl.String,
+            "parent_id": pl.String,
+            "type_id": pl.String,
+        },
     )
     if terr.height == 0:
         raise InputError(
