@@ -30,14 +30,14 @@ SEED ?= 7
 demo: install
 	rm -rf $(OUT) && mkdir -p $(OUT)
 	$(TERRITORY) data load-us --states $(STATES)
-	$(TERRITORY) data sample-accounts --n 2000 --seed $(SEED) --states $(STATES)
-	$(TERRITORY) data sample-reps --n 18 --seed $(SEED) --states $(STATES) --capacity-hours 1800
+	$(TERRITORY) data sample-accounts --n 1800 --seed $(SEED) --states $(STATES)
+	$(TERRITORY) data sample-reps --n 18 --seed $(SEED) --states $(STATES)
 	$(TERRITORY) data summary
 	$(TERRITORY) design --model "$(MODEL)" --levels 3,15 --states $(STATES) \
 	  --balance population=0.05 --balance workload=0.10 \
 	  --seed $(SEED) --max-iterations 100000 --time-limit 120 --out $(OUT)/design
 	$(TERRITORY) model activate "$(MODEL)"
-	$(TERRITORY) size --model "$(MODEL)" --capacity-hours 1800
+	$(TERRITORY) size --model "$(MODEL)"
 	$(TERRITORY) staff --model "$(MODEL)" --capacity-slack 0.2
 	$(TERRITORY) quota --model "$(MODEL)" --total 21000000 --period 2026
 	$(TERRITORY) quota --model "$(MODEL)" --total 23000000 --period 2027
