@@ -102,7 +102,7 @@ def run_command(fn: Callable[[], T]) -> T:
 def progress_bar(
     description: str, total: float | None
 ) -> Iterator[Callable[..., None]]:
-    """Show a rich progress bar; yield ``advance(n=1, description=None, total=None)``."""
+    """Show a rich progress bar; yield ``advance(n=1, description=, total=)``."""
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -44,7 +44,9 @@ def check_transition(name: str, current: ModelState, target: ModelState) -> None
     if target in _ALLOWED[current]:
         return
     hint = {
-        ModelState.ARCHIVED: "clone it with `territory model clone` and activate the clone",
+        ModelState.ARCHIVED: (
+            "clone it with `territory model clone` and activate the clone"
+        ),
         ModelState.ACTIVE: "it is already active"
         if target is ModelState.ACTIVE
         else "archive it instead",

@@ -125,6 +125,6 @@ def current_revision(engine: Engine) -> str | None:
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
-    """Yield a connection inside one transaction: commit on success, roll back on error."""
+    """Yield a connection in one transaction: commit on success, else roll back."""
     with engine.begin() as conn:
         yield conn

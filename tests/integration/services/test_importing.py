@@ -508,4 +508,3 @@ def test_units_with_out_of_range_geometry_are_refused(
     assert (issue.row, issue.field) == (2, "geometry")
     assert "outside the longitude/latitude range" in issue.problem
     assert _rows(engine, geo_unit) == []
-

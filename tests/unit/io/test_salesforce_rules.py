@@ -162,8 +162,8 @@ def test_bad_values_are_listed_with_file_row_and_column(tmp_path: Path) -> None:
         read_salesforce_setup(tmp_path / "s", "m")
     rendered = str(info.value)
     assert (
-        "RuleTerritory2Association.csv, row 2, field 'IsInherited': 'maybe' is not true or false"
-        in rendered
+        "RuleTerritory2Association.csv, row 2, field 'IsInherited': "
+        "'maybe' is not true or false" in rendered
     )
     assert "Territory2Type.csv, row 2, field 'Priority'" in rendered
 
