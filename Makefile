@@ -49,7 +49,7 @@ demo: install
 	  --balance population=0.05 --balance workload=0.10 --balance labor_force=0.05 \
 	  --seed $(SEED) --max-iterations 100000 --time-limit 120 --out $(OUT)/scenario
 	$(TERRITORY) compare "$(MODEL)" "$(SCENARIO)" --period 2026 --out $(OUT)/compare
-	$(TERRITORY) rules from-design --model "$(MODEL)" --level county
+	$(TERRITORY) rules from-design --model "$(MODEL)"
 	$(TERRITORY) rules import examples/overlays.yaml --model "$(MODEL)"
 	$(TERRITORY) assign --model "$(MODEL)" --opportunities
 	$(TERRITORY) explain SAMPLE-000001 --model "$(MODEL)"

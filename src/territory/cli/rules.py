@@ -121,8 +121,21 @@ def from_design(
         )
         console.print(
             f"Wrote {r.n_rules} {level}-table rules ({r.n_values:,} {level} codes) "
-            f"into model {r.model_id}."
+            f"into model {r.model_id}.",
+            highlight=False,
         )
+        if r.derived_from:
+            console.print(
+                f"The design is drawn on {r.derived_from} units: each ZIP code "
+                f"follows its {r.derived_from}'s territory; "
+                + (
+                    f"{r.accounts_elsewhere:,} accounts sit in a ZIP code that "
+                    "crosses into another territory and will follow the ZIP."
+                    if r.accounts_elsewhere
+                    else "every stored account keeps its designed territory."
+                ),
+                highlight=False,
+            )
 
     run_command(go)
 

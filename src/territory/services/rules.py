@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from territory.domain.rule import AssignmentRule, RuleItem, RuleLink, RuleSet
 from territory.errors import InputError, NotFound
@@ -16,6 +16,7 @@ from territory.io.salesforce import (
     write_associations,
     write_salesforce_setup,
 )
+from territory.io.usdata import read_zip_directory
 from territory.rules import AccountExplanation, LintFinding, RuleEngine, lint
 from territory.services.assign import (
     AssignmentDiff,
@@ -171,6 +172,56 @@ class DesignRules:
     level: str
     n_rules: int
     n_values: int
+    #: ``county`` when ZIP tables were derived from a county design.
+    derived_from: str | None = None
+    #: Accounts the ZIP tables place in another territory than their county's
+    #: (a ZIP code that crosses a county line of two territories).
+    accounts_elsewhere: int = 0
+
+
+def _zip_tables_from_counties(
+    conn: Connection, county_units: dict[str, list[str]]
+) -> tuple[dict[str, list[str]], int]:
+    """Turn a county design into one ZIP list per territory, each ZIP once.
+
+    A ZIP goes to the territory of its own county (``zipcodes`` directory,
+    every ZIP type); a postal code of a stored account that the directory
+    does not place goes to the territory holding most of its accounts (ties
+    to the smaller territory id). Returns the lists and how many accounts
+    the ZIP tables place in another territory than their county's.
+    """
+    county_tid = {c: tid for tid, cs in county_units.items() for c in cs}
+    directory = read_zip_directory()
+    zip_tid: dict[str, str] = {}
+    for z, fips in zip(
+        directory["zip"].to_list(), directory["county_fips"].to_list(), strict=True
+    ):
+        if fips is not None and fips in county_tid:
+            zip_tid[z] = county_tid[fips]
+    a = t.account
+    rows = conn.execute(
+        select(a.c.billing_postal_code, a.c.county_id, func.count())
+        .where(a.c.billing_postal_code.is_not(None), a.c.county_id.is_not(None))
+        .group_by(a.c.billing_postal_code, a.c.county_id)
+    ).all()
+    votes: dict[str, dict[str, int]] = {}
+    placed: list[tuple[str, str, int]] = []
+    for code, county, n in rows:
+        z5 = str(code).strip()[:5]
+        tid = county_tid.get(str(county))
+        if tid is None or len(z5) != 5 or not z5.isdigit():
+            continue
+        placed.append((z5, tid, int(n)))
+        if z5 not in zip_tid:
+            votes.setdefault(z5, {})
+            votes[z5][tid] = votes[z5].get(tid, 0) + int(n)
+    for z5, by in votes.items():
+        zip_tid[z5] = min(by, key=lambda tid: (-by[tid], tid))
+    elsewhere = sum(n for z5, tid, n in placed if zip_tid.get(z5) != tid)
+    tables: dict[str, list[str]] = {tid: [] for tid in county_units}
+    for z5 in sorted(zip_tid):
+        tables[zip_tid[z5]].append(z5)
+    return {tid: zs for tid, zs in tables.items() if zs}, elsewhere
 
 
 def rules_from_design(
@@ -181,8 +232,11 @@ def rules_from_design(
     ``level`` ``zip`` makes ``billing_postal_code inTable <zips>`` rules (ZIP+4
     accounts match on their first five digits); ``county`` makes
     ``county_id inTable <counties>`` rules, matching accounts by the county
-    they were placed in. Re-running replaces every earlier design rule (ids
-    ``design-...``), so territories dropped from the design lose theirs.
+    they were placed in. A county design asked for at ``zip`` level gets the
+    ZIP codes of its counties (see :func:`_zip_tables_from_counties`), the
+    way a map-drawn plan usually reaches ETM. Re-running replaces every
+    earlier design rule (ids ``design-...``), so territories dropped from the
+    design lose theirs.
 
     Raises
     ------
@@ -207,6 +261,20 @@ def rules_from_design(
         units: dict[str, list[str]] = {}
         for tid, uid in rows:
             units.setdefault(tid, []).append(uid)
+        derived_from: str | None = None
+        elsewhere = 0
+        if not units and level == "zip":
+            # a county design: its ZIP codes, each in its county's territory
+            county_units: dict[str, list[str]] = {}
+            for tid, uid in conn.execute(
+                select(ua.c.territory_id, ua.c.unit_id)
+                .where((ua.c.model_id == m.id) & (ua.c.unit_kind == "county"))
+                .order_by(ua.c.territory_id, ua.c.unit_id)
+            ).all():
+                county_units.setdefault(tid, []).append(uid)
+            if county_units:
+                units, elsewhere = _zip_tables_from_counties(conn, county_units)
+                derived_from = "county"
         if not units:
             raise NotFound(
                 f"Model '{m.name}' has no {level}-level unit assignments; design the "
@@ -240,12 +308,24 @@ def rules_from_design(
                 entity_id=m.id,
                 model_id=m.id,
                 action="from_design",
-                new_value={"level": level, "rules": len(rules)},
+                new_value={
+                    "level": level,
+                    "rules": len(rules),
+                    "derived_from": derived_from,
+                    "accounts_elsewhere": elsewhere,
+                },
                 cause="design",
             ),
             actor=actor,
         )
-    return DesignRules(m.id, level, len(rules), sum(len(v) for v in units.values()))
+    return DesignRules(
+        m.id,
+        level,
+        len(rules),
+        sum(len(v) for v in units.values()),
+        derived_from,
+        elsewhere,
+    )
 
 
 def export_assignments(

@@ -512,3 +512,68 @@ def test_replace_import_and_design_rerun_drop_stale_rules(engine: Engine) -> Non
     with engine.connect() as conn:
         ids = sorted(r.id for r in RuleRepository(conn).load("fy27").rules)
     assert ids == [f"design-{BAY}", "overlay-healthcare", "overlay-strategic"]
+
+
+def test_rules_from_a_county_design_write_zip_tables(engine: Engine) -> None:
+    """Suffolk MA (25025) -> BOS, Hampden MA (25013) -> SPR.
+
+    02134 (Allston) lies in Suffolk and 01001 (Agawam) in Hampden in the
+    ``zipcodes`` directory; 00000 is in no directory and follows the county
+    of its accounts; Z6 sits in 02134 but was placed in Hampden, so the ZIP
+    tables move it: one account elsewhere.
+    """
+    rows = [
+        ("Z1", "Allston", "MA", "02134", "Retail", 1e6, 10, None, False),
+        ("Z3", "Agawam", "MA", "01001-2000", "Retail", 1e6, 10, None, False),
+        ("Z5", "Nowhere", "MA", "00000", "Retail", 1e6, 10, None, False),
+        ("Z6", "Misplaced", "MA", "02134", "Retail", 1e6, 10, None, False),
+    ]
+    _add_accounts(engine, rows)
+    county = {"Z1": "25025", "Z3": "25013", "Z5": "25013", "Z6": "25013"}
+    with engine.begin() as conn:
+        for aid, fips in county.items():
+            conn.execute(
+                update(t.account).where(t.account.c.id == aid).values(county_id=fips)
+            )
+        conn.execute(
+            insert(t.territory_model).values(
+                id="c", name="c", state="planning", description="", created_at=T0
+            )
+        )
+        conn.execute(
+            insert(t.territory),
+            [
+                {"model_id": "c", "id": i, "name": i, "attributes": {}}
+                for i in ("BOS", "SPR")
+            ],
+        )
+        conn.execute(
+            insert(t.unit_assignment),
+            [
+                {"model_id": "c", "unit_kind": "county", "unit_id": u,
+                 "territory_id": tid, "cause": "design"}
+                for u, tid in [("25025", "BOS"), ("25013", "SPR")]
+            ],
+        )  # fmt: skip
+    made = rules_from_design(engine, "c", actor="ops")
+    assert (made.level, made.derived_from, made.accounts_elsewhere) == (
+        "zip",
+        "county",
+        1,
+    )
+    rules = _value_sets(engine, "c")
+    assert "02134" in rules["design-zip-BOS"] and "02134" not in rules["design-zip-SPR"]
+    assert {"01001", "00000"} <= rules["design-zip-SPR"]
+    assert made.n_values == len(rules["design-zip-BOS"]) + len(rules["design-zip-SPR"])
+    assign_accounts(engine, "c", actor="ops")
+    assert _pairs(engine, "c") == [
+        ("Z1", "BOS", "rule"),
+        ("Z3", "SPR", "rule"),
+        ("Z5", "SPR", "rule"),
+        ("Z6", "BOS", "rule"),
+    ]
+
+
+def _value_sets(engine: Engine, model_id: str) -> dict[str, frozenset[str]]:
+    with engine.connect() as conn:
+        return dict(RuleRepository(conn).load(model_id).value_sets)
