@@ -411,20 +411,15 @@ def _frames(
         zip(current["territory_id"].to_list(), current["rep_id"].to_list(), strict=True)
     )
     locked = set(lock_idx)
+    free = np.zeros(len(rep_ids), dtype=bool)
+    free[result.surplus] = True
     rows = []
     vac = []
     for j, r in enumerate(result.owner.tolist()):
         if r < 0:
-            if work.shape[0] == 0:
-                reason = "no active rep can own a territory"
-            elif allowed[:, j].any():
-                reason = (
-                    "every rep who could take it within capacity owns another territory"
-                )
-            else:
-                reason = "its workload exceeds the capacity of every free rep"
-            best = float(work[:, j].min()) if work.shape[0] else float("nan")
-            vac.append((leaf_ids[j], best, reason))
+            vac.append(
+                _vacancy(leaf_ids[j], work[:, j], cap, allowed[:, j], free, rep_ids)
+            )
             continue
         rows.append(
             (
@@ -458,11 +453,59 @@ def _frames(
             "territory_id": pl.String,
             "workload_hours": pl.Float64,
             "reason": pl.String,
+            "closest_free_rep_id": pl.String,
+            "closest_free_rep_hours": pl.Float64,
+            "closest_free_rep_capacity": pl.Float64,
         },
         orient="row",
     )
     surplus = reps.select("rep_id", "name")[result.surplus.tolist()]
     return owners, vacancies, surplus
+
+
+def _vacancy(
+    territory_id: str,
+    work: np.ndarray,
+    cap: np.ndarray,
+    allowed: np.ndarray,
+    free: np.ndarray,
+    rep_ids: list[str],
+) -> tuple[str, float, str, str | None, float | None, float | None]:
+    """Describe one vacant territory: why, and the free rep that comes closest.
+
+    ``work`` and ``allowed`` are the territory's column (one entry per rep);
+    ``free`` marks the reps left without a territory. The closest free rep is
+    the one whose workload there is smallest relative to their capacity, so a
+    planner can see by how much staffing it would overload them.
+    """
+    if work.shape[0] == 0:
+        return (
+            territory_id,
+            float("nan"),
+            "no active rep can own a territory",
+            None,
+            None,
+            None,
+        )
+    best = float(work.min())
+    if allowed.any():
+        reason = "every rep who could take it within capacity owns another territory"
+    else:
+        who = int(np.argmin(work / np.maximum(cap, 1e-9)))
+        reason = (
+            f"no rep can carry its workload within capacity: the least is "
+            f"{work[who]:,.0f} h from the home of {rep_ids[who]} "
+            f"(capacity {cap[who]:,.0f} h)"
+        )
+    if not free.any():
+        return territory_id, best, reason, None, None, None
+    ratio = np.where(free, work / np.maximum(cap, 1e-9), np.inf)
+    r = int(np.argmin(ratio))
+    reason += (
+        f"; closest free rep {rep_ids[r]} would carry {work[r]:,.0f} h "
+        f"against {cap[r]:,.0f} h"
+    )
+    return territory_id, best, reason, rep_ids[r], float(work[r]), float(cap[r])
 
 
 def _carry(plan: Plan, others: pl.DataFrame, src_id: str | None) -> pl.DataFrame:

@@ -61,6 +61,15 @@ def test_staffing_respects_capacity_and_reports_vacancies(plan_engine: Engine) -
     got = dict(zip(res.owners["territory_id"], res.owners["rep_id"], strict=True))
     assert got == {"T1": "P1", "T3": "P2"}
     assert sorted(res.surplus["rep_id"].to_list()) == ["P3", "P4"]
+    # no visits, so every rep would carry the 20 call hours; the free reps P3
+    # and P4 tie at 20 / 16 and the first in rep order is named
+    closest = res.vacancies.sort("territory_id").select(
+        "closest_free_rep_id", "closest_free_rep_hours", "closest_free_rep_capacity"
+    )
+    assert closest.rows() == [("P3", 20.0, 16.0), ("P3", 20.0, 16.0)]
+    assert all(
+        "closest free rep P3 would carry 20 h against 16 h" in r for r in vac.values()
+    )
 
 
 def test_staffing_keeps_locked_pairs(plan_engine: Engine, tmp_path: Path) -> None:
