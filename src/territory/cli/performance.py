@@ -157,6 +157,11 @@ def staff(
         False, "--dry-run", help="Show the result, write nothing."
     ),
     workload: Path | None = _WORKLOAD,
+    all_types: bool = typer.Option(
+        False,
+        "--all-types",
+        help="Match an owner to overlay territories too (default: main type only).",
+    ),
 ) -> None:
     """Match reps to territories (one owner each) and store the memberships."""
 
@@ -181,6 +186,7 @@ def staff(
             source_model=source,
             start=day,
             write=not dry_run,
+            all_types=all_types,
         )
         print_table(
             console,
@@ -222,6 +228,13 @@ def staff(
             console.print(f"[bold red]{res.vacancies.height} vacancies:[/]")
             for r in res.vacancies.head(25).to_dicts():
                 console.print(f"  {r['territory_id']}: {r['reason']}")
+        if res.not_matched:
+            console.print(
+                f"{len(res.not_matched)} overlay territories are staffed by overlay "
+                "memberships, not matched to owners (--all-types includes them): "
+                + ", ".join(res.not_matched[:10])
+                + (" ..." if len(res.not_matched) > 10 else "")
+            )
         if res.surplus.height:
             console.print(
                 f"[bold yellow]{res.surplus.height} surplus reps:[/] "

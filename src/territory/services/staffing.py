@@ -40,7 +40,7 @@ from territory.errors import InputError, Issue, ValidationFailed
 from territory.metrics.allocation import OwnerAssignment, assign_owners
 from territory.metrics.compactness import haversine_km
 from territory.services.models import resolve_model
-from territory.services.plan import Plan, load_plan, read_frame
+from territory.services.plan import Plan, balance_peers, load_plan, read_frame
 from territory.services.workload import (
     WorkloadConfig,
     account_measures,
@@ -60,6 +60,8 @@ class StaffingResult:
     workload_hours, capacity_hours, locked, changed``. ``vacancies``:
     ``territory_id, workload_hours, reason``. ``surplus``: ``rep_id, name``.
     ``carried``: overlay and manager rows added beside the owners.
+    ``not_matched``: leaf territories of other types (overlays) that the
+    matching left out; their people come from overlay memberships.
     """
 
     model: str
@@ -72,6 +74,7 @@ class StaffingResult:
     carried: pl.DataFrame
     inserted: int
     ended: int
+    not_matched: tuple[str, ...] = ()
 
 
 def read_locks(path: Path) -> list[tuple[str, str]]:
@@ -157,8 +160,15 @@ def staff_model(
     source_model: str | None = None,
     start: date | None = None,
     write: bool = True,
+    all_types: bool = False,
 ) -> StaffingResult:
     """Choose an owner for every leaf territory of ``model`` and store them.
+
+    Owners are matched to the leaves of the plan's main territory type (see
+    :func:`~territory.services.plan.balance_peers`); overlay territories of
+    other types cover the same accounts a second time and are staffed by
+    overlay memberships, so they are listed in ``not_matched`` instead,
+    unless ``all_types`` asks for an owner on every leaf.
 
     Raises
     ------
@@ -186,8 +196,13 @@ def staff_model(
         acc = account_measures(conn, plan, cfg, travel_from="centre")
         src_id, src_pairs, others = _source_owners(conn, plan, source_model)
         terr = plan.territories
-        leaves = np.flatnonzero(terr["is_leaf"].to_numpy())
+        is_leaf = terr["is_leaf"].to_numpy().astype(bool)
+        matched = is_leaf if all_types else balance_peers(terr)
+        leaves = np.flatnonzero(matched)
         leaf_ids = terr["territory_id"].to_numpy()[leaves].tolist()
+        not_matched = tuple(
+            terr["territory_id"].to_numpy()[np.flatnonzero(is_leaf & ~matched)].tolist()
+        )
         leaf_pos = {int(k): j for j, k in enumerate(leaves.tolist())}
         managers = set(
             others.filter(pl.col("role") == "manager")["rep_id"].to_list()
@@ -240,7 +255,9 @@ def staff_model(
         carried = _carry(plan, others, src_id)
         inserted = ended = 0
         if write:
-            inserted, ended = _write(conn, plan, owners, carried, day, actor)
+            inserted, ended = _write(
+                conn, plan, owners, carried, day, actor, set(leaf_ids)
+            )
     return StaffingResult(
         model=plan.model.name,
         source_model=src_id,
@@ -252,6 +269,7 @@ def staff_model(
         carried=carried,
         inserted=inserted,
         ended=ended,
+        not_matched=not_matched,
     )
 
 
@@ -528,6 +546,7 @@ def _write(
     carried: pl.DataFrame,
     day: date,
     actor: str,
+    staffed: set[str],
 ) -> tuple[int, int]:
     m = t.territory_membership
     mid = plan.model.id
@@ -546,7 +565,6 @@ def _write(
     new_owner = dict(
         zip(owners["territory_id"].to_list(), owners["rep_id"].to_list(), strict=True)
     )
-    staffed = set(plan.territories.filter(pl.col("is_leaf"))["territory_id"].to_list())
     audit: list[AuditEntry] = []
     ended = 0
     keep: set[tuple[str, str]] = set()

@@ -146,3 +146,73 @@ def test_staffing_without_reps_reports_every_territory_vacant(engine: Engine) ->
     assert (
         res.vacancies["reason"].to_list() == ["no active rep can own a territory"] * 2
     )
+
+
+def _add_overlay(engine: Engine) -> None:
+    """Add an industry-overlay leaf OV (its own type) holding A1 and A3."""
+    with engine.begin() as conn:
+        mid = conn.execute(
+            select(t.territory_model.c.id).where(t.territory_model.c.name == "plan")
+        ).scalar_one()
+        conn.execute(
+            t.territory_type.insert().values(
+                id="overlay", name="Industry overlay", priority=20, description=""
+            )
+        )
+        conn.execute(
+            t.territory.insert().values(
+                model_id=mid,
+                id="OV",
+                name="Overlay",
+                type_id="overlay",
+                parent_id=None,
+                description="",
+                is_catch_all=False,
+                attributes={},
+            )
+        )
+        conn.execute(
+            t.account_assignment.insert(),
+            [
+                {
+                    "model_id": mid,
+                    "account_id": a,
+                    "territory_id": "OV",
+                    "cause": "rule",
+                }
+                for a in ("A1", "A3")
+            ],
+        )
+
+
+def test_staffing_matches_owners_to_the_main_type_only(plan_engine: Engine) -> None:
+    _add_overlay(plan_engine)
+    res = staff_model(
+        plan_engine, "plan", actor="t", config=SIMPLE, capacity_slack=1.0, write=False
+    )
+    # the overlay is one leaf of its type against four untyped leaves: it is
+    # left out of the matching and named, and the four leaves get the same
+    # owners as without it
+    assert res.not_matched == ("OV",)
+    got = dict(zip(res.owners["territory_id"], res.owners["rep_id"], strict=True))
+    assert got == {"T1": "P1", "T2": "P4", "T3": "P2", "T4": "P3"}
+    assert res.vacancies.height == 0
+
+
+def test_staffing_all_types_gives_overlays_an_owner_too(plan_engine: Engine) -> None:
+    _add_overlay(plan_engine)
+    res = staff_model(
+        plan_engine,
+        "plan",
+        actor="t",
+        config=SIMPLE,
+        capacity_slack=1.0,
+        write=False,
+        all_types=True,
+    )
+    assert res.not_matched == ()
+    # five leaves, four reps: one leaf stays vacant, and every leaf is accounted
+    staffed = set(res.owners["territory_id"].to_list())
+    vacant = set(res.vacancies["territory_id"].to_list())
+    assert staffed | vacant == {"T1", "T2", "T3", "T4", "OV"}
+    assert len(staffed) == 4 and len(vacant) == 1
