@@ -69,7 +69,13 @@ from territory.optimize import (
     plan_oversize_units,
 )
 from territory.optimize.contiguity import bridge_components
-from territory.services.design_carry import carry_hierarchy, carry_memberships
+from territory.services.design_carry import (
+    carry_hierarchy,
+    carry_memberships,
+    carry_overlay_assignments,
+    carry_overlay_territories,
+    overlay_territories,
+)
 from territory.services.design_inputs import (
     EARTH_RADIUS_KM,
     UnitAdjacency,
@@ -1324,7 +1330,10 @@ def design_territories(
             actor=actor,
         )
         tids = list(enc.territory_ids)
-        orphan = sorted(set(kept["territory_id"].to_list()) - set(tids))
+        overlays: tuple[str, ...] = ()
+        if request.from_model is not None and base_id is not None:
+            overlays = overlay_territories(conn, base_id, tids)
+        orphan = sorted(set(kept["territory_id"].to_list()) - set(tids) - set(overlays))
         if orphan:
             raise Conflict(
                 f"{kept.filter(pl.col('territory_id').is_in(orphan)).height} manual "
@@ -1378,6 +1387,11 @@ def design_territories(
                 "is_catch_all": False,
                 "attributes": attrs,
             },
+        )
+        carried_ov = (
+            carry_overlay_territories(conn, base_id, model.id, overlays)
+            if base_id is not None
+            else None
         )
         n_members = (
             carry_memberships(conn, base_id, model.id, actor=actor, run_id=run_id)
@@ -1441,6 +1455,13 @@ def design_territories(
             designed_n, outside_n = _assign_accounts_in_store(
                 conn, model.id, prep.units.level, run_id, actor, now
             )
+        n_overlay_accounts = (
+            carry_overlay_assignments(
+                conn, base_id, model.id, overlays, actor=actor, run_id=run_id, at=now
+            )
+            if base_id is not None
+            else 0
+        )
         kept_n = kept.height
         acc_per_terr = {
             str(t): int(c)
@@ -1569,6 +1590,21 @@ def design_territories(
             **(
                 {"memberships carried over from the base model": n_members}
                 if n_members
+                else {}
+            ),
+            **(
+                {
+                    "overlay territories carried over from the base model "
+                    f"({', '.join(carried_ov.territories[:5])}"
+                    + (" ..." if len(carried_ov.territories) > 5 else "")
+                    + f"), with {len(carried_ov.rules)} "
+                    + ("rule" if len(carried_ov.rules) == 1 else "rules")
+                    + " and "
+                    f"{n_overlay_accounts:,} account assignments": len(
+                        carried_ov.territories
+                    )
+                }
+                if carried_ov is not None and carried_ov.territories
                 else {}
             ),
         },

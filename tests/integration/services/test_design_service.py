@@ -420,3 +420,153 @@ def test_redesign_from_a_model_keeps_its_hierarchy_and_memberships(
         ("R01", "R-BOB", "manager", date(2027, 1, 1)),
     ]
     assert audit == ["2 carried"]
+
+
+OVERLAY_YAML = """\
+territory_types:
+- {id: named-accounts, name: Named accounts, priority: 30}
+territories:
+- {id: OVERLAY-BIG, name: Big accounts, type: named-accounts}
+rules:
+- id: overlay-big
+  name: Named big accounts
+  items:
+  - {field: Account.Id, operator: inTable, value: big-accounts}
+  territories:
+  - {territory: OVERLAY-BIG}
+value_sets:
+  big-accounts: [A-25017-1, A-25025-1]
+"""
+
+
+def test_redesign_from_a_model_carries_its_overlays(
+    store: Engine, tmp_path: Path
+) -> None:
+    """Overlay territories, their rules, accounts and people come along whole."""
+    from datetime import date
+
+    from sqlalchemy import insert
+
+    from territory.services.rules import import_rules
+    from territory.storage.tables import (
+        assignment_rule,
+        rep,
+        rule_item,
+        rule_territory,
+        territory_membership,
+        value_set,
+    )
+
+    base = design_territories(
+        store, _request("base", balance=(("population", 0.20),)), actor="tester"
+    )
+    path = tmp_path / "overlay.yaml"
+    path.write_text(OVERLAY_YAML, encoding="utf-8")
+    import_rules(store, path, "base", actor="tester")
+    with store.begin() as conn:
+        # the two named accounts, as a rule run stores them
+        conn.execute(
+            insert(account_assignment),
+            [
+                {"model_id": base.model_id, "account_id": a,
+                 "territory_id": "OVERLAY-BIG", "cause": "rule",
+                 "source": "overlay-big"}
+                for a in ("A-25017-1", "A-25025-1")
+            ],
+        )  # fmt: skip
+        conn.execute(insert(rep), [{"id": "R-OV", "name": "Ova", "capacity": 1600.0}])
+        conn.execute(
+            insert(territory_membership),
+            [{"model_id": base.model_id, "territory_id": "OVERLAY-BIG",
+              "rep_id": "R-OV", "role": "overlay",
+              "start_date": date(2027, 1, 1), "end_date": None}],
+        )  # fmt: skip
+    again = design_territories(
+        store,
+        _request("next", from_model="base", balance=(("population", 0.20),)),
+        actor="tester",
+    )
+    mid = again.model_id
+    with store.connect() as conn:
+        terr = conn.execute(
+            select(territory.c.id, territory.c.type_id).where(
+                territory.c.model_id == mid, territory.c.type_id.is_not(None)
+            )
+        ).all()
+        rules = (
+            conn.execute(
+                select(assignment_rule.c.id).where(assignment_rule.c.model_id == mid)
+            )
+            .scalars()
+            .all()
+        )
+        items = conn.execute(
+            select(rule_item.c.field, rule_item.c.operation, rule_item.c.value).where(
+                rule_item.c.model_id == mid
+            )
+        ).all()
+        links = conn.execute(
+            select(rule_territory.c.rule_id, rule_territory.c.territory_id).where(
+                rule_territory.c.model_id == mid
+            )
+        ).all()
+        values = conn.execute(
+            select(value_set.c.name, value_set.c.value)
+            .where(value_set.c.model_id == mid)
+            .order_by(value_set.c.value)
+        ).all()
+        rows = conn.execute(
+            select(
+                account_assignment.c.account_id,
+                account_assignment.c.territory_id,
+                account_assignment.c.cause,
+                account_assignment.c.source,
+            )
+            .where(account_assignment.c.model_id == mid)
+            .where(account_assignment.c.account_id.in_(["A-25017-1", "A-25025-1"]))
+            .order_by(
+                account_assignment.c.account_id, account_assignment.c.territory_id
+            )
+        ).all()
+        members = conn.execute(
+            select(
+                territory_membership.c.territory_id, territory_membership.c.role
+            ).where(territory_membership.c.model_id == mid)
+        ).all()
+        audit = conn.execute(
+            select(audit_log.c.entity_id, audit_log.c.old_value, audit_log.c.cause)
+            .where(
+                audit_log.c.model_id == mid,
+                audit_log.c.entity == "account_assignment",
+                audit_log.c.source == again.run_id,
+                audit_log.c.entity_id.in_(["A-25017-1", "A-25025-1"]),
+            )
+            .order_by(audit_log.c.id)
+        ).all()
+    assert [tuple(r) for r in terr] == [("OVERLAY-BIG", "named-accounts")]
+    assert list(rules) == ["overlay-big"]
+    assert [tuple(i) for i in items] == [("Account.Id", "inTable", "big-accounts")]
+    assert [tuple(r) for r in links] == [("overlay-big", "OVERLAY-BIG")]
+    assert [tuple(v) for v in values] == [
+        ("big-accounts", "A-25017-1"),
+        ("big-accounts", "A-25025-1"),
+    ]
+    # each named account keeps its overlay row and also follows its county
+    designed = _units(store, mid)
+    assert [tuple(r) for r in rows] == sorted(
+        [
+            ("A-25017-1", "OVERLAY-BIG", "rule", "overlay-big"),
+            ("A-25017-1", designed["25017"], "design", again.run_id),
+            ("A-25025-1", "OVERLAY-BIG", "rule", "overlay-big"),
+            ("A-25025-1", designed["25025"], "design", again.run_id),
+        ]
+    )
+    assert ("OVERLAY-BIG", "overlay") in [tuple(m) for m in members]
+    carried = [a for a in audit if a[1] is not None]
+    assert [(a[0], a[1], a[2]) for a in carried] == [
+        ("A-25017-1", {"model_id": base.model_id, "cause": "rule"}, "design"),
+        ("A-25025-1", {"model_id": base.model_id, "cause": "rule"}, "design"),
+    ]
+    (note,) = [k for k in again.notes if k.startswith("overlay territories")]
+    assert "OVERLAY-BIG" in note and "1 rule and 2 account assignments" in note
+    assert again.notes[note] == 1
