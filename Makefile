@@ -36,6 +36,10 @@ demo: install
 	$(TERRITORY) design --model "$(MODEL)" --levels 3,15 --states $(STATES) \
 	  --balance population=0.05 --balance workload=0.10 \
 	  --seed $(SEED) --max-iterations 100000 --time-limit 120 --out $(OUT)/design
+	$(TERRITORY) rules from-design --model "$(MODEL)"
+	$(TERRITORY) rules import examples/overlays.yaml --model "$(MODEL)"
+	$(TERRITORY) assign --model "$(MODEL)" --opportunities
+	$(TERRITORY) explain SAMPLE-000001 --model "$(MODEL)"
 	$(TERRITORY) model activate "$(MODEL)"
 	$(TERRITORY) size --model "$(MODEL)"
 	$(TERRITORY) staff --model "$(MODEL)" --capacity-slack 0.2
@@ -49,10 +53,6 @@ demo: install
 	  --balance population=0.05 --balance workload=0.10 --balance labor_force=0.05 \
 	  --seed $(SEED) --max-iterations 100000 --time-limit 120 --out $(OUT)/scenario
 	$(TERRITORY) compare "$(MODEL)" "$(SCENARIO)" --period 2026 --out $(OUT)/compare
-	$(TERRITORY) rules from-design --model "$(MODEL)"
-	$(TERRITORY) rules import examples/overlays.yaml --model "$(MODEL)"
-	$(TERRITORY) assign --model "$(MODEL)" --opportunities
-	$(TERRITORY) explain SAMPLE-000001 --model "$(MODEL)"
 	$(TERRITORY) report --model "$(MODEL)" --metric potential --period 2026 --out $(OUT)/report
 	@echo
 	@echo "Done. Open $(OUT)/report/report.html (one file, works offline);"
