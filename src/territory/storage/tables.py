@@ -376,3 +376,25 @@ audit_log = Table(
     Column("source", String(128)),
     Index("ix_audit_model", "model_id", "entity"),
 )
+
+# One row per account-territory association a rule run changed (0004). The
+# run's actor, time and cause are on its ``audit_log`` row (entity
+# ``rule_run``); a change row says which association, what happened to it
+# (insert, delete, update) and the rule that made it before and after.
+assignment_change = Table(
+    "assignment_change",
+    metadata,
+    Column(
+        "run_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("account_id", ID, primary_key=True),
+    Column("territory_id", ID, primary_key=True),
+    Column("action", String(16), nullable=False),  # insert, delete, update
+    Column("old_source", String(128)),
+    Column("new_source", String(128)),
+    ForeignKeyConstraint(["run_id"], ["audit_log.id"], ondelete="CASCADE"),
+    sqlite_with_rowid=False,
+)
