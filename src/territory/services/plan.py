@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Connection, String, and_, func, literal, or_, select
+from sqlalchemy import Connection, Float, String, and_, case, func, literal, or_, select
 
 from territory.domain import TerritoryModel
 from territory.errors import InputError
@@ -163,45 +163,53 @@ def _hierarchy(territories: pl.DataFrame) -> tuple[pl.DataFrame, Hierarchy]:
     return frame, h
 
 
-def _json_text(conn: Connection, column: Any, key: str) -> Any:
-    # Spelled per dialect so the raw cursor gets a plain parameter.
-    if conn.dialect.name == "sqlite":
-        return func.json_extract(column, literal(f'$."{key}"', type_=String))
-    return column.op("->>")(literal(key, type_=String))
+def _imported_columns(conn: Connection, potential_field: str) -> tuple[Any, Any]:
+    """Return an account's imported potential as two expressions: number, text.
 
-
-def _imported_column(conn: Connection, potential_field: str) -> Any:
+    SQLite's ``json_extract`` gives a JSON number as an SQL number and a JSON
+    string as text; reading them as two typed columns keeps the read
+    columnar. PostgreSQL's ``->>`` always gives text. Parameters are spelled
+    plainly so the raw cursor can bind them.
+    """
     a = t.account
-    # Most stores have no custom fields: then skip reading them per account.
-    has_custom = conn.execute(
-        select(a.c.id).where(a.c.custom_fields.is_not(None)).limit(1)
-    ).first()
-    if has_custom is None:
-        return literal(None, type_=String)
-    return _json_text(conn, a.c.custom_fields, potential_field)
+    if conn.dialect.name == "sqlite":
+        path = literal(f'$."{potential_field}"', type_=String)
+        kind = func.json_type(a.c.custom_fields, path)
+        value = func.json_extract(a.c.custom_fields, path)
+        number = case(
+            (kind.in_(["integer", "real", "true", "false"]), value), else_=None
+        )
+        return number, case((kind == "text", value), else_=None)
+    text = a.c.custom_fields.op("->>")(literal(potential_field, type_=String))
+    return literal(None, type_=Float), text
+
+
+_IMPORTED_SCHEMA = {"imported_number": pl.Float64, "imported_text": pl.String}
 
 
 def _parse_imported(df: pl.DataFrame) -> pl.DataFrame:
-    # Imported values may be text ("1 000" is not a number: it stays null).
-    df = df.with_columns(
-        pl.col("imported_potential")
-        .str.strip_chars()
-        .cast(pl.Float64, strict=False)
-        .alias("imported_potential")
+    """Add ``imported_potential`` from the two imported columns (then dropped).
+
+    Text must read as a number ("1 000" does not: it stays null); values
+    that are not finite are null too.
+    """
+    value = pl.coalesce(
+        pl.col("imported_number"),
+        pl.col("imported_text").str.strip_chars().cast(pl.Float64, strict=False),
     )
     return df.with_columns(
-        pl.when(pl.col("imported_potential").is_finite())
-        .then(pl.col("imported_potential"))
+        pl.when(value.is_finite())
+        .then(value)
         .otherwise(None)
         .alias("imported_potential")
-    )
+    ).drop("imported_number", "imported_text")
 
 
 def _assignments(
     conn: Connection, model_id: str, territories: pl.DataFrame, potential_field: str
 ) -> pl.DataFrame:
     a, aa = t.account, t.account_assignment
-    imported = _imported_column(conn, potential_field)
+    imported = _imported_columns(conn, potential_field)
     stmt = (
         select(
             aa.c.territory_id,
@@ -212,7 +220,7 @@ def _assignments(
             a.c.county_id,
             a.c.latitude,
             a.c.longitude,
-            imported,
+            *imported,
         )
         .select_from(aa.join(a, a.c.id == aa.c.account_id))
         .where(aa.c.model_id == model_id)
@@ -229,8 +237,9 @@ def _assignments(
             "county_id": pl.String,
             "latitude": pl.Float64,
             "longitude": pl.Float64,
-            "imported_potential": pl.String,
+            **_IMPORTED_SCHEMA,
         },
+        large=True,
     )
     df = _parse_imported(df)
     idx = territories.select("territory_id", "t_idx")
@@ -259,7 +268,7 @@ def read_accounts(conn: Connection, potential_field: str = "potential") -> pl.Da
         a.c.zip_id,
         a.c.latitude,
         a.c.longitude,
-        _imported_column(conn, potential_field),
+        *_imported_columns(conn, potential_field),
     ).order_by(a.c.id)
     df = read_frame(
         conn,
@@ -273,8 +282,9 @@ def read_accounts(conn: Connection, potential_field: str = "potential") -> pl.Da
             "zip_id": pl.String,
             "latitude": pl.Float64,
             "longitude": pl.Float64,
-            "imported_potential": pl.String,
+            **_IMPORTED_SCHEMA,
         },
+        large=True,
     )
     return _parse_imported(df)
 
@@ -381,7 +391,9 @@ def sales_by_account(
     )
     if account_ids is not None:
         stmt = stmt.where(sh.c.account_id.in_(list(account_ids)))
-    return read_frame(conn, stmt, {"account_id": pl.String, "sales": pl.Float64})
+    return read_frame(
+        conn, stmt, {"account_id": pl.String, "sales": pl.Float64}, large=True
+    )
 
 
 def unit_metric_frame(

@@ -13,11 +13,20 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from territory.errors import InputError, InternalError
 
-__all__ = ["make_engine", "migrate", "transaction", "current_revision", "HEAD_REVISION"]
+__all__ = [
+    "HEAD_REVISION",
+    "current_revision",
+    "make_engine",
+    "migrate",
+    "sqlite_file_for_reading",
+    "transaction",
+]
 
 _log = logging.getLogger(__name__)
 _MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD_REVISION = "head"
+# Rows the SQLite connection had changed when its current transaction began.
+_CHANGES_AT_BEGIN = "territory.sqlite_changes_at_begin"
 
 
 def _normalise_url(url: str) -> str:
@@ -63,6 +72,9 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
             conn.exec_driver_sql("BEGIN")
+            conn.info[_CHANGES_AT_BEGIN] = (
+                conn.connection.driver_connection.total_changes
+            )
 
         return engine
     try:
@@ -121,6 +133,34 @@ def current_revision(engine: Engine) -> str | None:
         if not inspect(conn).has_table("alembic_version"):
             return None
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def sqlite_file_for_reading(conn: Connection) -> Path | None:
+    """Return the SQLite file another connection can read to see what ``conn`` sees.
+
+    That is the database file of ``conn`` when it is a SQLite file store with
+    no transaction open, or whose transaction (begun by an engine of
+    :func:`make_engine`) has changed no row: everything it can see is
+    committed. ``None`` otherwise (another dialect, an in-memory store,
+    attached databases, or possibly uncommitted writes).
+    """
+    if conn.dialect.name != "sqlite":
+        return None
+    dbapi = conn.connection.driver_connection
+    if dbapi is None:
+        return None
+    # Outside BEGIN nothing is uncommitted; inside, compare the rows changed
+    # with the count when the transaction began (recorded by make_engine).
+    if dbapi.in_transaction:
+        at_begin = conn.info.get(_CHANGES_AT_BEGIN)
+        if at_begin is None or dbapi.total_changes != at_begin:
+            return None
+    files = {name: file for _seq, name, file in dbapi.execute("PRAGMA database_list")}
+    main = files.pop("main", "")
+    files.pop("temp", None)
+    if files or not main:
+        return None
+    return Path(main)
 
 
 @contextmanager
