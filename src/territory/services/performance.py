@@ -398,12 +398,15 @@ def _rolled_sum(
 
 
 def _rolled_distinct(
-    plan: Plan, frame: pl.DataFrame, columns: list[str]
+    plan: Plan, frame: pl.DataFrame, columns: list[str], duplicated: bool
 ) -> dict[str, FloatArray]:
-    """Roll account-level columns up the hierarchy, each account once per node."""
+    """Roll account-level columns up the hierarchy, each account once per node.
+
+    ``duplicated`` says whether an account holds more than one row.
+    """
     n = plan.n_territories
     t_idx = frame["t_idx"].to_numpy()
-    if not frame["account_id"].is_duplicated().any():
+    if not duplicated:
         out = {c: _rolled_sum(plan, t_idx, frame[c].to_numpy()) for c in columns}
         out["accounts"] = _rolled_sum(plan, t_idx, np.ones(frame.height))
         return out
@@ -589,9 +592,15 @@ def compute_metrics(
     sales, quota_rows = facts.sales, facts.quota_rows
     pipeline_rows, unknown_named = _index_named(facts.pipeline, plan)
     n = plan.n_territories
-    acc = acc.join(sales, on="account_id", how="left").with_columns(
-        pl.col("sales").fill_null(0.0)
-    )
+    # Whether an account sits in two territories: decides cheap counting.
+    duplicated = bool(acc["account_id"].is_duplicated().any())
+    acc = acc.join(sales, on="account_id", how="left")
+    if duplicated:
+        matched = sales.join(acc.select("account_id"), on="account_id", how="semi")
+        unmatched = sales.height - matched.height
+    else:
+        unmatched = sales.height - (acc.height - acc["sales"].null_count())
+    acc = acc.with_columns(pl.col("sales").fill_null(0.0))
     # Open pipeline: to a named territory of this model, else via the account.
     named = pipeline_rows.named
     acc = acc.join(
@@ -605,7 +614,7 @@ def compute_metrics(
             "opportunities are not in this model; their pipeline is left out"
         )
     step("rolling up")
-    rolled = _rolled_distinct(plan, acc, ["potential", "sales", "pipe"])
+    rolled = _rolled_distinct(plan, acc, ["potential", "sales", "pipe"], duplicated)
     pipeline = rolled["pipe"] + _rolled_sum(
         plan, named["t_idx"].to_numpy(), named["pipe"].to_numpy()
     )
@@ -654,12 +663,6 @@ def compute_metrics(
     table = _ratios(table).with_columns((pl.col("pieces") <= 1).alias("contiguous"))
     if pieces is None:
         notes.append("contiguity not measured: the model has no unit assignments")
-    unmatched = (
-        sales.height
-        - sales.join(
-            acc.select("account_id").unique(), on="account_id", how="semi"
-        ).height
-    )
     if unmatched:
         notes.append(
             f"{unmatched:,} accounts with sales in {per} are in no territory of "

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Select
+from sqlalchemy import CompoundSelect, Connection, Select
 
 from territory.errors import InternalError
 from territory.storage.engine import sqlite_file_for_reading
@@ -49,7 +49,7 @@ def fetch_columns(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
 
 def read_frame(
     conn: Connection,
-    stmt: Select[Any],
+    stmt: Select[Any] | CompoundSelect,
     schema: Mapping[str, pl.DataType | type[pl.DataType]],
     *,
     large: bool = False,
@@ -93,7 +93,7 @@ def read_frame(
     return frame.with_columns(fixes) if fixes else frame
 
 
-def _compiled(conn: Connection, stmt: Select[Any]) -> tuple[str, Any]:
+def _compiled(conn: Connection, stmt: Select[Any] | CompoundSelect) -> tuple[str, Any]:
     compiled = stmt.compile(
         dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
     )

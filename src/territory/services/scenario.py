@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Connection, exists, or_, select
+from sqlalchemy import Connection, or_, select
 
 from territory.domain import TerritoryModel
 from territory.errors import InputError, InternalError
@@ -39,24 +39,27 @@ __all__ = [
 def assignment_diff(conn: Connection, id_a: str, id_b: str) -> pl.DataFrame:
     """Return ``side, account_id, territory_id``: pairs held by one model only.
 
-    Computed inside the database (one anti-join each way over the primary
-    key), so only the differences travel.
+    Computed inside the database, so only the differences travel: one
+    ``EXCEPT`` each way, ordered like the primary key, which SQLite runs as a
+    merge of the two models' key ranges (no lookup per assignment).
     """
     aa = t.account_assignment
     frames = []
     for side, mine, other in (("a", id_a, id_b), ("b", id_b, id_a)):
-        o = aa.alias("o")
-        stmt = select(aa.c.account_id, aa.c.territory_id).where(
-            aa.c.model_id == mine,
-            ~exists().where(
-                o.c.model_id == other,
-                o.c.account_id == aa.c.account_id,
-                o.c.territory_id == aa.c.territory_id,
-            ),
+        stmt = (
+            select(aa.c.account_id, aa.c.territory_id)
+            .where(aa.c.model_id == mine)
+            .except_(
+                select(aa.c.account_id, aa.c.territory_id).where(aa.c.model_id == other)
+            )
+            .order_by("account_id", "territory_id")
         )
         frames.append(
             read_frame(
-                conn, stmt, {"account_id": pl.String, "territory_id": pl.String}
+                conn,
+                stmt,
+                {"account_id": pl.String, "territory_id": pl.String},
+                large=True,
             ).with_columns(pl.lit(side).alias("side"))
         )
     return pl.concat(frames).select("side", "account_id", "territory_id")

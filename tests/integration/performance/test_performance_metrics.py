@@ -223,3 +223,44 @@ def test_balance_leaves_out_overlay_territories_of_another_type(
     assert after.compared_ids == before.compared_ids
     assert after.balance == before.balance
     assert any("OVL" in note and "overlays" in note for note in after.notes)
+
+
+@pytest.mark.parametrize("single", [False, True])
+def test_sales_of_accounts_outside_the_model_are_noted(
+    plan_engine: Engine, single: bool
+) -> None:
+    """A7 has 2027 sales (40) but no territory; ``single`` takes A1 out of T2.
+
+    With A1 in T1 only, no account sits in two territories (the cheap count).
+    """
+    from datetime import UTC, datetime
+
+    from sqlalchemy import delete, insert
+
+    from territory.storage import tables as t
+
+    now = datetime.now(UTC)
+    with plan_engine.begin() as conn:
+        conn.execute(
+            insert(t.account),
+            [{"id": "A7", "name": "A7", "created_at": now, "updated_at": now}],
+        )
+        conn.execute(
+            insert(t.sales_history),
+            [{"account_id": "A7", "period": "2027-05", "amount": 40.0}],
+        )
+        if single:
+            aa = t.account_assignment
+            conn.execute(
+                delete(aa).where(
+                    (aa.c.account_id == "A1") & (aa.c.territory_id == "T2")
+                )
+            )
+    res = compute_metrics(plan_engine, "plan", period="2027", config=SIMPLE)
+    assert "1 accounts with sales in 2027 are in no territory of this model" in (
+        res.notes
+    )
+    r1 = _row(res.table, "territory_id", "R1")
+    assert r1["sales"] == 380.0  # A7 counts nowhere
+    assert r1["accounts"] == 4
+    assert _row(res.table, "territory_id", "T2")["accounts"] == (1 if single else 2)
