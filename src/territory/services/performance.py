@@ -34,12 +34,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from sqlalchemy import Connection, Engine, FromClause, case, func, select
+from sqlalchemy import Boolean, Connection, Engine, case, exists, func, literal, select
 
 from territory.errors import InputError
 from territory.metrics.balance import BalanceIndices, balance_indices
@@ -209,45 +209,50 @@ def _open_pipeline(
     named = (func.coalesce(o.c.territory_model_id, "") == model_id) & (
         o.c.territory_id.is_not(None)
     )
+    # SQLite keeps dates as ISO text; the raw cursor needs it spelled so.
+    last: Any = period.last_day()
+    if conn.dialect.name == "sqlite":
+        last = last.isoformat()
     is_open = o.c.is_closed.is_(False) & (
-        o.c.close_date.is_(None) | (o.c.close_date <= period.last_day())
+        o.c.close_date.is_(None) | (o.c.close_date <= last)
     )
-    schema_acc = {
-        "account_id": pl.String,
-        "pipe": pl.Float64,
-        "pipe_unsplit": pl.Float64,
-    }
-    schema_named = {
-        "territory_id": pl.String,
-        "pipe": pl.Float64,
-        "pipe_unsplit": pl.Float64,
-    }
-    if with_splits:
-        split_ids = select(s.c.opportunity_id).distinct().subquery()
-        unsplit = func.sum(
-            case((split_ids.c.opportunity_id.is_(None), o.c.amount), else_=0.0)
-        )
-        source: FromClause = o.outerjoin(
-            split_ids, split_ids.c.opportunity_id == o.c.id
-        )
-    else:
-        unsplit = func.sum(0.0)
-        source = o
-    by_account = read_frame(
-        conn,
-        select(o.c.account_id, func.sum(o.c.amount), unsplit)
-        .select_from(source)
-        .where(is_open & ~named)
-        .group_by(o.c.account_id),
-        schema_acc,
+    # One scan of the open opportunities, summed here: grouping in the store
+    # would walk the account index and look every opportunity up.
+    split = (
+        exists().where(s.c.opportunity_id == o.c.id)
+        if with_splits
+        else literal(False, type_=Boolean)
     )
-    named_rows = read_frame(
+    rows = read_frame(
         conn,
-        select(o.c.territory_id, func.sum(o.c.amount), unsplit)
-        .select_from(source)
-        .where(is_open & named)
-        .group_by(o.c.territory_id),
-        schema_named,
+        select(
+            o.c.account_id,
+            case((named, o.c.territory_id), else_=None),
+            o.c.amount,
+            split,
+        ).where(is_open),
+        {
+            "account_id": pl.String,
+            "territory_id": pl.String,
+            "amount": pl.Float64,
+            "split": pl.Boolean,
+        },
+        large=True,
+    )
+    sums = [
+        pl.col("amount").sum().alias("pipe"),
+        (
+            pl.when(pl.col("split")).then(0.0).otherwise(pl.col("amount")).sum()
+            if with_splits
+            else pl.lit(0.0)
+        ).alias("pipe_unsplit"),
+    ]
+    is_named = pl.col("territory_id").is_not_null()
+    by_account = (
+        rows.filter(~is_named).group_by("account_id").agg(sums).sort("account_id")
+    )
+    named_rows = (
+        rows.filter(is_named).group_by("territory_id").agg(sums).sort("territory_id")
     )
     split_credit = (
         read_frame(
@@ -700,7 +705,7 @@ def compute_metrics(
             "regions",
             tuple(notes),
         )
-    reps = _rep_table(plan, acc, table, quota_rows, pipeline_rows, cfg)
+    reps = _rep_table(plan, acc, table, quota_rows, pipeline_rows, cfg, duplicated)
     compared = reps.filter(pl.col("roles").str.contains("owner"))
     return MetricsResult(
         plan.model.name,
@@ -726,6 +731,7 @@ def _rep_table(
     quota_rows: pl.DataFrame,
     pipeline_rows: _Pipeline,
     cfg: WorkloadConfig,
+    duplicated: bool,
 ) -> pl.DataFrame:
     mem = plan.memberships.select("t_idx", "rep_id", "role").unique()
     node, anc = plan.hierarchy.closure()
@@ -736,17 +742,37 @@ def _rep_table(
         .select("rep_id", pl.col("t_idx_right").alias("t_idx"))
         .unique()
     )
-    per_acc = (
-        acc.select("account_id", "t_idx", "potential", "sales")
-        .join(covers, on="t_idx", how="inner")
-        .unique(subset=["rep_id", "account_id"], keep="first")
-        .group_by("rep_id")
-        .agg(
-            pl.len().alias("accounts"),
-            pl.col("potential").sum(),
-            pl.col("sales").sum(),
+    sums = [pl.col("potential").sum(), pl.col("sales").sum()]
+    if duplicated:
+        # An account in two covered territories counts once for the rep.
+        per_acc = (
+            acc.select("account_id", "t_idx", "potential", "sales")
+            .join(covers, on="t_idx", how="inner")
+            .unique(subset=["rep_id", "account_id"], keep="first")
+            .group_by("rep_id")
+            .agg(pl.len().alias("accounts"), *sums)
         )
-    )
+    else:
+        # Each account in one territory: sum the territories' own figures.
+        n = plan.n_territories
+        t_idx = acc["t_idx"].to_numpy()
+        own = pl.DataFrame(
+            {
+                "t_idx": np.arange(n, dtype=np.int64),
+                "accounts": np.bincount(t_idx, minlength=n).astype(np.int64),
+                "potential": np.bincount(
+                    t_idx, weights=acc["potential"].to_numpy(), minlength=n
+                ),
+                "sales": np.bincount(
+                    t_idx, weights=acc["sales"].to_numpy(), minlength=n
+                ),
+            }
+        )
+        per_acc = (
+            covers.join(own, on="t_idx", how="inner")
+            .group_by("rep_id")
+            .agg(pl.col("accounts").sum().alias("accounts"), *sums)
+        )
     # workload and capacity: territories the rep owns (with descendants)
     owned = mem.filter(pl.col("role") == "owner")
     terr_vals = terr_table.select(
@@ -770,7 +796,7 @@ def _rep_table(
     # An account's unsplit pipeline goes in full to each owner covering it.
     via_account = (
         pipeline_rows.by_account.filter(pl.col("pipe_unsplit") != 0)
-        .join(acc.select("account_id", "t_idx").unique(), on="account_id")
+        .join(acc.select("account_id", "t_idx"), on="account_id")
         .join(owned.select("t_idx", "rep_id"), on="t_idx", how="inner")
         .unique(subset=["account_id", "rep_id"], keep="first")
         .select("rep_id", pl.col("pipe_unsplit").alias("credit"))

@@ -264,3 +264,53 @@ def test_sales_of_accounts_outside_the_model_are_noted(
     assert r1["sales"] == 380.0  # A7 counts nowhere
     assert r1["accounts"] == 4
     assert _row(res.table, "territory_id", "T2")["accounts"] == (1 if single else 2)
+
+
+def test_rep_metrics_when_every_account_sits_in_one_territory(
+    plan_engine: Engine,
+) -> None:
+    """A1 taken out of T2: rep sums come from the territories' own figures.
+
+    P1 and P4 (T1): A1, A2 — potential 1 500, sales 150; P2 (T2): A3 — 2 000,
+    200; P3 (T4): A5, A6 — 3 400, 70; M1 (D1): A1, A2, A3 — 3 500, 350.
+    """
+    from sqlalchemy import delete
+
+    from territory.services import performance as perf
+    from territory.storage import tables as t
+
+    with plan_engine.begin() as conn:
+        aa = t.account_assignment
+        conn.execute(
+            delete(aa).where((aa.c.account_id == "A1") & (aa.c.territory_id == "T2"))
+        )
+    res = compute_metrics(
+        plan_engine, "plan", level="rep", period="2027", config=SIMPLE
+    )
+    got = {
+        r["rep_id"]: (r["accounts"], r["potential"], r["sales"], r["open_pipeline"])
+        for r in res.table.to_dicts()
+    }
+    assert got == {
+        "M1": (3, 3500.0, 350.0, 0.0),
+        "P1": (2, 1500.0, 150.0, 800.0),
+        "P2": (1, 2000.0, 200.0, 400.0),
+        "P3": (2, 3400.0, 70.0, 500.0),
+        "P4": (2, 1500.0, 150.0, 0.0),
+    }
+    # The per-territory shortcut equals the per-account count it replaces.
+    with plan_engine.connect() as conn:
+        plan = perf.load_plan(conn, "plan")
+        acc = perf.account_measures(conn, plan, SIMPLE, travel_from="owner")
+        period = perf.resolve_period(conn, plan.model.id, "2027")
+        facts = perf._read_facts(conn, plan.model.id, period, True)
+    acc = acc.join(facts.sales, on="account_id", how="left").with_columns(
+        pl.col("sales").fill_null(0.0)
+    )
+    pipeline, _ = perf._index_named(facts.pipeline, plan)
+    terr = compute_metrics(plan_engine, "plan", period="2027", config=SIMPLE).table
+    fast, slow = (
+        perf._rep_table(plan, acc, terr, facts.quota_rows, pipeline, SIMPLE, dup)
+        for dup in (False, True)
+    )
+    assert fast.equals(slow)
