@@ -13,6 +13,7 @@ from territory.errors import Conflict, InternalError
 from territory.storage.bulk import insert_columns, insert_frame, upsert_columns
 from territory.storage.tables import (
     account,
+    audit_log,
     geo_unit,
     rep,
     territory,
@@ -263,3 +264,120 @@ def test_insert_columns_joins_the_callers_transaction(engine: Engine) -> None:
         raise RuntimeError("command failed after the write")
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(account)).scalar() == 0
+
+
+def _core_insert_rows(conn, rows: list[dict]) -> list[dict]:  # type: ignore[no-untyped-def]
+    conn.execute(account.insert(), rows)
+    got = _accounts(conn)
+    conn.execute(account.delete())
+    return got
+
+
+def test_many_row_statements_split_over_chunks_read_back_like_core_rows(
+    engine: Engine,
+) -> None:
+    # 257 rows in chunks of 120: each chunk is one 100-row statement and
+    # 20 single-row ones, the last chunk 17 single rows.
+    n = 257
+    rows = [
+        {
+            "id": f"A{i:04d}",
+            "name": f"Name '{i}'" if i % 5 else None,
+            "billing_postal_code": f"{i % 13:05d}",
+            "annual_revenue": i / 7 if i % 3 else None,
+            "employees": i,
+            "excluded_from_realign": i % 2 == 0,
+            "custom_fields": {"n": i},
+            "created_at": NOW,
+            "updated_at": NOW,
+        }
+        for i in reversed(range(n))
+    ]
+    for r in rows:
+        r["name"] = r["name"] or ""
+    seen: list[int] = []
+    with engine.begin() as conn:
+        expected = _core_insert_rows(conn, rows)
+        insert_columns(
+            conn,
+            account,
+            {k: [r[k] for r in rows] for k in rows[0]},
+            chunk_rows=120,
+            on_progress=seen.append,
+        )
+        got = _accounts(conn)
+    assert seen == [120, 120, 17]
+    assert got == expected
+    assert len(got) == n
+
+
+def test_sqlite_statements_respect_the_bound_parameter_limit(sqlite_url: str) -> None:
+    import sqlite3
+
+    from territory.storage.engine import make_engine, migrate
+
+    eng = make_engine(sqlite_url)
+    migrate(eng)
+    try:
+        with eng.begin() as conn:
+            # Five bound columns, at most 12 parameters: two rows a statement.
+            dbapi = conn.connection.dbapi_connection
+            old = dbapi.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 12)  # type: ignore[union-attr]
+            try:
+                insert_columns(
+                    conn,
+                    account,
+                    {
+                        "id": ["C", "A", "B", "E", "D"],
+                        "name": ["c", "a", "b", "e", "d"],
+                        "billing_city": ["x", "y", "z", "w", "v"],
+                        "employees": [3, 1, 2, 5, 4],
+                        "latitude": [0.3, 0.1, 0.2, 0.5, 0.4],
+                        "created_at": NOW,
+                        "updated_at": NOW,
+                    },
+                )
+            finally:
+                dbapi.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, old)  # type: ignore[union-attr]
+            got = conn.execute(
+                select(
+                    account.c.id,
+                    account.c.name,
+                    account.c.billing_city,
+                    account.c.employees,
+                    account.c.latitude,
+                ).order_by(account.c.id)
+            ).all()
+    finally:
+        eng.dispose()
+    assert [tuple(r) for r in got] == [
+        ("A", "a", "y", 1, 0.1),
+        ("B", "b", "z", 2, 0.2),
+        ("C", "c", "x", 3, 0.3),
+        ("D", "d", "v", 4, 0.4),
+        ("E", "e", "w", 5, 0.5),
+    ]
+
+
+def test_rows_whose_every_value_repeats_are_all_written(engine: Engine) -> None:
+    # No column varies: each row is the statement's literals alone.
+    with engine.begin() as conn:
+        n = insert_columns(
+            conn,
+            audit_log,
+            {
+                "at": [NOW] * 5,
+                "actor": ["bulk"] * 5,
+                "entity": ["account"] * 5,
+                "entity_id": ["A1"] * 5,
+                "action": ["insert"] * 5,
+                "cause": ["manual"] * 5,
+            },
+        )
+        got = conn.execute(
+            select(audit_log.c.actor, audit_log.c.entity_id, audit_log.c.at)
+        ).all()
+    assert n == 5
+    assert len(got) == 5
+    assert {(r.actor, r.entity_id) for r in got} == {("bulk", "A1")}
+    assert {r.at.replace(tzinfo=None) for r in got} == {NOW.replace(tzinfo=None)}
