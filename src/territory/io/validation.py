@@ -93,6 +93,11 @@ class Validated:
 # ------------------------------------------------------------------ helpers
 
 
+def _constant(value: bool | None, n: int, dtype: pl.DataType) -> pl.Series:
+    """Return ``value`` repeated ``n`` times, built without a Python list."""
+    return pl.repeat(value, n, dtype=dtype, eager=True).alias("")
+
+
 def _issues_for(
     frame: pl.DataFrame,
     mask: pl.Series,
@@ -202,7 +207,7 @@ class _Checker:
                 "'{v}' is not true or false",
                 "write true or false (yes/no and 1/0 are read too)",
             )
-            out = pl.Series(name, [None] * len(text), dtype=pl.Boolean)
+            out = _constant(None, len(text), pl.Boolean()).alias(name)
             return out.set(is_true, True).set(is_false, False)
         if kind is FieldKind.DATE:
             value_d = text.str.to_date("%Y-%m-%d", strict=False)
@@ -265,7 +270,7 @@ class _Checker:
         country = (
             self.frame.get_column("billing_country").str.to_lowercase()
             if "billing_country" in self.frame.columns
-            else pl.Series([None] * len(text), dtype=pl.String)
+            else _constant(None, len(text), pl.String())
         )
         us = country.is_null() | country.is_in(list(_US))
         # A ZIP that a spreadsheet read as a number: 2134 for 02134, or
@@ -411,7 +416,7 @@ def validate(raw: RawTable, schema: EntitySchema) -> Validated:
         frame=frame,
         file=file,
         schema=schema,
-        bad=pl.Series(BAD_COLUMN, [False] * frame.height, dtype=pl.Boolean),
+        bad=_constant(False, frame.height, pl.Boolean()).alias(BAD_COLUMN),
         issues=list(pre_issues),
     )
     if pre_issues:
@@ -453,8 +458,8 @@ def _check_pairs(checker: _Checker, typed: dict[str, pl.Series]) -> None:
         if a not in typed and b not in typed:
             continue
         n = checker.frame.height
-        va = typed.get(a, pl.Series([None] * n, dtype=pl.Float64))
-        vb = typed.get(b, pl.Series([None] * n, dtype=pl.Float64))
+        va = typed[a] if a in typed else _constant(None, n, pl.Float64())
+        vb = typed[b] if b in typed else _constant(None, n, pl.Float64())
         ta = checker.frame.get_column(a) if a in checker.frame.columns else va
         tb = checker.frame.get_column(b) if b in checker.frame.columns else vb
         only_a = ta.is_not_null() & tb.is_null()
@@ -485,8 +490,12 @@ def _check_dates(checker: _Checker, typed: dict[str, pl.Series]) -> None:
 
 def _check_quota_owner(checker: _Checker, typed: dict[str, pl.Series]) -> None:
     n = checker.frame.height
-    t = typed.get("territory_id", pl.Series([None] * n, dtype=pl.String))
-    r = typed.get("rep_id", pl.Series([None] * n, dtype=pl.String))
+    t = (
+        typed["territory_id"]
+        if "territory_id" in typed
+        else _constant(None, n, pl.String())
+    )
+    r = typed["rep_id"] if "rep_id" in typed else _constant(None, n, pl.String())
     checker.flag(
         t.is_null() & r.is_null(),
         "territory_id",

@@ -123,7 +123,9 @@ def exists_mask(
     if where is not None:
         probe = probe.where(where)
     if frame.height == 0 or conn.execute(probe).first() is None:
-        return pl.Series("_exists", [False] * frame.height, dtype=pl.Boolean)
+        return pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True).alias(
+            "_exists"
+        )
     stmt = select(*[table.c[rename.get(k, k)] for k in key])
     if where is not None:
         stmt = stmt.where(where)

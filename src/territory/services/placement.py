@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 from sqlalchemy import Connection, select
 
@@ -39,6 +40,9 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 ZipDirectoryReader = Callable[[], pl.DataFrame]
+
+#: Billing countries (lower case) under which a postal code is a US ZIP.
+_US_NAMES = ["us", "usa", "u.s.", "u.s.a.", "united states", "united states of america"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,35 +129,36 @@ def load_placement_sources(
 
 
 def _counties_at(
-    lat: np.ndarray, lon: np.ndarray, sources: PlacementSources
-) -> list[str | None]:
-    """Return the county id holding each point (None outside every county)."""
+    lat: npt.NDArray[np.float64],
+    lon: npt.NDArray[np.float64],
+    sources: PlacementSources,
+) -> pl.Series:
+    """Return the county id holding each point (null outside every county)."""
     import shapely
 
-    out: list[str | None] = [None] * len(lat)
-    if not sources.county_ids or len(lat) == 0:
-        return out
+    n = len(lat)
+    if not sources.county_ids or n == 0:
+        return pl.repeat(None, n, dtype=pl.String, eager=True).alias("county")
     polygons = shapely.from_wkb(sources.county_wkb)
     shapely.prepare(polygons)
     tree = shapely.STRtree(polygons)
     points = shapely.points(lon, lat)
     pairs = tree.query(points, predicate="intersects")
-    if pairs.shape[1] == 0:
-        return out
     # A point on a shared border touches two counties: the smaller id wins,
     # so placement does not depend on polygon order.
-    ids = np.asarray(sources.county_ids, dtype=object)
+    ids = pl.Series("county", sources.county_ids, dtype=pl.String)
     hit = (
         pl.DataFrame(
-            {"point": pairs[0], "county": ids[pairs[1]].tolist()},
-            schema={"point": pl.Int64, "county": pl.String},
+            {"point": pairs[0].astype(np.int64), "county": ids.gather(pairs[1])}
         )
         .group_by("point")
         .agg(pl.col("county").min())
     )
-    for p, c in hit.iter_rows():
-        out[p] = c
-    return out
+    return (
+        pl.DataFrame({"point": np.arange(n, dtype=np.int64)})
+        .join(hit, on="point", how="left", maintain_order="left")
+        .get_column("county")
+    )
 
 
 def place_accounts(
@@ -164,6 +169,10 @@ def place_accounts(
     sources: PlacementSources,
 ) -> pl.DataFrame:
     """Return ``county_id``, ``zip_id`` and ``placed_by`` for each account.
+
+    The ZIP codes are looked up with one join against the ZIP directory;
+    only accounts whose county a polygon decides reach the point-in-polygon
+    search.
 
     Parameters
     ----------
@@ -177,70 +186,77 @@ def place_accounts(
         country is blank or the United States.
     """
     n = len(latitude)
-    zip5 = postal_code.str.extract(r"^(\d{5})(?:-\d{4})?$")
+    zip5 = pl.col("postal").str.extract(r"^(\d{5})(?:-\d{4})?$")
     if country is not None:
-        low = country.str.to_lowercase()
-        us = low.is_null() | low.is_in(
-            ["us", "usa", "u.s.", "u.s.a.", "united states", "united states of america"]
-        )
-        zip5 = pl.select(pl.when(us).then(zip5).otherwise(None)).to_series()
+        low = pl.col("country").str.to_lowercase()
+        zip5 = pl.when(low.is_null() | low.is_in(_US_NAMES)).then(zip5)
     frame = (
         pl.DataFrame(
             {
-                "_i": np.arange(n, dtype=np.int64),
                 "lat": latitude.cast(pl.Float64),
                 "lon": longitude.cast(pl.Float64),
-                "zip5": zip5.cast(pl.String),
+                "postal": postal_code.cast(pl.String),
+                "country": (
+                    country.cast(pl.String)
+                    if country is not None
+                    else pl.repeat(None, n, dtype=pl.String, eager=True)
+                ),
             }
         )
+        .with_columns(zip5.alias("zip5"))
         .join(
             sources.zips.rename({"lat": "zip_lat", "lon": "zip_lon"}),
             left_on="zip5",
             right_on="zip",
             how="left",
             coalesce=False,
+            maintain_order="left",
         )
-        .sort("_i")
+        .with_columns(
+            (pl.col("lat").is_not_null() & pl.col("lon").is_not_null()).alias(
+                "has_coords"
+            ),
+            (pl.col("zip_lat").is_not_null() & pl.col("zip_lon").is_not_null()).alias(
+                "zip_centroid"
+            ),
+        )
     )
-    has_coords = (frame["lat"].is_not_null() & frame["lon"].is_not_null()).to_numpy()
-    zip_known = frame["zip"].is_not_null().to_numpy()
-    zip_centroid = (
-        frame["zip_lat"].is_not_null() & frame["zip_lon"].is_not_null()
-    ).to_numpy()
-    zip_county = frame["county_fips"].to_list()
-    county: list[str | None] = list(zip_county)
+    county = frame.get_column("county_fips")
     if sources.county_ids:
         # Coordinates first; accounts placed at a ZIP centroid whose county the
         # directory does not know get the county holding that centroid.
-        lat = np.where(has_coords, frame["lat"].to_numpy(), frame["zip_lat"].to_numpy())
-        lon = np.where(has_coords, frame["lon"].to_numpy(), frame["zip_lon"].to_numpy())
-        ask = has_coords | (zip_centroid & frame["county_fips"].is_null().to_numpy())
-        idx = np.flatnonzero(ask)
-        found = _counties_at(lat[idx], lon[idx], sources)
-        for i, c in zip(idx.tolist(), found, strict=True):
-            if c is not None:
-                county[i] = c
-    placed = np.where(
-        has_coords,
-        Placement.COORDINATES,
-        np.where(
-            zip_known & zip_centroid,
-            Placement.ZIP,
-            np.where(
-                zip_known & frame["county_fips"].is_not_null().to_numpy(),
-                Placement.COUNTY,
-                Placement.UNPLACED,
-            ),
-        ),
+        ask = frame.select(
+            pl.col("has_coords")
+            | (pl.col("zip_centroid") & pl.col("county_fips").is_null())
+        ).to_series()
+        asked = frame.filter(ask).select(
+            pl.when(pl.col("has_coords")).then(pl.col("lat")).otherwise("zip_lat"),
+            pl.when(pl.col("has_coords")).then(pl.col("lon")).otherwise("zip_lon"),
+        )
+        found = _counties_at(
+            asked.to_series(0).to_numpy(), asked.to_series(1).to_numpy(), sources
+        )
+        polygon = pl.repeat(None, n, dtype=pl.String, eager=True).scatter(
+            ask.arg_true(), found
+        )
+        county = pl.select(pl.coalesce(polygon, county)).to_series()
+    zip_known = pl.col("zip").is_not_null()
+    placed_by = (
+        pl.when(pl.col("has_coords"))
+        .then(pl.lit(Placement.COORDINATES))
+        .when(zip_known & pl.col("zip_centroid"))
+        .then(pl.lit(Placement.ZIP))
+        .when(zip_known & pl.col("county_fips").is_not_null())
+        .then(pl.lit(Placement.COUNTY))
+        .otherwise(pl.lit(Placement.UNPLACED))
     )
-    unplaced = placed == Placement.UNPLACED
-    county_out = [
-        None if u else c for c, u in zip(county, unplaced.tolist(), strict=True)
-    ]
-    return pl.DataFrame(
-        {
-            "county_id": pl.Series(county_out, dtype=pl.String),
-            "zip_id": frame["zip"].cast(pl.String),
-            "placed_by": pl.Series(placed.tolist(), dtype=pl.String),
-        }
+    return frame.with_columns(
+        county.alias("_county"), placed_by.alias("placed_by")
+    ).select(
+        pl.when(pl.col("placed_by") != Placement.UNPLACED)
+        .then(pl.col("_county"))
+        .cast(pl.String)
+        .alias("county_id"),
+        pl.col("zip").cast(pl.String).alias("zip_id"),
+        pl.col("placed_by").cast(pl.String),
     )

@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import shapely
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, inspect, select
 
 from territory.errors import InputError, NotFound, ValidationFailed
 from territory.services.exporting import export_file, export_frame
@@ -145,6 +145,88 @@ def test_import_accounts_places_every_account(engine: Engine, tmp_path: Path) ->
         # No county in the directory: the centroid's polygon gives it.
         "A7": ("01003", "02136", "zip", None, {"tier": None}),
     }
+
+
+def _mixed_accounts(n: int) -> str:
+    """Return ``n`` accounts of every placement kind, in descending id order.
+
+    Row ``i`` (id ``L{i:03d}``) cycles through: coordinates in 01001's square,
+    ZIP centroid 02134, ZIP+4 of county-only 02135, centroid without county
+    02136, unknown ZIP 99999, nothing; names carry quotes, commas and accents.
+    """
+    kinds = [
+        ("", "0.25", "0.5"),
+        ("02134", "", ""),
+        ("02135-0001", "", ""),
+        ("02136", "", ""),
+        ("99999", "", ""),
+        ("", "", ""),
+    ]
+    lines = ["id,name,billing_postal_code,latitude,longitude,employees,tier"]
+    for i in reversed(range(n)):
+        postal, lat, lon = kinds[i % len(kinds)]
+        name = f'"Acme {i}, ""Doña"" Ltd"' if i % 4 == 0 else f"Beta {i}"
+        tier = ("gold", "", "silver")[i % 3]
+        lines.append(f"L{i:03d},{name},{postal},{lat},{lon},{i * 7 % 50},{tier}")
+    return "\n".join(lines) + "\n"
+
+
+def _stored_accounts(engine: Engine) -> list[tuple[object, ...]]:
+    """Return every account column but the timestamps, ordered by id."""
+    cols = [c for c in account.c if c.name not in ("created_at", "updated_at")]
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(*cols).order_by(account.c.id))]
+
+
+@pytest.mark.parametrize("stored_first", [0, 17])
+def test_large_import_path_stores_the_same_rows_as_the_small_path(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stored_first: int
+) -> None:
+    """Index rebuild and many-row statements write exactly what row-by-row does.
+
+    The store may already hold ``stored_first`` of the accounts (an upsert).
+    """
+    from territory.storage import bulk
+
+    _counties(engine)
+    run = _importer(engine)
+    path = _csv(tmp_path, "accounts.csv", _mixed_accounts(41))
+    first = _csv(tmp_path, "first.csv", _mixed_accounts(stored_first))
+    results = []
+    for large in (False, True):
+        with engine.begin() as conn:
+            conn.execute(delete(account))
+        if stored_first:
+            run("accounts", first)
+        if large:
+            # As a million-row import would: drop and rebuild the plain
+            # indexes, three rows per statement (13 statements and one row).
+            monkeypatch.setattr(bulk, "REBUILD_INDEXES_FROM_ROWS", 1)
+            monkeypatch.setattr(bulk, "_SQLITE_ROWS_PER_STATEMENT", 3)
+        report = run("accounts", path)
+        results.append((report, _stored_accounts(engine)))
+    (small, small_rows), (large, large_rows) = results
+    assert large_rows == small_rows
+    assert len(small_rows) == 41
+    assert (large.rows_inserted, large.rows_updated) == (
+        41 - stored_first,
+        stored_first,
+    )
+    assert large.placement == small.placement
+    assert dict(small.placement) == {
+        "coordinates": 7,
+        "zip": 14,
+        "county": 7,
+        "unplaced": 13,
+    }
+    assert large.unplaced == small.unplaced
+    by_id = {r[0]: r for r in small_rows}
+    # L000: quoted name with a comma and an accent; custom field kept.
+    assert by_id["L000"][1] == 'Acme 0, "Doña" Ltd'
+    assert by_id["L000"][-2:] == (False, {"tier": "gold"})  # is_sample, custom
+    with engine.connect() as conn:
+        names = {ix["name"] for ix in inspect(conn).get_indexes("account")}
+    assert {"ix_account_county", "ix_account_zip"} <= names
 
 
 def test_failed_import_leaves_the_store_unchanged(

@@ -150,3 +150,42 @@ def test_write_then_read_keeps_values_in_every_format(tmp_path: Path) -> None:
             "true",
             "false",
         ]
+
+
+def test_read_csv_names_the_row_of_invalid_utf8_deep_in_the_file(
+    tmp_path: Path,
+) -> None:
+    rows = "".join(f"A{i},Acme,02134,Boston\n" for i in range(5000))
+    data = (HEADER + rows).encode() + b"A5000,Caf\xe9,02134,Boston\n"
+    f = tmp_path / "late.csv"
+    f.write_bytes(data)
+    with pytest.raises(InputError, match=r"late\.csv is not valid UTF-8: row 5002"):
+        read_table(f)
+
+
+def test_read_csv_refuses_a_header_that_is_not_utf8(tmp_path: Path) -> None:
+    f = tmp_path / "head.csv"
+    f.write_bytes(b"id,name,r\xe9gion\nA1,Acme,Nord\n")
+    with pytest.raises(InputError, match=r"head\.csv is not valid UTF-8: row 1") as exc:
+        read_table(f)
+    assert exc.value.details["suggested"] == "latin-1"
+
+
+@pytest.mark.parametrize("content", [b"", b"  \n\n", b"\xef\xbb\xbf"])
+def test_read_csv_refuses_an_empty_file(tmp_path: Path, content: bytes) -> None:
+    f = tmp_path / "empty.csv"
+    f.write_bytes(content)
+    with pytest.raises(InputError, match=r"empty\.csv is empty") as exc:
+        read_table(f)
+    assert exc.value.code == "empty_file"
+
+
+def test_read_csv_strips_blanks_and_reads_blank_cells_as_missing(
+    tmp_path: Path,
+) -> None:
+    f = _write(tmp_path / "b.csv", HEADER + ' A1 ,"  ",\t02134 ,""\r\nA2,,"",x\r\n')
+    raw = read_table(f)
+    assert raw.frame.get_column("id").to_list() == ["A1", "A2"]
+    assert raw.frame.get_column("name").to_list() == [None, None]
+    assert raw.frame.get_column("billing_postal_code").to_list() == ["02134", None]
+    assert raw.frame.get_column("billing_city").to_list() == [None, "x"]
