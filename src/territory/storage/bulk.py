@@ -13,7 +13,10 @@ else the command does:
   sliced from one row-major list per chunk, no per-row Python objects.
 * **PostgreSQL**: psycopg 3 ``COPY ... FROM STDIN (FORMAT csv)``; the CSV text
   is produced by polars in native code, chunk by chunk, while a writer thread
-  sends the previous chunk.
+  sends the previous chunk. In big loads a column holding one value on every
+  row (the import time, a table default) is left out of the COPY and written
+  by a column default set for the load and dropped after it, in the same
+  transaction, so the server parses it once instead of once per row.
 
 Values are converted once, per column, to what SQLAlchemy itself would have
 stored (``Date``/``DateTime`` as ISO text on SQLite, ``JSON`` serialised with
@@ -54,7 +57,7 @@ import io
 import json
 import os
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -92,6 +95,9 @@ __all__ = [
 DEFAULT_CHUNK_ROWS = 100_000
 #: From this many rows, a load drops and rebuilds the table's plain indexes.
 REBUILD_INDEXES_FROM_ROWS = 200_000
+#: From this many rows, PostgreSQL COPY leaves out the columns whose every
+#: row holds one value and fills them with a temporary column default.
+_PG_DEFAULTS_FROM_ROWS = 10_000
 #: ``maintenance_work_mem`` for rebuilding indexes on PostgreSQL.
 _PG_INDEX_MEMORY = "256MB"
 
@@ -443,24 +449,25 @@ def _insert_sqlite(
             step = min(chunk_rows, staged.n_rows - done)
             n_many, n_one = divmod(step, per_statement)
             if width:
-                # Row-major parameters: column j of row i at i * width + j.
+                # Row-major parameters: column j of row i at i * width + j,
+                # sliced per statement as the cursor asks for them.
                 flat: list[Any] = [None] * (step * width)
                 for j, values in enumerate(bound):
                     flat[j::width] = values(done, step)
                 size = per_statement * width
                 cut = n_many * size
-                many: list[Sequence[Any]] = [
+                many: Iterable[Sequence[Any]] = (
                     flat[i : i + size] for i in range(0, cut, size)
-                ]
-                ones: list[Sequence[Any]] = [
+                )
+                ones: Iterable[Sequence[Any]] = (
                     flat[i : i + width] for i in range(cut, len(flat), width)
-                ]
+                )
             else:
                 many, ones = [()] * n_many, [()] * n_one
-            if many:
-                cursor.executemany(many_sql, many)
-            if ones:
-                cursor.executemany(one_sql, ones)
+            if n_many:
+                cursor.executemany(many_sql, many)  # type: ignore[arg-type]
+            if n_one:
+                cursor.executemany(one_sql, ones)  # type: ignore[arg-type]
             done += step
             if on_progress is not None:
                 on_progress(step)
@@ -507,6 +514,111 @@ def _pg_frame(table: Table, staged: _Staged) -> pl.DataFrame:
             s = pl.repeat(text, staged.n_rows, dtype=pl.String, eager=True).alias(name)
         cols.append(s)
     return pl.DataFrame(cols)
+
+
+def _pg_constants(table: Table, staged: _Staged) -> dict[str, str | None]:
+    """Return the columns whose every row holds one value, as PostgreSQL text."""
+    out: dict[str, str | None] = {}
+    for name in staged.names:
+        sa_type = table.c[name].type
+        if name in staged.frame.columns:
+            value = _constant_of(staged.frame.get_column(name))
+            if value is _VARIES:
+                continue
+            # A JSON column is staged as its serialised text already.
+            out[name] = value if isinstance(sa_type, JSON) else _pg_text(value, sa_type)
+        else:
+            out[name] = _pg_text(staged.scalars[name], sa_type)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _PgDefaults:
+    """Constant columns COPY leaves out, filled by temporary column defaults."""
+
+    omitted: list[str]
+    set_sql: str | None
+    drop_sql: str | None
+
+
+def _pg_defaults(
+    conn: Connection,
+    target_sql: str,
+    staged: _Staged,
+    constants: Mapping[str, str | None],
+) -> _PgDefaults:
+    """Plan a COPY that leaves out ``constants`` and lets defaults write them.
+
+    A value repeated on every row (the import time, a table default) is then
+    parsed once by ``ALTER COLUMN ... SET DEFAULT`` instead of once per row;
+    the defaults are dropped again after the COPY, in the same transaction.
+    Columns that already have a default, an identity or a generated value
+    are sent as usual.
+    """
+    from psycopg import sql
+
+    none = _PgDefaults([], None, None)
+    if staged.n_rows < _PG_DEFAULTS_FROM_ROWS or not constants:
+        return none
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cursor:  # type: ignore[union-attr]
+        cursor.execute(
+            "SELECT a.attname FROM pg_attribute a "
+            "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 "
+            "AND NOT a.attisdropped "
+            "AND (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '')",
+            (target_sql,),
+        )
+        taken = {r[0] for r in cursor.fetchall()}
+    omitted = [c for c in constants if c not in taken]
+    if len(omitted) == len(staged.names):
+        return none  # COPY needs a column; rows this alike are few anyway
+    filled = [c for c in omitted if constants[c] is not None]
+    if not filled:
+        return _PgDefaults(omitted, None, None)
+    table = sql.SQL(target_sql)
+    set_sql = sql.SQL("ALTER TABLE {} {}").format(
+        table,
+        sql.SQL(", ").join(
+            sql.SQL("ALTER COLUMN {} SET DEFAULT {}").format(
+                sql.Identifier(c), sql.Literal(constants[c])
+            )
+            for c in filled
+        ),
+    )
+    drop_sql = sql.SQL("ALTER TABLE {} {}").format(
+        table,
+        sql.SQL(", ").join(
+            sql.SQL("ALTER COLUMN {} DROP DEFAULT").format(sql.Identifier(c))
+            for c in filled
+        ),
+    )
+    return _PgDefaults(omitted, set_sql.as_string(raw), drop_sql.as_string(raw))
+
+
+def _copy_with_defaults(
+    conn: Connection,
+    target_sql: str,
+    frame: pl.DataFrame,
+    defaults: _PgDefaults,
+    *,
+    chunk_rows: int,
+    on_progress: ProgressCallback | None,
+) -> None:
+    raw = conn.connection.driver_connection
+    if defaults.set_sql is not None:
+        with raw.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(defaults.set_sql)
+    _copy_postgres(
+        conn,
+        target_sql,
+        frame.drop(defaults.omitted),
+        chunk_rows=chunk_rows,
+        on_progress=on_progress,
+    )
+    if defaults.drop_sql is not None:
+        with raw.cursor() as cursor:  # type: ignore[union-attr]
+            cursor.execute(defaults.drop_sql)
 
 
 def _copy_postgres(
@@ -623,7 +735,8 @@ def insert_columns(
         again after it, inside the same transaction: one sort instead of a
         million scattered B-tree inserts. ``None`` does so from
         ``REBUILD_INDEXES_FROM_ROWS`` rows. On PostgreSQL the dropped index
-        locks the table against other sessions until the transaction ends.
+        (and, in such a load, the temporary column defaults) lock the table
+        against other sessions until the transaction ends.
 
     Raises
     ------
@@ -662,6 +775,8 @@ def insert_columns(
             else []
         )
 
+        big = _auto_rebuild(rebuild_indexes, staged.n_rows)
+
         def run() -> None:
             raw = conn.connection.driver_connection
             if indexes:
@@ -674,8 +789,20 @@ def insert_columns(
                         cursor.execute(
                             f"DROP INDEX IF EXISTS {prep.quote(str(ix.name))}"
                         )
-            _copy_postgres(
-                conn, target, frame, chunk_rows=chunk_rows, on_progress=on_progress
+            # Temporary defaults alter the table, which locks it until the
+            # end of the transaction: only for the loads that lock it anyway.
+            defaults = (
+                _pg_defaults(conn, target, staged, _pg_constants(tbl, staged))
+                if big
+                else _PgDefaults([], None, None)
+            )
+            _copy_with_defaults(
+                conn,
+                target,
+                frame,
+                defaults,
+                chunk_rows=chunk_rows,
+                on_progress=on_progress,
             )
             if indexes:
                 with raw.cursor() as cursor:  # type: ignore[union-attr]
@@ -776,8 +903,15 @@ def upsert_columns(
                 f"CREATE TEMP TABLE {staging} "
                 f"(LIKE {target} INCLUDING DEFAULTS) ON COMMIT DROP"
             )
-        _copy_postgres(
-            conn, staging, frame, chunk_rows=chunk_rows, on_progress=on_progress
+        # The staging table is private to this transaction: its constant
+        # columns always come from temporary defaults.
+        _copy_with_defaults(
+            conn,
+            staging,
+            frame,
+            _pg_defaults(conn, staging, staged, _pg_constants(tbl, staged)),
+            chunk_rows=chunk_rows,
+            on_progress=on_progress,
         )
         with raw.cursor() as cursor:  # type: ignore[union-attr]
             cursor.execute(

@@ -200,9 +200,11 @@ def test_large_import_path_stores_the_same_rows_as_the_small_path(
             run("accounts", first)
         if large:
             # As a million-row import would: drop and rebuild the plain
-            # indexes, three rows per statement (13 statements and one row).
+            # indexes, three rows per statement on SQLite (13 statements and
+            # one row), repeated values as temporary defaults on PostgreSQL.
             monkeypatch.setattr(bulk, "REBUILD_INDEXES_FROM_ROWS", 1)
             monkeypatch.setattr(bulk, "_SQLITE_ROWS_PER_STATEMENT", 3)
+            monkeypatch.setattr(bulk, "_PG_DEFAULTS_FROM_ROWS", 1)
         report = run("accounts", path)
         results.append((report, _stored_accounts(engine)))
     (small, small_rows), (large, large_rows) = results

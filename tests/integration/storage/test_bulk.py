@@ -381,3 +381,67 @@ def test_rows_whose_every_value_repeats_are_all_written(engine: Engine) -> None:
     assert len(got) == 5
     assert {(r.actor, r.entity_id) for r in got} == {("bulk", "A1")}
     assert {r.at.replace(tzinfo=None) for r in got} == {NOW.replace(tzinfo=None)}
+
+
+def test_constant_columns_of_a_big_load_read_back_like_core_rows(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL leaves repeated values out of COPY (temporary defaults)."""
+    from territory.storage import bulk
+
+    monkeypatch.setattr(bulk, "REBUILD_INDEXES_FROM_ROWS", 1)
+    monkeypatch.setattr(bulk, "_PG_DEFAULTS_FROM_ROWS", 1)
+    same = {
+        "name": 'O\'Brien \\ Co, "x"',
+        "billing_country": "US",
+        "annual_revenue": 0.1 + 0.2,
+        "employees": 7,
+        "latitude": None,
+        "excluded_from_realign": True,
+        "custom_fields": {"tier": "gold", "note": "a'b"},
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    rows = [{"id": f"K{i}", **same} for i in range(4)]
+    with engine.begin() as conn:
+        expected = _core_insert_rows(conn, rows)
+        insert_columns(
+            conn,
+            account,
+            {"id": [r["id"] for r in rows]}
+            | {k: v for k, v in same.items() if k != "employees"}
+            | {"employees": [7, 7, 7, 7]},
+        )
+        got = _accounts(conn)
+        # An upsert stages the rows in a temporary table the same way.
+        upsert_columns(
+            conn,
+            account,
+            {
+                "id": ["K1", "K2", "K9"],
+                "name": "Renamed",
+                "created_at": NOW,
+                "updated_at": NOW,
+            },
+            update=["name"],
+            key=["id"],
+        )
+        renamed = conn.execute(
+            select(account.c.id, account.c.name, account.c.employees).order_by(
+                account.c.id
+            )
+        ).all()
+        if conn.dialect.name == "postgresql":
+            left = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_attribute WHERE attrelid = 'account'::regclass"
+                " AND atthasdef"
+            ).scalar()
+            assert left == 0  # the temporary defaults are gone
+    assert got == expected
+    assert [tuple(r) for r in renamed] == [
+        ("K0", same["name"], 7),
+        ("K1", "Renamed", 7),
+        ("K2", "Renamed", 7),
+        ("K3", same["name"], 7),
+        ("K9", "Renamed", None),
+    ]
