@@ -29,6 +29,7 @@ there).
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from sqlalchemy import Connection, Engine, select
 
 from territory.errors import InputError
 from territory.metrics.balance import balance_indices
+from territory.metrics.period import Period
 from territory.services import maps, scenario
 from territory.services.models import resolve_model
 from territory.services.performance import resolve_period
@@ -48,6 +50,8 @@ from territory.services.plan import (
     read_frame,
     sales_by_account,
 )
+from territory.services.reading import is_memory_store
+from territory.services.sorted_keys import has_repeats
 from territory.services.workload import (
     WorkloadConfig,
     account_measures,
@@ -278,35 +282,43 @@ def compare_models(
     cfg = config or WorkloadConfig()
     step = progress or (lambda _msg: None)
     with engine.connect() as conn:
-        step(f"reading {model_a}")
-        plan_a = load_plan(conn, model_a, potential_field=cfg.potential_field)
-        target = resolve_model(conn, model_b)
-        if plan_a.model.id == target.id:
+        found_a, target = resolve_model(conn, model_a), resolve_model(conn, model_b)
+        if found_a.id == target.id:
             raise InputError(
-                f"Both sides of the comparison are model '{plan_a.model.name}'; "
+                f"Both sides of the comparison are model '{found_a.name}'; "
                 "name two different models, e.g. the active plan and a clone.",
                 code="compare_same_model",
-                details={"model": plan_a.model.name},
+                details={"model": found_a.name},
             )
-        per = resolve_period(conn, plan_a.model.id, period)
-        step(f"reading the differences in {target.name}")
-        diff = scenario.assignment_diff(conn, plan_a.model.id, target.id)
-        # Whether an account sits in two territories: decides cheap counting.
-        dup_a = bool(plan_a.assignments["account_id"].is_duplicated().any())
-        plan_b = scenario.scenario_plan(conn, plan_a, target, diff, dup_a)
-        dup_b = dup_a or scenario.has_duplicates_among(
-            plan_b.assignments, diff.filter(pl.col("side") == "b")["account_id"]
-        )
-        units = _unit_changes(_units(conn, plan_a.model.id), _units(conn, target.id))
-        step(f"reading sales for {per}")
-        sales = sales_by_account(conn, per)
-        step("measuring accounts")
-        acc_a = scenario.with_sales(
-            account_measures(conn, plan_a, cfg, travel_from="owner"), sales
-        )
-        acc_b = scenario.scenario_measures(
-            conn, plan_a, acc_a, plan_b, diff, cfg, sales
-        )
+        per = resolve_period(conn, found_a.id, period)
+    # The store sums the sales while this thread reads the plans (SQLite
+    # works without holding the GIL).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None if is_memory_store(engine) else pool.submit(_sales, engine, per)
+        with engine.connect() as conn:
+            step(f"reading {model_a}")
+            plan_a = load_plan(conn, found_a.id, potential_field=cfg.potential_field)
+            step(f"reading the differences in {target.name}")
+            diff = scenario.assignment_diff(conn, plan_a.model.id, target.id)
+            # Whether an account sits in two territories: decides cheap counting.
+            dup_a = has_repeats(plan_a.assignments["account_id"])
+            delta = scenario.scenario_plan(
+                conn, plan_a, target, diff, dup_a, cfg.potential_field
+            )
+            plan_b = delta.plan
+            dup_b = dup_a or scenario.has_duplicates_among(
+                plan_b.assignments, diff.filter(pl.col("side") == "b")["account_id"]
+            )
+            units = _unit_changes(
+                _units(conn, plan_a.model.id), _units(conn, target.id)
+            )
+            step(f"reading sales for {per}")
+            sales = pending.result() if pending else sales_by_account(conn, per)
+            step("measuring accounts")
+            acc_a = scenario.with_sales(
+                account_measures(conn, plan_a, cfg, travel_from="owner"), sales
+            )
+            acc_b = scenario.scenario_measures(conn, plan_a, acc_a, delta, cfg, sales)
     step("comparing")
     hands_a, hands_b = _hands(plan_a), _hands(plan_b)
     # Accounts can change hands only by moving, or by sitting in a territory
@@ -321,15 +333,16 @@ def compare_models(
         )
         .filter(pl.col("hand").ne_missing(pl.col("hand_right")))["territory_id"]
     )
+
+    def in_changed(acc: pl.DataFrame, hands: pl.DataFrame) -> pl.DataFrame:
+        t_idx = hands.filter(pl.col("territory_id").is_in(hand_change.implode()))
+        return acc.filter(pl.col("t_idx").is_in(t_idx["t_idx"].implode()))
+
     candidates = pl.concat(
         [
             diff.select("account_id"),
-            acc_a.join(hands_a.select("t_idx", "territory_id"), on="t_idx")
-            .filter(pl.col("territory_id").is_in(hand_change.implode()))
-            .select("account_id"),
-            acc_b.join(hands_b.select("t_idx", "territory_id"), on="t_idx")
-            .filter(pl.col("territory_id").is_in(hand_change.implode()))
-            .select("account_id"),
+            in_changed(acc_a, hands_a).select("account_id"),
+            in_changed(acc_b, hands_b).select("account_id"),
         ]
     ).unique()
     cand_a = acc_a.join(candidates, on="account_id", how="semi")
@@ -467,6 +480,11 @@ def compare_models(
         n_accounts=int(totals["accounts"]),
         notes=tuple(notes),
     )
+
+
+def _sales(engine: Engine, period: Period) -> pl.DataFrame:
+    with engine.connect() as conn:
+        return sales_by_account(conn, period)
 
 
 def _distinct_totals(acc: pl.DataFrame, has_duplicates: bool) -> dict[str, float]:

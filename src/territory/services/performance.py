@@ -66,6 +66,8 @@ from territory.services.plan import (
     read_frame,
     sales_by_account,
 )
+from territory.services.reading import is_memory_store
+from territory.services.sorted_keys import has_repeats, left_join_sorted
 from territory.services.workload import WorkloadConfig, account_measures
 from territory.storage import tables as t
 
@@ -304,11 +306,6 @@ def _read_facts(
         )
     with engine.connect() as conn:
         return _read_facts(conn, model_id, period, with_splits)
-
-
-def _in_memory(engine: Engine) -> bool:
-    url = engine.url
-    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
 def _unit_labels(
@@ -574,7 +571,7 @@ def compute_metrics(
     step(f"reading the plan and {per}")
     # Sales, pipeline and quota are summed by the store while this thread
     # reads the accounts: the store works without holding the GIL.
-    pool = None if _in_memory(engine) else ThreadPoolExecutor(max_workers=1)
+    pool = None if is_memory_store(engine) else ThreadPoolExecutor(max_workers=1)
     try:
         splits = level == "rep"
         pending = (
@@ -598,8 +595,8 @@ def compute_metrics(
     pipeline_rows, unknown_named = _index_named(facts.pipeline, plan)
     n = plan.n_territories
     # Whether an account sits in two territories: decides cheap counting.
-    duplicated = bool(acc["account_id"].is_duplicated().any())
-    acc = acc.join(sales, on="account_id", how="left")
+    duplicated = has_repeats(acc["account_id"])
+    acc = left_join_sorted(acc, sales, "account_id")
     if duplicated:
         matched = sales.join(acc.select("account_id"), on="account_id", how="semi")
         unmatched = sales.height - matched.height

@@ -45,7 +45,8 @@ class Plan:
 
     ``territories``: ``t_idx, territory_id, name, parent_id, parent_idx,
     depth, root_idx, is_leaf`` (one row per territory, ``t_idx`` = row).
-    ``assignments``: one row per account assignment — ``account_id, t_idx,
+    ``assignments``: one row per account assignment, ordered by account id
+    as the store orders it — ``account_id, t_idx,
     annual_revenue, employees, industry, county_id, latitude, longitude,
     imported_potential``. ``memberships``: ``t_idx, rep_id, role,
     start_date, end_date`` (those in force on ``as_of``). ``reps``: ``rep_id,
@@ -224,6 +225,8 @@ def _assignments(
         )
         .select_from(aa.join(a, a.c.id == aa.c.account_id))
         .where(aa.c.model_id == model_id)
+        # The key's order (free on the primary key): sorted joins downstream.
+        .order_by(aa.c.account_id, aa.c.territory_id)
     )
     df = read_frame(
         conn,
@@ -244,19 +247,25 @@ def _assignments(
     df = _parse_imported(df)
     idx = territories.select("territory_id", "t_idx")
     return (
-        df.join(idx, on="territory_id", how="left")
+        df.join(idx, on="territory_id", how="left", maintain_order="left")
         .drop("territory_id")
         .select("account_id", "t_idx", pl.exclude("account_id", "t_idx"))
     )
 
 
-def read_accounts(conn: Connection, potential_field: str = "potential") -> pl.DataFrame:
-    """Return every stored account with the columns the measures read.
+def read_accounts(
+    conn: Connection,
+    potential_field: str = "potential",
+    *,
+    account_ids: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """Return the stored accounts with the columns the measures read.
 
     Columns: ``account_id, annual_revenue, employees, industry, county_id,
     zip_id, latitude, longitude, imported_potential`` (one row per account,
     by id), read as :func:`load_plan` reads a model's assignments, so a
     design balances the same potential that quota and metrics measure.
+    ``account_ids`` limits the read to those accounts (default: all).
     """
     a = t.account
     stmt = select(
@@ -270,23 +279,27 @@ def read_accounts(conn: Connection, potential_field: str = "potential") -> pl.Da
         a.c.longitude,
         *_imported_columns(conn, potential_field),
     ).order_by(a.c.id)
-    df = read_frame(
-        conn,
-        stmt,
-        {
-            "account_id": pl.String,
-            "annual_revenue": pl.Float64,
-            "employees": pl.Float64,
-            "industry": pl.String,
-            "county_id": pl.String,
-            "zip_id": pl.String,
-            "latitude": pl.Float64,
-            "longitude": pl.Float64,
-            **_IMPORTED_SCHEMA,
-        },
-        large=True,
-    )
-    return _parse_imported(df)
+    schema = {
+        "account_id": pl.String,
+        "annual_revenue": pl.Float64,
+        "employees": pl.Float64,
+        "industry": pl.String,
+        "county_id": pl.String,
+        "zip_id": pl.String,
+        "latitude": pl.Float64,
+        "longitude": pl.Float64,
+        **_IMPORTED_SCHEMA,
+    }
+    if account_ids is None:
+        return _parse_imported(read_frame(conn, stmt, schema, large=True))
+    ids = sorted(set(account_ids))
+    frames = [
+        read_frame(conn, stmt.where(a.c.id.in_(ids[k : k + 500])), schema)
+        for k in range(0, len(ids), 500)
+    ]
+    if not frames:
+        return _parse_imported(pl.DataFrame(schema=schema))
+    return _parse_imported(pl.concat(frames))
 
 
 def _memberships(
@@ -388,6 +401,7 @@ def sales_by_account(
         select(sh.c.account_id, func.sum(sh.c.amount))
         .where(sh.c.period.in_(period.members()))
         .group_by(sh.c.account_id)
+        .order_by(sh.c.account_id)
     )
     if account_ids is not None:
         stmt = stmt.where(sh.c.account_id.in_(list(account_ids)))

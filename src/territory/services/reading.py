@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
-from sqlalchemy import CompoundSelect, Connection, Select
+from sqlalchemy import CompoundSelect, Connection, Engine, Select
 
 from territory.errors import InternalError
 from territory.storage.engine import sqlite_file_for_reading
 
-__all__ = ["fetch_columns", "read_frame"]
+__all__ = ["fetch_columns", "is_memory_store", "read_frame"]
 
 
 def fetch_columns(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
@@ -123,3 +123,13 @@ def _python_frame(
         cursor.close()
     # Rows go to polars as they are (built in native code).
     return pl.DataFrame(rows, schema=dict(schema), orient="row", strict=False)
+
+
+def is_memory_store(engine: Engine) -> bool:
+    """Return whether ``engine`` is an in-memory SQLite store.
+
+    Each connection of such a store sees its own database, so its reads
+    cannot be spread over several connections.
+    """
+    url = engine.url
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")

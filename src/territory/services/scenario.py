@@ -10,16 +10,22 @@ B's account measures are A's except where they can differ (see
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 from sqlalchemy import Connection, or_, select
 
 from territory.domain import TerritoryModel
 from territory.errors import InputError, InternalError
 from territory.metrics.hierarchy import build_hierarchy
-from territory.services.plan import Plan, read_frame
+from territory.services.plan import Plan, read_accounts, read_frame
+from territory.services.sorted_keys import (
+    has_repeats,
+    is_in_sorted,
+    left_join_sorted,
+)
 from territory.services.workload import (
     WorkloadConfig,
     account_measures,
@@ -28,6 +34,7 @@ from territory.services.workload import (
 from territory.storage import tables as t
 
 __all__ = [
+    "Scenario",
     "assignment_diff",
     "has_duplicates_among",
     "scenario_measures",
@@ -65,18 +72,56 @@ def assignment_diff(conn: Connection, id_a: str, id_b: str) -> pl.DataFrame:
     return pl.concat(frames).select("side", "account_id", "territory_id")
 
 
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """Model B as A's assignments with the differences applied.
+
+    ``plan.assignments`` holds A's rows that B keeps (``kept``, shape
+    ``(n_assignments_a,)``, True where B holds the same pair), in A's order
+    and indexed by B's territories, followed by the ``n_added`` pairs only B
+    holds.
+    """
+
+    plan: Plan
+    kept: npt.NDArray[np.bool_]
+    n_added: int
+
+
+def _only_a_rows(plan_a: Plan, only_a: pl.DataFrame) -> npt.NDArray[np.bool_]:
+    """Return which of A's assignment rows are among the pairs ``only_a``."""
+    rows = plan_a.assignments
+    pairs = only_a.join(
+        plan_a.territories.select("territory_id", "t_idx"), on="territory_id"
+    ).select("account_id", "t_idx")
+    # The accounts first (one merge over A's sorted ids), then the exact pairs.
+    maybe = np.flatnonzero(is_in_sorted(rows["account_id"], pairs["account_id"]))
+    out = np.zeros(rows.height, dtype=bool)
+    if maybe.size:
+        hit = (
+            rows[maybe]
+            .select("account_id", "t_idx")
+            .with_columns(pl.Series("_row", maybe))
+            .join(pairs, on=["account_id", "t_idx"], how="semi")
+        )
+        out[hit["_row"].to_numpy()] = True
+    return out
+
+
 def scenario_plan(
     conn: Connection,
     plan_a: Plan,
     model_b: TerritoryModel,
     diff: pl.DataFrame,
     a_has_duplicates: bool,
-) -> Plan:
+    potential_field: str = "potential",
+) -> Scenario:
     """Build model B's :class:`Plan` from A's and the assignment differences.
 
     Reading B's million assignments again would double the cost of a
     comparison; B's territories, hierarchy and memberships are small and are
-    read, its assignments are A's with the differences applied.
+    read, its assignments are A's with the differences applied. Accounts
+    only B holds are read as :func:`load_plan` would read them
+    (``potential_field`` names the imported potential).
     """
     terr = read_frame(
         conn,
@@ -127,39 +172,45 @@ def scenario_plan(
         pl.Series("root_idx", h.root, dtype=pl.Int64),
         pl.Series("is_leaf", ~has_child, dtype=pl.Boolean),
     )
-    a_ids = plan_a.territories.select("t_idx", "territory_id")
-    b_ids = terr.select(pl.col("territory_id"), pl.col("t_idx").alias("t_idx_b"))
-    kept = plan_a.assignments.join(a_ids, on="t_idx", how="left").join(
-        diff.filter(pl.col("side") == "a").select("account_id", "territory_id"),
-        on=["account_id", "territory_id"],
-        how="anti",
+    b_index = terr.select("territory_id", pl.col("t_idx").alias("t_b"))
+    # B's index of each of A's territories (-1 where B lacks it)
+    a_to_b = (
+        plan_a.territories.select("territory_id")
+        .join(b_index, on="territory_id", how="left", maintain_order="left")["t_b"]
+        .fill_null(-1)
+        .to_numpy()
     )
-    added = diff.filter(pl.col("side") == "b").select("account_id", "territory_id")
-    firmo = plan_a.assignments.drop("t_idx")
+    rows = plan_a.assignments
+    t_b = a_to_b[rows["t_idx"].to_numpy()]
+    kept = ~_only_a_rows(plan_a, diff.filter(pl.col("side") == "a")) & (t_b >= 0)
+    kept_rows = rows.filter(pl.Series(kept)).with_columns(
+        pl.Series("t_idx", t_b[kept], dtype=pl.Int64)
+    )
+    added = (
+        diff.filter(pl.col("side") == "b")
+        .select("account_id", "territory_id")
+        .join(b_index, on="territory_id", how="inner", maintain_order="left")
+        .select("account_id", pl.col("t_b").alias("t_idx"))
+    )
+    firmo = rows.drop("t_idx")
     if a_has_duplicates:
         firmo = firmo.unique(subset="account_id", keep="first", maintain_order=True)
-    known = added.join(firmo, on="account_id", how="inner")
-    new_ids = added.join(firmo.select("account_id"), on="account_id", how="anti")
+    matched = left_join_sorted(
+        added, firmo.with_columns(pl.lit(True).alias("_known")), "account_id"
+    )
+    known = matched.filter(pl.col("_known").is_not_null()).drop("_known")
+    new_ids = matched.filter(pl.col("_known").is_null()).select("account_id", "t_idx")
     if new_ids.height:
-        # Accounts only in B: read their firmographics through load_plan's
-        # columns (same names), a few at most in practice.
-        extra = _account_rows(
-            conn, new_ids["account_id"].unique().sort().to_list(), firmo.schema
-        )
+        # Accounts only in B: read as load_plan reads them (a few at most).
+        extra = read_accounts(
+            conn, potential_field, account_ids=new_ids["account_id"].to_list()
+        ).select(firmo.columns)
         known = pl.concat(
             [known, new_ids.join(extra, on="account_id", how="inner")],
             how="vertical_relaxed",
         )
-    columns = plan_a.assignments.columns
-    assignments = (
-        pl.concat(
-            [kept.drop("t_idx"), known.select(kept.drop("t_idx").columns)],
-            how="vertical_relaxed",
-        )
-        .join(b_ids, on="territory_id", how="inner")
-        .rename({"t_idx_b": "t_idx"})
-        .select(columns)
-    )
+    columns = rows.columns
+    assignments = pl.concat([kept_rows, known.select(columns)], how="vertical_relaxed")
     m = t.territory_membership
     day: object = (
         plan_a.as_of.isoformat() if conn.dialect.name == "sqlite" else plan_a.as_of
@@ -182,7 +233,7 @@ def scenario_plan(
     members = members.join(
         terr.select("territory_id", "t_idx"), on="territory_id"
     ).select("t_idx", "rep_id", "role", "start_date", "end_date")
-    return replace(
+    plan_b = replace(
         plan_a,
         model=model_b,
         territories=terr,
@@ -190,43 +241,7 @@ def scenario_plan(
         assignments=assignments,
         memberships=members,
     )
-
-
-def _account_rows(
-    conn: Connection, account_ids: list[str], schema: pl.Schema
-) -> pl.DataFrame:
-    a = t.account
-    frames = []
-    for k in range(0, len(account_ids), 500):
-        chunk = account_ids[k : k + 500]
-        frames.append(
-            read_frame(
-                conn,
-                select(
-                    a.c.id,
-                    a.c.annual_revenue,
-                    a.c.employees,
-                    a.c.industry,
-                    a.c.county_id,
-                    a.c.latitude,
-                    a.c.longitude,
-                ).where(a.c.id.in_(chunk)),
-                {
-                    "account_id": pl.String,
-                    "annual_revenue": pl.Float64,
-                    "employees": pl.Float64,
-                    "industry": pl.String,
-                    "county_id": pl.String,
-                    "latitude": pl.Float64,
-                    "longitude": pl.Float64,
-                },
-            )
-        )
-    out = pl.concat(frames)
-    for name, dtype in schema.items():
-        if name not in out.columns:
-            out = out.with_columns(pl.lit(None, dtype=dtype).alias(name))
-    return out.select(list(schema.keys()))
+    return Scenario(plan=plan_b, kept=kept, n_added=known.height)
 
 
 def has_duplicates_among(assignments: pl.DataFrame, ids: pl.Series) -> bool:
@@ -234,11 +249,12 @@ def has_duplicates_among(assignments: pl.DataFrame, ids: pl.Series) -> bool:
     if ids.len() == 0:
         return False
     rows = assignments.filter(pl.col("account_id").is_in(ids.unique().implode()))
-    return bool(rows["account_id"].is_duplicated().any())
+    return has_repeats(rows["account_id"])
 
 
 def with_sales(acc: pl.DataFrame, sales: pl.DataFrame) -> pl.DataFrame:
-    return acc.join(sales, on="account_id", how="left").with_columns(
+    """Return ``acc`` with each account's ``sales`` (0 for none), in its order."""
+    return left_join_sorted(acc, sales, "account_id").with_columns(
         pl.col("sales").fill_null(0.0)
     )
 
@@ -275,13 +291,13 @@ def scenario_measures(
     conn: Connection,
     plan_a: Plan,
     acc_a: pl.DataFrame,
-    plan_b: Plan,
-    diff: pl.DataFrame,
+    b: Scenario,
     cfg: WorkloadConfig,
     sales: pl.DataFrame,
 ) -> pl.DataFrame:
     """Return B's account measures, measuring anew only what can differ.
 
+    ``acc_a`` holds A's measures row for row with ``plan_a.assignments``.
     Potential and segment belong to the account; workload depends only on
     where travel starts. So a pair held by both models in a territory whose
     travel origin is unchanged keeps A's figures. Measured anew: the pairs
@@ -289,6 +305,7 @@ def scenario_measures(
     all pairs of a touched territory measured from its centre, so that the
     centre is computed from all of its accounts, exactly as a full run would.
     """
+    plan_b = b.plan
     oa, ob = _origins(plan_a), _origins(plan_b)
     joined = ob.join(oa, on="territory_id", how="left", suffix="_a")
     moved_origin = joined.filter(
@@ -297,52 +314,36 @@ def scenario_measures(
         | pl.col("o_lon").ne_missing(pl.col("o_lon_a"))
         | (pl.col("by_centre") != pl.col("by_centre_a"))
     )["territory_id"]
-    touched = diff["territory_id"].unique()
+    # Territories that lose or gain a pair: A's rows B drops, B's added rows.
+    b_ids = plan_b.territories["territory_id"].to_numpy()
+    a_ids = plan_a.territories["territory_id"].to_numpy()
+    b_assign = plan_b.assignments
+    b_t = b_assign["t_idx"].to_numpy()
+    n_kept = b_assign.height - b.n_added
+    touched = set(a_ids[plan_a.assignments["t_idx"].to_numpy()[~b.kept]].tolist())
+    touched |= set(b_ids[b_t[n_kept:]].tolist())
     centred_touched = ob.filter(
-        pl.col("by_centre") & pl.col("territory_id").is_in(touched.implode())
+        pl.col("by_centre")
+        & pl.col("territory_id").is_in(
+            pl.Series(sorted(touched), dtype=pl.String).implode()
+        )
     )["territory_id"]
     whole = set(moved_origin.to_list()) | set(centred_touched.to_list())
-    b_ids = plan_b.territories["territory_id"].to_numpy()
-    b_assign = plan_b.assignments
-    in_whole = np.isin(b_ids[b_assign["t_idx"].to_numpy()], np.array(sorted(whole)))
-    only_b = diff.filter(pl.col("side") == "b").select("account_id", "territory_id")
-    b_with_id = b_assign.with_columns(
-        pl.Series("territory_id", b_ids[b_assign["t_idx"].to_numpy()], dtype=pl.String)
-    )
-    new_pair = (
-        b_with_id.join(
-            only_b.with_columns(pl.lit(True).alias("_new")),
-            on=["account_id", "territory_id"],
-            how="left",
-        )["_new"]
-        .fill_null(False)
-        .to_numpy()
-    )
-    sub = b_assign.filter(pl.Series(in_whole | new_pair))
+    in_whole = np.isin(b_ids, np.array(sorted(whole), dtype=object))[b_t]
+    anew = in_whole.copy()
+    anew[n_kept:] = True
+    sub = b_assign.filter(pl.Series(anew))
     measured = with_sales(
         account_measures(
             conn, replace(plan_b, assignments=sub), cfg, travel_from="owner"
         ),
         sales,
     )
-    a_ids = plan_a.territories["territory_id"].to_numpy()
-    b_index = plan_b.territories.select("territory_id", pl.col("t_idx").alias("t_b"))
+    # A's measures of the kept pairs outside those territories, re-indexed.
+    reuse_rows = np.flatnonzero(b.kept)[~in_whole[:n_kept]]
     reuse = (
-        acc_a.with_columns(
-            pl.Series("territory_id", a_ids[acc_a["t_idx"].to_numpy()], dtype=pl.String)
-        )
-        .join(
-            diff.filter(pl.col("side") == "a").select("account_id", "territory_id"),
-            on=["account_id", "territory_id"],
-            how="anti",
-        )
-        .filter(
-            ~pl.col("territory_id").is_in(
-                pl.Series(sorted(whole), dtype=pl.String).implode()
-            )
-        )
-        .join(b_index, on="territory_id", how="inner")
-        .with_columns(pl.col("t_b").alias("t_idx"))
+        acc_a[reuse_rows]
+        .with_columns(pl.Series("t_idx", b_t[:n_kept][~in_whole[:n_kept]]))
         .select(measured.columns)
     )
     out = pl.concat([reuse, measured], how="vertical_relaxed")

@@ -302,3 +302,66 @@ def test_compare_account_in_two_territories_in_both_models(scenario: Engine) -> 
         31.0,
         22.0,
     )
+
+
+def test_compare_accounts_only_in_one_model(scenario: Engine) -> None:
+    """A6 (600, sales 60, 10 h) is only in the scenario, in T1 (P1); A4 (400,
+    40, 1 h) only in the plan, in T2 (P2).
+
+    Changing hands: A2, A3, A4 (lost), A6 (gained) — 4 of 6 accounts,
+    potential 200 + 300 + 400 + 600 = 1 500 of 2 100.
+    """
+    from datetime import UTC, datetime
+
+    from sqlalchemy import delete
+
+    now = datetime.now(UTC)
+    with scenario.begin() as conn:
+        conn.execute(
+            t.account.insert().values(
+                id="A6",
+                name="Account A6",
+                annual_revenue=2e6,
+                latitude=0.5,
+                longitude=0.5,
+                county_id="U1",
+                custom_fields={"potential": 600.0},
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            t.sales_history.insert().values(account_id="A6", period="2027", amount=60.0)
+        )
+        _add_pair(conn, "scenario", "A6", "T1")
+        aa = t.account_assignment
+        conn.execute(
+            delete(aa)
+            .where(aa.c.model_id == resolve_model(conn, "scenario").id)
+            .where(aa.c.account_id == "A4")
+        )
+    c = compare_models(scenario, "plan", "scenario", config=SIMPLE)
+    assert c.n_accounts == 6
+    assert c.notes == ("1 accounts are only in plan and 1 only in scenario",)
+    assert c.accounts_moved.select(
+        "account_id", "territory_a", "territory_b"
+    ).rows() == [
+        ("A2", "T1", "T2"),
+        ("A3", "T2", "T1"),
+        ("A4", "T2", None),
+        ("A6", None, "T1"),
+    ]
+    a6 = c.accounts_moved.filter(pl.col("account_id") == "A6").row(0, named=True)
+    assert (a6["potential"], a6["sales"], a6["workload_b_hours"]) == (600.0, 60.0, 10.0)
+    assert a6["workload_a_hours"] is None
+    assert c.share("accounts") == pytest.approx(4 / 6)
+    assert c.share("potential") == pytest.approx(1500 / 2100)
+    reps = {r["rep_id"]: r for r in c.reps.iter_rows(named=True)}
+    p1, p2 = reps["P1"], reps["P2"]
+    assert (p1["accounts_gained"], p1["accounts_lost"], p1["accounts_b"]) == (2, 1, 3)
+    assert (p1["potential_gained"], p1["workload_b_hours"]) == (900.0, 30.0)
+    assert (p2["accounts_gained"], p2["accounts_lost"], p2["accounts_b"]) == (1, 2, 2)
+    assert p2["potential_lost"] == 700.0
+    terr = c.territories.sort("territory_id")
+    assert terr["accounts_b"].to_list() == [3, 2]
+    assert terr["potential_b"].to_list() == [1000.0, 700.0]
