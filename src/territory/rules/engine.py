@@ -336,10 +336,15 @@ class _Run:
                     if c in cc.equal_values:
                         out[pos] = True
             elif len(cc.equal_values) * 8 < n_cat:
-                for v in cc.equal_values:
-                    code = col.code_of(v)
-                    if code is not None:
-                        out[code] = True
+                # a category never ends in NUL (NumPy strings cannot hold it)
+                wanted = np.array(
+                    sorted(v for v in cc.equal_values if not v.endswith("\x00")),
+                    dtype=np.str_,
+                )
+                pos = np.searchsorted(cats, wanted)
+                inside = pos < n_cat
+                hit = pos[inside][cats[pos[inside]] == wanted[inside]]
+                out[hit] = True
             else:
                 for v in cc.equal_values:
                     code = col.lookup.get(v)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from territory.domain.rule import (
     SALESFORCE_ACCOUNT_FIELDS,
     AssignmentRule,
@@ -64,10 +66,10 @@ def check_rule_set(rule_set: RuleSet, file: str | None = None) -> None:
     """
     issues: list[Issue] = []
     tids: list[str] = [t.id for t in rule_set.territories]
-    for dup in sorted({x for x in tids if tids.count(x) > 1}):
+    for dup in sorted(x for x, k in Counter(tids).items() if k > 1):
         issues.append(Issue(f"territory '{dup}' appears more than once", file=file))
     rids = [r.id for r in rule_set.rules]
-    for dup in sorted({r for r in rids if rids.count(r) > 1}):
+    for dup in sorted(r for r, k in Counter(rids).items() if k > 1):
         issues.append(Issue(f"rule '{dup}' appears more than once", file=file))
     known_t, known_r = set(tids), set(rids)
     for link in rule_set.links:
