@@ -132,21 +132,38 @@ class RuleRepository:
                 )
             )
         )
-        vs = t.value_set
         sets: dict[str, set[str]] = defaultdict(set)
-        for name, value in self.conn.execute(
-            select(vs.c.name, vs.c.value).where(vs.c.model_id == model_id)
-        ):
+        for name, value in self._value_rows(model_id):
             sets[name].add(value)
-        used_types = {x.type_id for x in self.territories(model_id)}
+        territories = self.territories(model_id)
+        used_types = {x.type_id for x in territories}
         return RuleSet(
-            self.territories(model_id),
+            territories,
             rules,
             links,
             tuple(x for x in types if x.id in used_types),
             {k: frozenset(v) for k, v in sorted(sets.items())},
             {k: v for k, v in dev.items() if k in used_types},
         )
+
+    def _value_rows(self, model_id: str) -> list[tuple[str, str]]:
+        """Every ``(name, value)`` of the model's value sets.
+
+        Read on the driver's cursor: a model may hold hundreds of thousands
+        of ZIP codes and account ids, and plain text needs no conversion.
+        """
+        vs = t.value_set
+        stmt = select(vs.c.name, vs.c.value).where(vs.c.model_id == model_id)
+        compiled = stmt.compile(dialect=self.conn.dialect)
+        params: Any = compiled.params
+        if compiled.positiontup is not None:
+            params = tuple(compiled.params[k] for k in compiled.positiontup)
+        cursor = self.conn.connection.cursor()
+        try:
+            cursor.execute(str(compiled), params)
+            return [(str(a), str(b)) for a, b in cursor.fetchall()]
+        finally:
+            cursor.close()
 
     def _save_types(
         self, types: tuple[TerritoryType, ...], dev: Mapping[str, str]
