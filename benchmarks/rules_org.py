@@ -12,6 +12,11 @@ Shape (seeded, deterministic):
   on, plus a local country rule) > 1,500 segments (revenue bands, and an
   industry vertical in 300 districts); 55 named-account overlays (an id table
   of 200 accounts each, or strategic tier AND industry) and one catch-all.
+
+``moved_bands`` is the rule change of the benchmark's second run: the
+enterprise segment starts at 40 M instead of 50 M of revenue in every
+district, which moves about 2.5 % of the accounts from mid-market to
+enterprise.
 """
 
 from __future__ import annotations
@@ -250,3 +255,21 @@ def make_rule_set(ids: np.ndarray, seed: int = 7) -> RuleSet:
         TerritoryType("named", "Named accounts", 30),
     )
     return RuleSet(tuple(terrs), tuple(rules), tuple(links), types, sets)
+
+
+def moved_bands(rule_set: RuleSet) -> RuleSet:
+    """Return only the segment rules (and their links) with the ENT/MM bound at 40 M."""
+    changed = {
+        "ENT": ("greaterOrEqual", "40000000"),
+        "MM": ("between", "5000000..39999999"),
+    }
+    rules: list[AssignmentRule] = []
+    for r in rule_set.rules:
+        seg = r.id.rsplit("-", 1)[-1]
+        if seg in changed and r.id.startswith("rule-D"):
+            op, value = changed[seg]
+            item = RuleItem(r.items[0].field, Operator(op), value)
+            rules.append(AssignmentRule(r.id, r.name, (item,), r.boolean_filter))
+    ids = {r.id for r in rules}
+    links = tuple(k for k in rule_set.links if k.rule_id in ids)
+    return RuleSet(rule_set.territories, tuple(rules), links, rule_set.types, {})
