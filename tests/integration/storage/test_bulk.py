@@ -445,3 +445,28 @@ def test_constant_columns_of_a_big_load_read_back_like_core_rows(
         ("K3", same["name"], 7),
         ("K9", "Renamed", None),
     ]
+
+
+def test_indexes_are_rebuilt_only_for_loads_large_beside_the_table(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from territory.storage import bulk
+
+    monkeypatch.setattr(bulk, "REBUILD_INDEXES_FROM_ROWS", 10)
+    with engine.begin() as conn:
+        insert_columns(
+            conn,
+            account,
+            {
+                "id": [f"S{i:02d}" for i in range(25)],
+                "name": "x",
+                "created_at": NOW,
+                "updated_at": NOW,
+            },
+        )
+        decide = [bulk._auto_rebuild(conn, account, None, n) for n in (9, 12, 13, 1000)]
+        forced = bulk._auto_rebuild(conn, account, False, 1000)
+        no_plain_index = bulk._auto_rebuild(conn, rep, None, 1000)
+    # 9 rows: below the threshold; 12: 25 stored > 2 x 12; 13: 25 <= 2 x 13.
+    assert decide == [False, False, True, True]
+    assert (forced, no_plain_index) == (False, False)
