@@ -135,7 +135,15 @@ def _units(conn: Connection, model_id: str) -> pl.DataFrame:
     )
 
 
-def _joined(frame: pl.DataFrame, key: str, value: str, alias: str) -> pl.DataFrame:
+def _joined(
+    frame: pl.DataFrame, key: str, value: str, alias: str, *, single: bool = False
+) -> pl.DataFrame:
+    """Return each key's distinct values, sorted and comma-joined ("" for none).
+
+    ``single`` says each key holds one row: then its value is the answer.
+    """
+    if single:
+        return frame.select(key, pl.col(value).fill_null("").alias(alias))
     return frame.group_by(key).agg(
         pl.col(value).drop_nulls().unique().sort().str.join(",").alias(alias)
     )
@@ -409,20 +417,24 @@ def compare_models(
     t_b = cand_b.join(hands_b, on="t_idx", how="left")
     accounts_moved = (
         moved_ids.join(
-            _joined(t_a, "account_id", "territory_id", "territory_a"),
+            _joined(t_a, "account_id", "territory_id", "territory_a", single=not dup_a),
             on="account_id",
             how="left",
         )
         .join(
-            _joined(t_b, "account_id", "territory_id", "territory_b"),
+            _joined(t_b, "account_id", "territory_id", "territory_b", single=not dup_b),
             on="account_id",
             how="left",
         )
         .join(
-            _joined(t_a, "account_id", "rep_id", "owner_a"), on="account_id", how="left"
+            _joined(t_a, "account_id", "rep_id", "owner_a", single=not dup_a),
+            on="account_id",
+            how="left",
         )
         .join(
-            _joined(t_b, "account_id", "rep_id", "owner_b"), on="account_id", how="left"
+            _joined(t_b, "account_id", "rep_id", "owner_b", single=not dup_b),
+            on="account_id",
+            how="left",
         )
         .join(
             cand_values.select(
@@ -531,15 +543,33 @@ def _rep_changes(
     def held(
         acc: pl.DataFrame, hands: pl.DataFrame, tag: str, dup: bool
     ) -> pl.DataFrame:
-        owned = acc.select("account_id", "t_idx", "workload_hours").join(
-            hands.filter(pl.col("rep_id").is_not_null()).select("t_idx", "rep_id"),
-            on="t_idx",
-            how="inner",
+        owners = hands.filter(pl.col("rep_id").is_not_null()).select("t_idx", "rep_id")
+        work = pl.col("workload_hours").sum().alias(f"workload_{tag}_hours")
+        if dup:
+            # An account in two territories of one rep counts once.
+            owned = acc.select("account_id", "t_idx", "workload_hours").join(
+                owners, on="t_idx", how="inner"
+            )
+            return owned.group_by("rep_id").agg(
+                pl.col("account_id").n_unique().cast(pl.Int64).alias(f"accounts_{tag}"),
+                work,
+            )
+        # One row per account: sum each territory's own figures.
+        t_idx = acc["t_idx"].to_numpy()
+        n = int(hands["t_idx"].max() or 0) + 1
+        per_territory = pl.DataFrame(
+            {
+                "t_idx": np.arange(n, dtype=np.int64),
+                "accounts": np.bincount(t_idx, minlength=n).astype(np.int64),
+                "workload_hours": np.bincount(
+                    t_idx, weights=acc["workload_hours"].to_numpy(), minlength=n
+                ),
+            }
         )
-        count = pl.col("account_id").n_unique() if dup else pl.len()
-        return owned.group_by("rep_id").agg(
-            count.cast(pl.Int64).alias(f"accounts_{tag}"),
-            pl.col("workload_hours").sum().alias(f"workload_{tag}_hours"),
+        return (
+            owners.join(per_territory, on="t_idx", how="inner")
+            .group_by("rep_id")
+            .agg(pl.col("accounts").sum().alias(f"accounts_{tag}"), work)
         )
 
     owners = pl.concat(
