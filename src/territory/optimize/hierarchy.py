@@ -63,7 +63,10 @@ def design_hierarchy(
 
     Each level's count is the total at that level and must not decrease.
     A region holding ``c`` territories gets a target worth ``c`` territories,
-    so territories are balanced against one global mean. ``options`` applies
+    so territories are balanced against one global mean. The tolerances are
+    split between the levels, ``(1 + t_upper) ** (levels - 1) * (1 + t_leaf)
+    = 1 + t`` with ``t_upper = t / (2.5 (levels - 1))``, so every territory
+    lands within ``t`` of the global mean. ``options`` applies
     to every run (its ``n_territories`` is ignored); the time limit is shared
     out by the number of runs. Locks, centres and the current plan are not
     supported here — pass them to :func:`design` level by level.
@@ -97,12 +100,22 @@ def design_hierarchy(
         leaves.insert(0, np.add.reduceat(leaves[0], starts))
     runs = 1 + sum(counts[:-1])
     per_run = max(0.5, options.time_limit_s / runs)
+    # split the tolerance so that a territory within its group's share stays
+    # within the requested tolerance of the global mean:
+    # (1 + t_upper) ** (levels - 1) * (1 + t_leaf) <= 1 + t
+    tol = problem.tolerances
+    tol_upper = tol / (2.5 * max(1, depth_count - 1))
+    tol_leaf = (1 + tol) / (1 + tol_upper) ** (depth_count - 1) - 1
+
+    def at_level(d: int, sub: DesignProblem) -> DesignProblem:
+        t = tol_leaf if d == depth_count - 1 else tol_upper
+        return dataclasses.replace(sub, tolerances=t)
 
     def weights_of(w: np.ndarray) -> np.ndarray | None:
         return None if np.all(w == w[0]) else w.astype(np.float64)
 
     top = design(
-        problem,
+        at_level(0, problem),
         dataclasses.replace(
             options,
             n_territories=counts[0],
@@ -133,7 +146,7 @@ def design_hierarchy(
                     code="bad_levels",
                 )
             run = design(
-                subproblem(problem, units),
+                at_level(depth, subproblem(problem, units)),
                 dataclasses.replace(
                     options,
                     n_territories=k,

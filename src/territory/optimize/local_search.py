@@ -37,10 +37,16 @@ I_LAST_IMPROVE = 1
 I_N_FEASIBLE = 2
 I_REVERTS = 3
 I_MOVES = 4
+I_BEST_ITER = 5  # iteration of the last improvement of the best plan
+I_POLISH = 6  # polishing moves made
 F_CAP = 0
 F_BEST_I = 1  # best violation since the last feasible plan or revert
 F_BEST_OBJ = 2
 F_BEST_INFEAS_I = 3  # smallest violation ever seen (no feasible plan yet)
+F_BEST_SEC = 4  # secondary compactness of the best feasible plan
+#: Polishing lets a territory's cost grow up to this share of the widest.
+POLISH_ROOM = 0.97
+W_DONE = 1  # counter[W_DONE]: work done (candidate moves looked at, units visited)
 EPS = 1e-9
 
 
@@ -93,6 +99,67 @@ def _viol_with(
             d = abs(sums_k[a] + sign * w_u[a] - t) / t - tol[a]
             if d > 0:
                 s += d
+    return s
+
+
+@njit(cache=True)
+def _geo_add(geo, k, gxy, u, sign):
+    """Add (sign 1) or remove (sign -1) unit u from territory k's moment sums."""
+    x = gxy[u, 0]
+    y = gxy[u, 1]
+    geo[k, 0] += sign
+    geo[k, 1] += sign * x
+    geo[k, 2] += sign * y
+    geo[k, 3] += sign * (x * x + y * y)
+
+
+@njit(cache=True)
+def _moment(n, sx, sy, sq):
+    """Sum of squared distances to the centroid, from the moment sums."""
+    if n <= 0.5:
+        return 0.0
+    return max(0.0, sq - (sx * sx + sy * sy) / n)
+
+
+@njit(cache=True)
+def secondary(geo):
+    """The tie-breaking compactness: summed moment of every territory."""
+    s = 0.0
+    for k in range(geo.shape[0]):
+        s += _moment(geo[k, 0], geo[k, 1], geo[k, 2], geo[k, 3])
+    return s
+
+
+@njit(cache=True)
+def _moment_gain(geo, a, b, gxy, u):
+    """Change of the summed moment when u moves from a to b."""
+    x = gxy[u, 0]
+    y = gxy[u, 1]
+    q = x * x + y * y
+    before = _moment(geo[a, 0], geo[a, 1], geo[a, 2], geo[a, 3]) + _moment(
+        geo[b, 0], geo[b, 1], geo[b, 2], geo[b, 3]
+    )
+    after = _moment(geo[a, 0] - 1.0, geo[a, 1] - x, geo[a, 2] - y, geo[a, 3] - q)
+    after += _moment(geo[b, 0] + 1.0, geo[b, 1] + x, geo[b, 2] + y, geo[b, 3] + q)
+    return after - before
+
+
+@njit(cache=True)
+def _pressure_delta(sums_a, sums_b, w_u, target_a, target_b, tol):
+    """Change of sum((dev / tol)^2) over a and b when u moves from a to b."""
+    s = 0.0
+    for x in range(sums_a.shape[0]):
+        t = max(tol[x], 1e-3)
+        ta = target_a[x]
+        tb = target_b[x]
+        if ta > 0:
+            before = (sums_a[x] - ta) / (ta * t)
+            after = (sums_a[x] - w_u[x] - ta) / (ta * t)
+            s += after * after - before * before
+        if tb > 0:
+            before = (sums_b[x] - tb) / (tb * t)
+            after = (sums_b[x] + w_u[x] - tb) / (tb * t)
+            s += after * after - before * before
     return s
 
 
@@ -156,6 +223,8 @@ def init_state(
     cur,
     moved_tot,
     moved_terr,
+    gxy,
+    geo,
 ):
     """Fill the state arrays from ``labels``."""
     n = labels.shape[0]
@@ -165,6 +234,8 @@ def init_state(
         for a in range(m):
             sums[k, a] = 0.0
             moved_terr[k, a] = 0.0
+        for j in range(4):
+            geo[k, j] = 0.0
     for a in range(m):
         moved_tot[a] = 0.0
     for u in range(n):
@@ -177,6 +248,7 @@ def init_state(
         msize[k] += 1
         for a in range(m):
             sums[k, a] += weights[u, a]
+        _geo_add(geo, k, gxy, u, 1.0)
         c = cur[u]
         if c >= 0 and c != k:
             for a in range(m):
@@ -246,7 +318,9 @@ def _removable(u, a, labels, indptr, indices, msize, stamp, queue, counter):
                         found += 1
                         break
                 if found == need:
+                    counter[W_DONE] += tail
                     return True
+    counter[W_DONE] += tail
     return False
 
 
@@ -292,6 +366,8 @@ def _apply(
     cur,
     moved_tot,
     moved_terr,
+    gxy,
+    geo,
 ):
     a = labels[u]
     m = weights.shape[1]
@@ -309,6 +385,8 @@ def _apply(
     for x in range(m):
         sums[a, x] -= weights[u, x]
         sums[b, x] += weights[u, x]
+    _geo_add(geo, a, gxy, u, -1.0)
+    _geo_add(geo, b, gxy, u, 1.0)
     viol[a] = _viol_of(sums[a], target[a], tol)
     viol[b] = _viol_of(sums[b], target[b], tol)
     c = cur[u]
@@ -400,11 +478,25 @@ def run_chunk(
     cand_u,
     cand_b,
     cand_s,
+    gxy,
+    geo,
+    work_limit,
+    polish,
+    press,
 ):
     """Run up to ``n_iters`` iterations; return True when the search is done.
 
+    The chunk also ends (returning False) once ``counter[W_DONE]`` reaches
+    ``work_limit``, so that one call never runs long whatever the moves cost.
     The search is done only when a plan with objective 0 is found or, for the
-    moment objective, when no improving move is left.
+    moment objective, when no improving move is left. With ``polish``, every
+    new best feasible plan is first made as compact as possible on the
+    summed moment (:func:`_polish`) under its max diameter, and a feasible
+    plan as wide as the best but with a smaller summed moment counts as a
+    new best (the tie-break). ``press`` weighs, in the balance phase, the
+    change of the summed squared deviations (in tolerances) of the two
+    territories a move touches, a tie-break that pulls every activity towards
+    its target at once.
     """
     n = labels.shape[0]
     branch = np.empty(n, dtype=np.int64)
@@ -412,19 +504,68 @@ def run_chunk(
     swap_v = np.empty(8192, dtype=np.int64)
     swap_s = np.empty(8192)
     for _ in range(n_iters):
+        if counter[W_DONE] >= work_limit:
+            return False
         it = ist[I_ITER]
         ist[I_ITER] = it + 1
+        counter[W_DONE] += 1
         total = viol.sum()
         cap = fst[F_CAP]
         obj = _objective(cost, mode)
-        if total <= EPS and (obj < cap - 1e-9 * max(1.0, cap) or cap == np.inf):
-            # a new best feasible plan
+        wider = obj < cap - 1e-9 * max(1.0, cap) or cap == np.inf
+        tie = False
+        if total <= EPS and not wider and polish and mode != 2:
+            tie = (
+                obj <= cap + 1e-9 * max(1.0, cap)
+                and secondary(geo) < fst[F_BEST_SEC] * (1.0 - 1e-9) - 1e-12
+            )
+        if total <= EPS and (wider or tie):
+            # a new best feasible plan (narrower, or as narrow and more compact)
+            if polish and mode != 2:
+                _polish(
+                    max(obj, 0.0),
+                    p,
+                    indptr,
+                    indices,
+                    weights,
+                    target,
+                    tol,
+                    centre,
+                    coords,
+                    dmat,
+                    use_mat,
+                    mode,
+                    fixed,
+                    contig,
+                    cur,
+                    lim_tot,
+                    lim_terr,
+                    labels,
+                    members,
+                    msize,
+                    mpos,
+                    sums,
+                    viol,
+                    cost,
+                    pair,
+                    moved_tot,
+                    moved_terr,
+                    stamp,
+                    queue,
+                    counter,
+                    ist,
+                    gxy,
+                    geo,
+                )
+                obj = _objective(cost, mode)
             best_labels[:] = labels
             fst[F_BEST_OBJ] = obj
             fst[F_CAP] = obj
             fst[F_BEST_I] = 0.0
+            fst[F_BEST_SEC] = secondary(geo)
             ist[I_N_FEASIBLE] += 1
             ist[I_LAST_IMPROVE] = it
+            ist[I_BEST_ITER] = it
             if mode != 2 and obj <= 0.0:
                 return True
             continue
@@ -434,6 +575,7 @@ def run_chunk(
             if cap == np.inf and total < fst[F_BEST_INFEAS_I]:
                 fst[F_BEST_INFEAS_I] = total
                 best_labels[:] = labels
+                ist[I_BEST_ITER] = it
         if it - ist[I_LAST_IMPROVE] > stall_limit:
             ist[I_LAST_IMPROVE] = it
             if cap < np.inf:
@@ -459,6 +601,8 @@ def run_chunk(
                     cur,
                     moved_tot,
                     moved_terr,
+                    gxy,
+                    geo,
                 )
                 ist[I_REVERTS] += 1
                 fst[F_BEST_I] = np.inf
@@ -495,7 +639,10 @@ def run_chunk(
                     queue,
                     counter,
                     rng,
-                    fst[F_CAP],
+                    # a little above the cap: ties at the cap cannot block it
+                    fst[F_CAP] * 1.05,
+                    gxy,
+                    geo,
                 )
                 continue
             fst[F_BEST_I] = np.inf
@@ -532,6 +679,8 @@ def run_chunk(
                 counter,
                 rng,
                 np.inf,
+                gxy,
+                geo,
             )
             continue
         ncand = 0
@@ -567,6 +716,8 @@ def run_chunk(
                     stamp,
                     queue,
                     counter,
+                    gxy,
+                    geo,
                 ):
                     return True
                 continue
@@ -627,6 +778,18 @@ def run_chunk(
                             cand_u[ncand] = u
                             cand_b[ncand] = dst
                             cand_s[ncand] = d + 1e-7 * _rand(rng)
+                            if press > 0.0:
+                                # among moves that change the violation alike,
+                                # prefer those that centre both territories on
+                                # every activity: room for the next moves
+                                cand_s[ncand] += press * _pressure_delta(
+                                    sums[src],
+                                    sums[dst],
+                                    weights[u],
+                                    target[src],
+                                    target[dst],
+                                    tol,
+                                )
                             ncand += 1
                             if ncand >= cand_u.shape[0]:
                                 break
@@ -636,6 +799,7 @@ def run_chunk(
                         break
                 if ncand >= cand_u.shape[0]:
                     break
+        counter[W_DONE] += ncand
         moved = False
         if total > EPS and contig and cap == np.inf:
             best_single = np.inf
@@ -682,6 +846,8 @@ def run_chunk(
                     swap_u,
                     swap_v,
                     swap_s,
+                    gxy,
+                    geo,
                 )
                 if moved:
                     ist[I_MOVES] += 2
@@ -756,6 +922,8 @@ def run_chunk(
                         counter,
                         rng,
                         branch,
+                        gxy,
+                        geo,
                     ):
                         ist[I_MOVES] += 1
                         moved = True
@@ -785,12 +953,17 @@ def run_chunk(
                     cur,
                     moved_tot,
                     moved_terr,
+                    gxy,
+                    geo,
                 )
                 tabu[u] = it + 4 + int(_rand(rng) * (6 + 2 * np.sqrt(n / p)))
                 ist[I_MOVES] += 1
                 moved = True
                 break
         if not moved:
+            # every territory next to the widest is as wide: a slightly wider
+            # random move breaks the tie, and the repair comes back under
+            shake_cap = cap if total > EPS else cap * 1.02
             _shake(
                 1,
                 p,
@@ -823,7 +996,9 @@ def run_chunk(
                 queue,
                 counter,
                 rng,
-                cap,
+                shake_cap,
+                gxy,
+                geo,
             )
     return False
 
@@ -862,6 +1037,8 @@ def _shake(
     counter,
     rng,
     cap,
+    gxy,
+    geo,
 ):
     """Make up to n_moves random boundary moves; balance may get worse."""
     n = labels.shape[0]
@@ -929,8 +1106,154 @@ def _shake(
             cur,
             moved_tot,
             moved_terr,
+            gxy,
+            geo,
         )
         done += 1
+
+
+@njit(cache=True)
+def _polish(
+    cap_keep,
+    p,
+    indptr,
+    indices,
+    weights,
+    target,
+    tol,
+    centre,
+    coords,
+    dmat,
+    use_mat,
+    mode,
+    fixed,
+    contig,
+    cur,
+    lim_tot,
+    lim_terr,
+    labels,
+    members,
+    msize,
+    mpos,
+    sums,
+    viol,
+    cost,
+    pair,
+    moved_tot,
+    moved_terr,
+    stamp,
+    queue,
+    counter,
+    ist,
+    gxy,
+    geo,
+):
+    """Make a feasible plan more compact without making it wider.
+
+    Sweeps over the units, moving each boundary unit to the neighbouring
+    territory that lowers the summed moment most, as long as both
+    territories stay within every tolerance, the donor stays connected,
+    locks, centres and disruption limits hold, and the receiving territory's
+    cost stays below ``cap_keep`` (or does not grow). Stops after a sweep
+    without a move, or after 40 sweeps.
+    """
+    n = labels.shape[0]
+    total = secondary(geo)
+    thr = 1e-9 * max(total, 1e-12)
+    start = ist[I_ITER] % max(n, 1)
+    # a territory may grow only well below the widest, so that the widest
+    # keeps neighbours it can give units to
+    lim = cap_keep * POLISH_ROOM
+    for _sweep in range(40):
+        moves = 0
+        for step in range(n):
+            u = (start + step) % n
+            a = labels[u]
+            if a < 0 or fixed[u] or msize[a] <= 1:
+                continue
+            best_gain = -thr
+            best_b = -1
+            for f in range(indptr[u], indptr[u + 1]):
+                b = labels[indices[f]]
+                if b < 0 or b == a or b == best_b:  # noqa: SIM109 (numba)
+                    continue
+                gain = _moment_gain(geo, a, b, gxy, u)
+                counter[W_DONE] += 1
+                if gain >= best_gain:
+                    continue
+                if _viol_with(sums[a], weights[u], -1.0, target[a], tol) > EPS:
+                    continue
+                if _viol_with(sums[b], weights[u], 1.0, target[b], tol) > EPS:
+                    continue
+                if mode == 0:
+                    nc = _cost_after_add(
+                        b,
+                        u,
+                        np.inf,
+                        members,
+                        msize,
+                        cost,
+                        pair,
+                        centre,
+                        coords,
+                        dmat,
+                        use_mat,
+                        mode,
+                    )
+                    counter[W_DONE] += msize[b]
+                else:
+                    nc = max(cost[b], _dist(centre[b], u, coords, dmat, use_mat))
+                if nc > cost[b] + 1e-12 and nc >= lim:
+                    continue
+                if not _disruption_ok(
+                    u,
+                    b,
+                    cur,
+                    weights,
+                    moved_tot,
+                    moved_terr,
+                    lim_tot,
+                    lim_terr,
+                    labels,
+                ):
+                    continue
+                best_gain = gain
+                best_b = b
+            if best_b < 0:
+                continue
+            if contig and not _removable(
+                u, a, labels, indptr, indices, msize, stamp, queue, counter
+            ):
+                continue
+            _apply(
+                u,
+                best_b,
+                labels,
+                weights,
+                target,
+                tol,
+                centre,
+                coords,
+                dmat,
+                use_mat,
+                mode,
+                members,
+                msize,
+                mpos,
+                sums,
+                viol,
+                cost,
+                pair,
+                cur,
+                moved_tot,
+                moved_terr,
+                gxy,
+                geo,
+            )
+            moves += 1
+        ist[I_POLISH] += moves
+        if moves == 0:
+            break
 
 
 @njit(cache=True)
@@ -963,6 +1286,8 @@ def _improve_moment(
     stamp,
     queue,
     counter,
+    gxy,
+    geo,
 ):
     """Make the best balance-keeping move that lowers the moment; False if none."""
     n = labels.shape[0]
@@ -1023,6 +1348,8 @@ def _improve_moment(
         cur,
         moved_tot,
         moved_terr,
+        gxy,
+        geo,
     )
     return True
 
@@ -1116,6 +1443,8 @@ def _try_branch(
     counter,
     rng,
     branch,
+    gxy,
+    geo,
 ):
     """Move u with the branch of its territory it holds, when that is no worse."""
     a = labels[u]
@@ -1187,6 +1516,8 @@ def _try_branch(
             cur,
             moved_tot,
             moved_terr,
+            gxy,
+            geo,
         )
         tabu[x] = it + 4 + int(_rand(rng) * (6 + 2 * np.sqrt(labels.shape[0] / p)))
     return True
@@ -1243,6 +1574,8 @@ def _try_swap(
     swap_u,
     swap_v,
     swap_s,
+    gxy,
+    geo,
 ):
     """Apply the best improving exchange u (k -> b), v (b -> k) that keeps the rules."""
     nsw = 0
@@ -1258,6 +1591,7 @@ def _try_swap(
                 b = labels[indices[f]]
                 if b == k:
                     continue
+                counter[W_DONE] += msize[b]
                 for j in range(msize[b]):
                     v = members[b, j]
                     if fixed[v]:
@@ -1345,6 +1679,8 @@ def _try_swap(
             cur,
             moved_tot,
             moved_terr,
+            gxy,
+            geo,
         )
         touches = False
         for g in range(indptr[v], indptr[v + 1]):
@@ -1380,6 +1716,8 @@ def _try_swap(
                 cur,
                 moved_tot,
                 moved_terr,
+                gxy,
+                geo,
             )
             n = labels.shape[0]
             tabu[u] = it + 4 + int(_rand(rng) * (6 + 2 * np.sqrt(n / p)))
@@ -1408,5 +1746,7 @@ def _try_swap(
             cur,
             moved_tot,
             moved_terr,
+            gxy,
+            geo,
         )
     return False

@@ -75,9 +75,10 @@ class DesignProblem:
     activity_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        w = np.asarray(self.weights, dtype=np.float64)
+        # C-contiguous float64, the one layout the compiled search is built for
+        w = np.ascontiguousarray(self.weights, dtype=np.float64)
         if w.ndim == 1:
-            w = w[:, None]
+            w = np.ascontiguousarray(w[:, None])
         if w.ndim != 2 or w.shape[0] == 0:
             raise InputError(
                 "weights must have shape (n_units, n_activities) with at least one "
@@ -103,7 +104,7 @@ class DesignProblem:
             )
         coords = None
         if self.coords is not None:
-            coords = np.asarray(self.coords, dtype=np.float64)
+            coords = np.ascontiguousarray(self.coords, dtype=np.float64)
             if coords.shape != (n, 2) or not np.all(np.isfinite(coords)):
                 raise InputError(
                     f"coords must be a finite ({n}, 2) array of planar x, y",
@@ -112,7 +113,7 @@ class DesignProblem:
                 )
         dist = None
         if self.distances is not None:
-            dist = np.asarray(self.distances, dtype=np.float64)
+            dist = np.ascontiguousarray(self.distances, dtype=np.float64)
             if dist.shape != (n, n) or not np.all(np.isfinite(dist)):
                 raise InputError(
                     f"distances must be a finite ({n}, {n}) matrix",
@@ -236,6 +237,18 @@ class DesignOptions:
         Callback ``(best_objective, imbalance, elapsed_s)``.
     exact_max_units
         Largest instance ``auto`` sends to the MIP.
+    tie_break
+        ``moment`` (default): among plans with the same objective, prefer the
+        one whose territories are most compact overall (the smallest sum over
+        territories of squared distances to their centroid), and make every
+        new best plan as compact as that allows; ``none`` searches the
+        objective alone. Not used by the ``moment`` objective.
+    stop_when_stalled
+        Stop before the time limit once the best plan has not improved for
+        this share of the time spent so far (and at least 5 s): 0.5 after
+        40 s stops at the earliest 20 s after the last improvement. ``None``
+        (default) searches the whole budget. Ignored with
+        ``max_iterations``, which must give the same plan on every machine.
     """
 
     n_territories: int
@@ -254,6 +267,8 @@ class DesignOptions:
     territory_weights: Sequence[float] | np.ndarray | None = None
     progress: ProgressCallback | None = field(default=None, compare=False)
     exact_max_units: int = 16
+    tie_break: Literal["moment", "none"] = "moment"
+    stop_when_stalled: float | None = None
 
     def validate(self, problem: DesignProblem) -> None:
         """Raise :class:`~territory.errors.InputError` if the options do not fit."""
@@ -273,6 +288,16 @@ class DesignOptions:
             )
         if self.time_limit_s <= 0:
             raise InputError("time_limit_s must be > 0", code="bad_time_limit")
+        if self.tie_break not in ("moment", "none"):
+            raise InputError(
+                f"unknown tie_break {self.tie_break!r} — use moment or none",
+                code="bad_objective",
+            )
+        if self.stop_when_stalled is not None and self.stop_when_stalled <= 0:
+            raise InputError(
+                "stop_when_stalled must be a positive share of the time spent",
+                code="bad_time_limit",
+            )
         if self.centers is not None:
             c = np.asarray(self.centers, dtype=np.int64)
             if c.shape != (p,) or np.any(c >= n) or np.any(c < -1):

@@ -7,7 +7,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["DesignResult", "InfeasibilityDiagnosis", "TracePoint", "Violation"]
+__all__ = [
+    "DesignResult",
+    "InfeasibilityDiagnosis",
+    "StrandedUnit",
+    "TracePoint",
+    "Violation",
+]
 
 Status = Literal["optimal", "feasible", "infeasible", "time_limit"]
 
@@ -42,6 +48,32 @@ class Violation:
 
 
 @dataclass(frozen=True)
+class StrandedUnit:
+    """A unit that no territory can hold within every tolerance (proven).
+
+    Every connected set of units around ``unit`` that stays within the
+    largest target was checked (``shapes`` of them): none is within every
+    tolerance without cutting off a piece of the map too small to be a
+    territory. ``closest`` is the shape that misses least, with its
+    ``deviations`` (value / target - 1, one per activity).
+    """
+
+    unit: int
+    closest: tuple[int, ...]
+    deviations: tuple[float, ...]
+    shapes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-friendly mapping."""
+        return {
+            "unit": self.unit,
+            "closest": list(self.closest),
+            "deviations": list(self.deviations),
+            "shapes": self.shapes,
+        }
+
+
+@dataclass(frozen=True)
 class InfeasibilityDiagnosis:
     """Why the balance tolerances cannot all hold.
 
@@ -49,13 +81,15 @@ class InfeasibilityDiagnosis:
     the largest territory target times ``1 + tol``. ``lower_bounds[a]`` is the
     provable smallest tolerance any plan can reach on activity ``a``
     (largest unit / target - 1, or 0); ``reached[a]`` is the worst deviation of
-    the returned plan.
+    the returned plan. ``stranded`` lists units that fit the targets but that
+    no territory can hold within every tolerance, given their neighbours.
     """
 
     oversize_units: dict[int, tuple[int, ...]]
     lower_bounds: np.ndarray
     reached: np.ndarray
     message: str
+    stranded: tuple[StrandedUnit, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-friendly mapping."""
@@ -64,6 +98,7 @@ class InfeasibilityDiagnosis:
             "lower_bounds": self.lower_bounds.tolist(),
             "reached": self.reached.tolist(),
             "message": self.message,
+            "stranded": [s.as_dict() for s in self.stranded],
         }
 
 
