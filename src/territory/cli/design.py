@@ -133,7 +133,12 @@ def design_command(
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the run.")] = 0,
     time_limit: Annotated[
-        float, typer.Option("--time-limit", help="Seconds of search.")
+        float,
+        typer.Option(
+            "--time-limit",
+            help="Seconds for the whole run: reading, search and saving. The "
+            "search stops earlier once the plan stops improving.",
+        ),
     ] = 60.0,
     max_iterations: Annotated[
         int | None,

@@ -28,7 +28,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -530,7 +530,43 @@ def _diagnosis_text(
             f"Provable lower bound on the {name} tolerance: "
             f"{diag.lower_bounds[a]:.2%} (largest unit / target - 1)."
         )
+    lines += _stranded_text(problem, units, diag)
     return "\n".join(lines)
+
+
+def _stranded_text(problem: DesignProblem, units: Units, diag: Any) -> list[str]:
+    """One line per unit that no territory can hold within every tolerance."""
+    names = problem.activity_names
+    tol = problem.tolerances
+    limits = ", ".join(f"{n} ±{t:.2%}" for n, t in zip(names, tol, strict=True))
+    lines = []
+    for s in getattr(diag, "stranded", ()):
+        u = s.unit
+        st = f", {units.state[u]}" if units.state[u] else ""
+        who = f"{units.names[u]}{st} ({units.ids[u]})"
+        if s.closest:
+            shape = ", ".join(units.names[x] for x in s.closest)
+            devs = ", ".join(
+                f"{n} {d:+.2%}" for n, d in zip(names, s.deviations, strict=True)
+            )
+            miss = max(abs(d) - t for d, t in zip(s.deviations, tol, strict=True))
+            closest = (
+                f"the closest is {shape} with {devs}, {miss:.2%} beyond the "
+                "tolerance (every other one misses by more)"
+                if miss <= 0.25 * float(tol.min()) + 1e-12
+                else f"the closest is {shape} with {devs}"
+            )
+        else:
+            closest = (
+                "every one of them cuts off neighbours too small to be a territory "
+                "of their own"
+            )
+        lines.append(
+            f"No plan meets {limits}: {who} cannot be in any balanced territory. "
+            f"Its neighbourhood allows {s.shapes:,} connected territories around "
+            f"it and none is within every tolerance; {closest}."
+        )
+    return lines
 
 
 # -------------------------------------------------------------------- solving
@@ -668,6 +704,58 @@ def _diameters_km(
 # --------------------------------------------------------------------- saving
 
 
+#: Seconds of search a run gets even when reading and saving take the budget.
+MIN_SEARCH_S = 1.0
+#: The search stops once the best plan has not improved for this share of
+#: the time spent (and at least 5 s).
+STALL_SHARE = 0.5
+#: Expected saving time: fixed, per account row written, per row deleted
+#: (a replaced model), per unit (SQLite on a 2-core machine under load,
+#: measured by benchmarks/bench_design_real.py).
+SAVE_S = (0.5, 8e-6, 4e-6, 2e-4)
+
+
+def _save_estimate_s(conn: Connection, prep: _Prepared) -> float:
+    """Seconds the save of this design is expected to take."""
+    fixed, per_account, per_deleted, per_unit = SAVE_S
+    n_accounts = int(
+        conn.execute(select(func.count()).select_from(account)).scalar_one()
+    )
+    n_deleted = 0
+    if prep.replaced is not None:
+        n_deleted = int(
+            conn.execute(
+                select(func.count())
+                .select_from(account_assignment)
+                .where(account_assignment.c.model_id == prep.replaced.id)
+            ).scalar_one()
+        )
+    return (
+        fixed
+        + per_account * n_accounts
+        + per_deleted * n_deleted
+        + per_unit * prep.problem.n_units
+    )
+
+
+@contextlib.contextmanager
+def _big_page_cache(conn: Connection) -> Iterator[None]:
+    """On SQLite, a 256 MB page cache while a design is saved.
+
+    Writing a million account assignments and their audit rows updates big
+    B-trees; SQLite's default 2 MB cache would reread their pages from disk.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    (old,) = conn.exec_driver_sql("PRAGMA cache_size").one()
+    conn.exec_driver_sql("PRAGMA cache_size = -262144")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(old)}")
+
+
 def _delete_model(conn: Connection, model: Any, actor: str, run_id: str) -> None:
     for table in (*reversed(CLONED_TABLES), quota):
         conn.execute(delete(table).where(table.c.model_id == model.id))
@@ -692,6 +780,8 @@ def _delete_model(conn: Connection, model: Any, actor: str, run_id: str) -> None
 def _kept_assignments(conn: Connection, model_id: str | None) -> pl.DataFrame:
     """Rows of ``model_id`` that a design leaves alone: manual or excluded."""
     a, acc = account_assignment, account
+    # the few excluded accounts as a subquery, not a join per assignment row
+    excluded = select(acc.c.id).where(acc.c.excluded_from_realign.is_(True))
     rows = (
         []
         if model_id is None
@@ -704,10 +794,9 @@ def _kept_assignments(conn: Connection, model_id: str | None) -> pl.DataFrame:
                 a.c.start_date,
                 a.c.end_date,
             )
-            .select_from(a.outerjoin(acc, acc.c.id == a.c.account_id))
             .where(
                 a.c.model_id == model_id,
-                (a.c.cause == "manual") | (acc.c.excluded_from_realign.is_(True)),
+                (a.c.cause == "manual") | a.c.account_id.in_(excluded),
             )
             .order_by(a.c.account_id, a.c.territory_id)
         ).all()
@@ -787,12 +876,16 @@ def _assign_accounts_in_store(
     run_id: str,
     actor: str,
     now: datetime,
+    *,
+    any_kept: bool = True,
 ) -> tuple[int, int]:
     """Assign every free account to its unit's territory inside the database.
 
     One ``INSERT ... SELECT`` joins the accounts to the unit assignments just
     written, so a million accounts never travel through Python; accounts
-    excluded from realignment, or already holding a kept row, are skipped.
+    excluded from realignment, or already holding a kept row, are skipped
+    (``any_kept=False`` says the model has no kept row yet, which spares the
+    check). The rows go in in key order, so the indexes grow at their end.
     The audit rows are written the same way. Returns ``(designed, outside)``:
     accounts assigned, and free accounts whose unit is not in the design.
     """
@@ -804,7 +897,9 @@ def _assign_accounts_in_store(
         .where(kept.c.model_id == model_id, kept.c.account_id == a.c.id)
         .exists()
     )
-    free = a.c.excluded_from_realign.is_(False) & ~is_kept
+    free = a.c.excluded_from_realign.is_(False)
+    if any_kept:
+        free = free & ~is_kept
     sel = (
         select(
             literal(model_id, String),
@@ -824,6 +919,7 @@ def _assign_accounts_in_store(
             )
         )
         .where(free)
+        .order_by(a.c.id)
     )
     # count the free accounts before the design rows make them look kept
     n_free = int(
@@ -1139,6 +1235,7 @@ def _raise_unfeasible(
         prep.diagnosis is not None and not prep.oversize
     ):
         diag = result.diagnosis
+        text = [prep.diagnosis] if prep.diagnosis else []
         if diag is not None:
             details["oversize_units"] = {
                 names[a]: [prep.units.ids[u] for u in us]
@@ -1147,13 +1244,58 @@ def _raise_unfeasible(
             details["lower_bounds"] = {
                 n: float(b) for n, b in zip(names, diag.lower_bounds, strict=True)
             }
+            details["stranded_units"] = [
+                {
+                    "unit": prep.units.ids[s.unit],
+                    "closest": [prep.units.ids[x] for x in s.closest],
+                    "deviations": dict(zip(names, s.deviations, strict=True)),
+                    "territories_checked": s.shapes,
+                }
+                for s in diag.stranded
+            ]
+            text += _stranded_text(prep.problem, prep.units, diag)
+        tids = prep.encoding.territory_ids
+        per_rep = "".join(
+            f"\n  {prep.territory_names[tids[k]]}: "
+            + ", ".join(
+                f"{n} {result.deviations[k, a]:+.2%}" for a, n in enumerate(names)
+            )
+            + f" of {r} reps' worth"
+            for k, (_, r) in enumerate(prep.oversize)
+        )
+        if per_rep:
+            per_rep = "\nEach oversize unit's territory, per rep:" + per_rep
+        if prep.oversize:
+            ways = (
+                "Ways through: ask for fewer territories (fewer reps), or widen "
+                "the tolerances to what was reached."
+            )
+        elif diag is not None and diag.stranded and not diag.oversize_units:
+            need = np.array(prep.problem.tolerances, dtype=float)
+            for st in diag.stranded:
+                need = np.maximum(need, np.abs(np.array(st.deviations)))
+            wider = ", ".join(
+                f"--balance {n}={math.ceil(t * 1000) / 1000:g}"
+                for n, t, t0 in zip(names, need, prep.problem.tolerances, strict=True)
+                if t > t0 + 1e-12
+            )
+            ways = (
+                f"Ways through: widen the tolerance as far as the closest "
+                f"territory needs ({wider}), or ask for another number of "
+                "territories."
+            )
+        else:
+            ways = (
+                "Ways through: --oversize own-territory gives each oversize unit "
+                "a territory of its own that counts as several reps (balanced per "
+                "rep); or ask for fewer territories; or widen the tolerance to at "
+                "least the lower bound."
+            )
         raise InfeasibleError(
-            f"{prep.diagnosis}\nTolerance reached by the best plan: {reached_txt} "
-            f"(contiguous: {'yes' if result.contiguous.all() else 'no'}).\n"
-            "Ways through: --oversize own-territory gives each oversize unit a "
-            "territory of its own that counts as several reps (balanced per rep); "
-            "or ask for fewer territories; or widen the tolerance to at least the "
-            "lower bound. Nothing was saved.",
+            "\n".join(text) + f"\nTolerance reached by the best plan: {reached_txt} "
+            f"(contiguous: {'yes' if result.contiguous.all() else 'no'})."
+            + per_rep
+            + f"\n{ways} Nothing was saved.",
             code="infeasible_balance",
             details=details,
         )
@@ -1228,7 +1370,16 @@ def design_territories(
     run_id = f"run-{uuid.uuid4().hex[:12]}"
     with engine.connect() as conn:
         prep = _prepare(conn, request, notify, progress)
+        save_estimate = _save_estimate_s(conn, prep)
     problem, options = prep.problem, prep.options
+    # --time-limit bounds the whole run: the search gets what reading left,
+    # less the expected save, and stops early once it no longer improves
+    search_s = request.time_limit_s - (time.perf_counter() - started) - save_estimate
+    options = dataclasses.replace(
+        options,
+        time_limit_s=max(MIN_SEARCH_S, search_s),
+        stop_when_stalled=STALL_SHARE if request.max_iterations is None else None,
+    )
 
     solve_started = time.perf_counter()
     region_labels: npt.NDArray[np.int64] | None = None
@@ -1311,7 +1462,7 @@ def design_territories(
     save_started = time.perf_counter()
     kept_n = designed_n = outside_n = 0
     acc_per_terr: dict[str, int] = {}
-    with engine.begin() as conn:
+    with engine.begin() as conn, _big_page_cache(conn):
         base_id: str | None = None
         if request.from_model is not None:
             base_id = resolve_model(conn, request.from_model).id
@@ -1453,7 +1604,13 @@ def design_territories(
             )
         else:
             designed_n, outside_n = _assign_accounts_in_store(
-                conn, model.id, prep.units.level, run_id, actor, now
+                conn,
+                model.id,
+                prep.units.level,
+                run_id,
+                actor,
+                now,
+                any_kept=kept.height > 0,
             )
         n_overlay_accounts = (
             carry_overlay_assignments(
