@@ -108,11 +108,14 @@ def diameter_km(
     return out
 
 
-def hull_candidates(lat: FloatArray, lon: FloatArray) -> npt.NDArray[np.int64]:
+def hull_candidates(
+    lat: FloatArray, lon: FloatArray, ref_lat: float | None = None
+) -> npt.NDArray[np.int64]:
     """Return indices of the points that can end a diameter (convex hull vertices).
 
-    Hull vertices are found in a local equirectangular projection; collinear
-    or repeated points fall back to the distinct points. Shape ``(k,)``.
+    Hull vertices are found in a local equirectangular projection around
+    ``ref_lat`` (degrees; default the points' mean latitude); collinear or
+    repeated points fall back to the distinct points. Shape ``(k,)``.
 
     Examples
     --------
@@ -124,7 +127,7 @@ def hull_candidates(lat: FloatArray, lon: FloatArray) -> npt.NDArray[np.int64]:
     lo = np.asarray(lon, dtype=np.float64)
     if la.size <= 3:
         return np.arange(la.size, dtype=np.int64)
-    ref = np.radians(float(la.mean()))
+    ref = np.radians(float(la.mean()) if ref_lat is None else ref_lat)
     pts = np.column_stack([lo * np.cos(ref), la])
     try:
         return np.sort(ConvexHull(pts).vertices).astype(np.int64)

@@ -39,6 +39,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+from numba import njit
 from sqlalchemy import Boolean, Connection, Engine, case, exists, func, literal, select
 
 from territory.errors import InputError
@@ -443,7 +444,9 @@ def _compactness(plan: Plan, acc: pl.DataFrame) -> tuple[FloatArray, FloatArray]
     inertia = inertia_from_moments(plan.hierarchy.roll_up(moments))
     # Diameter: hull candidates of each territory's own points, then merged
     # bottom-up, so a region never recomputes a hull over all its accounts.
-    order = np.argsort(t_idx, kind="stable")
+    # Stable radix sort on 16-bit keys when the indices fit (same order).
+    keys = t_idx.astype(np.uint16) if n <= np.iinfo(np.uint16).max else t_idx
+    order = np.argsort(keys, kind="stable")
     counts = np.bincount(t_idx, minlength=n)
     starts = np.concatenate([[0], np.cumsum(counts)])
     cand_lat: list[FloatArray] = [np.empty(0)] * n
@@ -454,16 +457,74 @@ def _compactness(plan: Plan, acc: pl.DataFrame) -> tuple[FloatArray, FloatArray]
     for c, p in enumerate(h.parent.tolist()):
         if p >= 0:
             children[p].append(c)
+    lat_s, lon_s = lat[order], lon[order]
+    maybe = _may_be_hull_vertex(lat_s, lon_s, starts)
     for k in np.argsort(-h.depth, kind="stable").tolist():
-        own = order[starts[k] : starts[k + 1]]
-        la = np.concatenate([lat[own], *[cand_lat[c] for c in children[k]]])
-        lo = np.concatenate([lon[own], *[cand_lon[c] for c in children[k]]])
-        if la.size == 0:
+        a, b = starts[k], starts[k + 1]
+        kids = children[k]
+        every = np.concatenate([lat_s[a:b], *[cand_lat[c] for c in kids]])
+        if every.size == 0:
             continue
-        keep = hull_candidates(la, lo)
+        mine = maybe[a:b]
+        la = np.concatenate([lat_s[a:b][mine], *[cand_lat[c] for c in kids]])
+        lo = np.concatenate([lon_s[a:b][mine], *[cand_lon[c] for c in kids]])
+        # The projection is centred on all the points, as without the filter.
+        keep = hull_candidates(la, lo, ref_lat=float(every.mean()))
         cand_lat[k], cand_lon[k] = la[keep], lo[keep]
         diameter[k] = points_diameter_km(cand_lat[k], cand_lon[k])
     return diameter, inertia
+
+
+@njit(cache=True)
+def _may_be_hull_vertex(  # pragma: no cover - compiled
+    lat: FloatArray, lon: FloatArray, starts: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
+    """Return which points can be convex-hull vertices of their territory.
+
+    Points come grouped by territory (``starts``, shape ``(n + 1,)``). The
+    points extreme in eight directions span a convex polygon; a point
+    strictly inside it (by a relative hair) lies inside the hull in every
+    projection that scales longitude, so it is no vertex (Akl & Toussaint,
+    1978). Few points, or a degenerate polygon, keep every point.
+    """
+    out = np.ones(lat.size, dtype=np.bool_)
+    sx = np.array([1.0, 1.0, 0.0, -1.0, -1.0, -1.0, 0.0, 1.0])
+    sy = np.array([0.0, 1.0, 1.0, 1.0, 0.0, -1.0, -1.0, -1.0])
+    best = np.empty(8)
+    idx = np.empty(8, dtype=np.int64)
+    for k in range(starts.size - 1):
+        a, b = starts[k], starts[k + 1]
+        if b - a <= 32:
+            continue
+        best[:] = -np.inf
+        for i in range(a, b):
+            for d in range(8):
+                v = sx[d] * lon[i] + sy[d] * lat[i]
+                if v > best[d]:
+                    best[d] = v
+                    idx[d] = i
+        span = max(best[0] + best[4], best[2] + best[6])  # max − min of lon, lat
+        tol = 1e-9 * span * span
+        edges = 0
+        for d in range(8):
+            p, q = idx[d], idx[(d + 1) % 8]
+            if lon[p] != lon[q] or lat[p] != lat[q]:
+                edges += 1
+        if edges < 3 or not span > 0:
+            continue
+        for i in range(a, b):
+            inside = True
+            for d in range(8):
+                p, q = idx[d], idx[(d + 1) % 8]
+                ex, ey = lon[q] - lon[p], lat[q] - lat[p]
+                if ex == 0.0 and ey == 0.0:
+                    continue
+                if ex * (lat[i] - lat[p]) - ey * (lon[i] - lon[p]) <= tol:
+                    inside = False
+                    break
+            if inside:
+                out[i] = False
+    return out
 
 
 def _contiguity(conn: Connection, plan: Plan) -> npt.NDArray[np.int64] | None:
