@@ -147,6 +147,34 @@ def test_import_accounts_places_every_account(engine: Engine, tmp_path: Path) ->
     }
 
 
+def test_border_and_offshore_points_are_placed_by_rule(
+    engine: Engine, tmp_path: Path
+) -> None:
+    _counties(engine)
+    text = (
+        "id,name,billing_postal_code,latitude,longitude\n"
+        "B1,On the shared border,,0.5,1.0\n"  # touches 01001 and 01003
+        "B2,Corner of both,,1.0,1.0\n"
+        "B3,Offshore with a ZIP,02135,5.0,5.0\n"  # no polygon: the ZIP's county
+        "B4,Offshore alone,,5.0,5.0\n"
+    )
+    report = _importer(engine)("accounts", _csv(tmp_path, "edge.csv", text))
+    with engine.connect() as conn:
+        got = {
+            r.id: (r.county_id, r.placed_by)
+            for r in conn.execute(
+                select(account.c.id, account.c.county_id, account.c.placed_by)
+            )
+        }
+    assert got == {
+        "B1": ("01001", "coordinates"),
+        "B2": ("01001", "coordinates"),
+        "B3": ("01003", "coordinates"),
+        "B4": (None, "coordinates"),
+    }
+    assert report.unplaced == ()
+
+
 def _mixed_accounts(n: int) -> str:
     """Return ``n`` accounts of every placement kind, in descending id order.
 
