@@ -136,6 +136,34 @@ def load_zip_units(engine: Engine, zips: pl.DataFrame) -> None:
         )
 
 
+def county_units() -> pl.DataFrame:
+    """Return the 3,142 US counties with their polygons as WKB."""
+    import shapely
+
+    from territory.io.usdata import read_counties
+
+    counties = read_counties()
+    return counties.frame.select(
+        "id", "name", "state", "centroid_lat", "centroid_lon"
+    ).with_columns(
+        pl.Series(
+            "geometry",
+            [bytes(b) for b in shapely.to_wkb(counties.geometries)],
+            dtype=pl.Binary,
+        )
+    )
+
+
+def load_county_units(engine: Engine, counties: pl.DataFrame) -> None:
+    """Store the county polygons, as ``territory data load-us`` does."""
+    with engine.begin() as conn:
+        insert_columns(
+            conn,
+            geo_unit,
+            {"kind": "county"} | {c: counties.get_column(c) for c in counties.columns},
+        )
+
+
 def write_accounts_csv(path: Path, n_rows: int, zips: pl.DataFrame, seed: int) -> None:
     """Write ``n_rows`` synthetic accounts at real ZIP codes (seeded)."""
     rng = np.random.default_rng(seed)
@@ -310,6 +338,7 @@ def bench_store(
     small: Path,
     zips: pl.DataFrame,
     repeat: int,
+    counties: pl.DataFrame | None,
 ) -> dict[str, object]:
     times: list[float] = []
     cpu_times: list[float] = []
@@ -342,6 +371,26 @@ def bench_store(
     with store() as engine, ServerCpu(engine) as orm_server:
         orm_s, orm_cpu, n_orm = timed_cpu(lambda: orm_insert(engine, small))
     n_small = int(n_orm)  # type: ignore[call-overload]
+    # Once more with the county polygons in the store (as after `territory
+    # data load-us`): accounts with coordinates then get the county polygon
+    # holding them, a point-in-polygon search for four fifths of the rows.
+    polygons: dict[str, object] | None = None
+    if counties is not None:
+        with store() as engine:
+            load_zip_units(engine, zips)
+            load_county_units(engine, counties)
+            p_s, p_cpu, p_server, p_report = _import(engine, big)
+        polygons = {
+            "s": p_s,
+            "cpu_s": p_cpu,
+            "server_s": p_server,
+            "load": os.getloadavg()[0],
+            "placement": dict(p_report.placement),  # type: ignore[attr-defined]
+        }
+        sys.stdout.write(
+            f"  {name} with county polygons: {p_s:.2f} s wall, {p_cpu:.2f} s "
+            f"client CPU (load {polygons['load']:.1f})\n"
+        )
     median = statistics.median(times)
     cpu_s = statistics.median(cpu_times)
     server_s = _median_or_none(server_times)
@@ -362,6 +411,7 @@ def bench_store(
         "orm_cpu_s": orm_cpu + (orm_server.seconds or 0.0),
         "ratio": orm_s / small_s,
         "placement": placement,
+        "polygons": polygons,
     }
 
 
@@ -456,8 +506,39 @@ def render(
         "",
         f"Placement of the {n:,} accounts: "
         + ", ".join(f"{k} {v:,}" for k, v in sorted(placement.items()))  # type: ignore[attr-defined]
-        + ".",
+        + "; without county polygons in the store an account with "
+        "coordinates gets its ZIP's county.",
         "",
+    ]
+    with_polygons = [r for r in rows if r.get("polygons")]
+    if with_polygons:
+        lines += [
+            f"One more run of the same {n:,} accounts per store, the 3,142 US "
+            "county polygons loaded too (as after `territory data load-us`): "
+            "each account with coordinates is placed in the polygon holding it.",
+            "",
+            "| store | rows | s | rows/s | load | client CPU s | server CPU s | "
+            "rows per CPU s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in with_polygons:
+            q = r["polygons"]
+            cpu_total = float(q["cpu_s"]) + float(q["server_s"] or 0.0)  # type: ignore[index]
+            lines.append(
+                f"| {r['store']} | {n:,} | {q['s']:.2f} | "  # type: ignore[index]
+                f"{n / q['s']:,.0f} | {q['load']:.1f} | "  # type: ignore[index,operator]
+                f"{q['cpu_s']:.2f} | {_s(q['server_s'])} | "  # type: ignore[index]
+                f"{n / cpu_total:,.0f} |"  # type: ignore[operator]
+            )
+        q0 = with_polygons[0]["polygons"]
+        lines += [
+            "",
+            "Placement with polygons: "
+            + ", ".join(f"{k} {v:,}" for k, v in sorted(q0["placement"].items()))  # type: ignore[index,union-attr]
+            + ".",
+            "",
+        ]
+    lines += [
         "*client CPU s* is the median CPU time of the importing process (all "
         "its threads); *server CPU s* that of the PostgreSQL backend serving "
         "it, read from `/proc` (the server runs on the same machine). *rows per "
@@ -493,9 +574,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20270101)
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--no-counties",
+        action="store_true",
+        help="skip the extra run with the county polygons in the store",
+    )
     args = parser.parse_args(argv)
     start_load = os.getloadavg()[0]
     zips = zip_units()
+    counties = None if args.no_counties else county_units()
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         big = Path(tmp) / "accounts.csv"
@@ -513,7 +600,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, store in stores.items():
             if name.lower() not in wanted:
                 continue
-            rows.append(bench_store(name, store, big, small, zips, args.repeat))
+            rows.append(
+                bench_store(name, store, big, small, zips, args.repeat, counties)
+            )
     with_pg = any(r["store"] == "PostgreSQL" for r in rows)
     section = render(
         rows, args.repeat, start_load, _versions(args.pg if with_pg else None)
