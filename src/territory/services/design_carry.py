@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, literal, select
+from sqlalchemy import Connection, insert, literal, select
 
-from territory.storage.audit import AuditEntry, record
+from territory.storage.audit import AuditEntry, record_many
 from territory.storage.bulk import insert_columns
 from territory.storage.tables import (
     account_assignment,
@@ -129,48 +129,55 @@ def carry_memberships(
 ) -> int:
     """Copy the base's memberships of the new model's territories; return how many.
 
-    The new model must have no memberships yet.
-
-    One audit row records the copy (base, count).
+    The new model must have no memberships yet. Each copied membership gets
+    its own audit row (``membership``, ``territory/rep/role``, cause
+    ``design``), naming the base model it came from.
     """
     held = select(territory.c.id).where(territory.c.model_id == model_id)
     m = territory_membership
-    source = select(
-        literal(model_id, m.c.model_id.type),
-        m.c.territory_id,
-        m.c.rep_id,
-        m.c.role,
-        m.c.start_date,
-        m.c.end_date,
-    ).where(m.c.model_id == base_id, m.c.territory_id.in_(held))
+    rows = conn.execute(
+        select(m.c.territory_id, m.c.rep_id, m.c.role, m.c.start_date, m.c.end_date)
+        .where(m.c.model_id == base_id, m.c.territory_id.in_(held))
+        .order_by(m.c.territory_id, m.c.rep_id, m.c.role, m.c.id)
+    ).all()
+    if not rows:
+        return 0
     conn.execute(
-        insert(m).from_select(
-            ["model_id", "territory_id", "rep_id", "role", "start_date", "end_date"],
-            source,
-        )
+        insert(m),
+        [
+            {
+                "model_id": model_id,
+                "territory_id": r[0],
+                "rep_id": r[1],
+                "role": r[2],
+                "start_date": r[3],
+                "end_date": r[4],
+            }
+            for r in rows
+        ],
     )
-    # (some drivers give no row count for INSERT ... SELECT: count the rows)
-    copied = int(
-        conn.execute(
-            select(func.count()).select_from(m).where(m.c.model_id == model_id)
-        ).scalar_one()
-    )
-    if copied:
-        record(
-            conn,
+    record_many(
+        conn,
+        [
             AuditEntry(
-                entity="territory_membership",
-                entity_id=f"{copied} carried",
+                entity="membership",
+                entity_id=f"{r[0]}/{r[1]}/{r[2]}",
                 model_id=model_id,
                 action="insert",
                 old_value={"model_id": base_id},
-                new_value={"memberships": copied},
+                new_value={
+                    "role": r[2],
+                    "start_date": None if r[3] is None else str(r[3]),
+                    "end_date": None if r[4] is None else str(r[4]),
+                },
                 cause="design",
                 source=run_id,
-            ),
-            actor=actor,
-        )
-    return copied
+            )
+            for r in rows
+        ],
+        actor=actor,
+    )
+    return len(rows)
 
 
 @dataclass(frozen=True, slots=True)

@@ -402,16 +402,14 @@ def test_redesign_from_a_model_keeps_its_hierarchy_and_memberships(
             .where(territory_membership.c.model_id == again.model_id)
             .order_by(territory_membership.c.rep_id)
         ).all()
-        audit = (
-            conn.execute(
-                select(audit_log.c.entity_id).where(
-                    audit_log.c.model_id == again.model_id,
-                    audit_log.c.entity == "territory_membership",
-                )
+        audit = conn.execute(
+            select(audit_log.c.entity_id, audit_log.c.old_value, audit_log.c.cause)
+            .where(
+                audit_log.c.model_id == again.model_id,
+                audit_log.c.entity == "membership",
             )
-            .scalars()
-            .all()
-        )
+            .order_by(audit_log.c.entity_id)
+        ).all()
     by_id = {r[0]: (r[1], r[2]) for r in rows}
     assert by_id["R01"] == (None, "Region 1") and by_id["R02"] == (None, "Region 2")
     assert len(by_id) == 6
@@ -419,7 +417,11 @@ def test_redesign_from_a_model_keeps_its_hierarchy_and_memberships(
         ("T01", "R-ANN", "owner", date(2027, 1, 1)),
         ("R01", "R-BOB", "manager", date(2027, 1, 1)),
     ]
-    assert audit == ["2 carried"]
+    # one audit row per carried membership, naming the base
+    assert [tuple(r) for r in audit] == [
+        ("R01/R-BOB/manager", {"model_id": base.model_id}, "design"),
+        ("T01/R-ANN/owner", {"model_id": base.model_id}, "design"),
+    ]
 
 
 OVERLAY_YAML = """\
