@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 import typer
@@ -49,9 +50,28 @@ def settings_of(ctx: typer.Context) -> Settings:
 
 def open_store(ctx: typer.Context) -> Engine:
     """Open the store named by ``--db`` and migrate it to the newest schema."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     from territory.services.store import open_store as _open
 
-    return _open(settings_of(ctx).database_url)
+    url = settings_of(ctx).database_url
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        parsed = None  # the store names what is wrong with the URL
+    if (
+        parsed is not None
+        and parsed.get_backend_name() == "sqlite"
+        and parsed.database not in (None, "", ":memory:")
+        and not Path(parsed.database).exists()
+    ):
+        # a mistyped path would otherwise look like an empty store
+        err_console.print(
+            f"note: no store at {parsed.database}; creating a new empty one "
+            "(check --db or TERRITORY_DATABASE_URL if you meant an existing store)"
+        )
+    return _open(url)
 
 
 #: Width of tables when the output is not a terminal (a log, a pipe) and

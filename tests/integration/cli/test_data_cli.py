@@ -67,3 +67,14 @@ def test_load_us_unknown_level_exits_2(sqlite_url: str) -> None:
     )
     assert result.exit_code == 2
     assert "error: Level 'tract' is not known" in " ".join(result.stderr.split())
+
+
+def test_a_missing_sqlite_file_is_announced_before_it_is_created(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "typo.db"
+    result = CliRunner().invoke(app, ["--db", f"sqlite:///{path}", "model", "list"])
+    assert result.exit_code == 0, result.output
+    assert f"no store at {path}" in " ".join(result.stderr.split())
+    assert "No models yet" in result.stdout
+    # the second time the store exists and nothing is announced
+    again = CliRunner().invoke(app, ["--db", f"sqlite:///{path}", "model", "list"])
+    assert again.exit_code == 0 and "no store at" not in again.stderr
