@@ -44,7 +44,8 @@ def load_us(
     states: str | None = typer.Option(
         None,
         "--states",
-        help="Comma-separated state codes, e.g. GA,FL (default: 50 states and DC).",
+        help="Comma-separated state codes, e.g. GA,FL, or CONTIGUOUS for the 48 "
+        "contiguous states and DC (default: 50 states and DC).",
     ),
     level: str = typer.Option("county", "--level", help="Unit level: county or zip."),
     contiguity: str = typer.Option(

@@ -63,7 +63,10 @@ def design_command(
         int | None, typer.Option("--territories", help="Number of territories.")
     ] = None,
     states: Annotated[
-        str | None, typer.Option("--states", help="Comma-separated states, e.g. GA,FL.")
+        str | None,
+        typer.Option(
+            "--states", help="Comma-separated states, e.g. GA,FL, or CONTIGUOUS."
+        ),
     ] = None,
     level: Annotated[
         str, typer.Option("--level", help="Units to group: county, zip or account.")

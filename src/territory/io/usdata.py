@@ -140,7 +140,9 @@ def _package_file(package: str, *parts: str) -> importlib.resources.abc.Traversa
 def parse_states(states: str | Iterable[str] | None) -> tuple[str, ...] | None:
     """Normalise a state filter (``"GA,FL"`` or ``["ga", "FL"]``) to postal codes.
 
-    Returns ``None`` for no filter (all 50 states and DC).
+    Returns ``None`` for no filter (all 50 states and DC). The name
+    ``CONTIGUOUS`` stands for the 48 contiguous states and DC (every state
+    but AK and HI), and may be combined with codes.
 
     Raises
     ------
@@ -153,11 +155,16 @@ def parse_states(states: str | Iterable[str] | None) -> tuple[str, ...] | None:
     ('FL', 'GA')
     >>> parse_states(None) is None
     True
+    >>> len(parse_states("contiguous")), "AK" in parse_states("CONTIGUOUS,AK")
+    (49, True)
     """
     if states is None:
         return None
     items = states.split(",") if isinstance(states, str) else list(states)
-    codes = sorted({s.strip().upper() for s in items if s.strip()})
+    named = {s.strip().upper() for s in items if s.strip()}
+    if "CONTIGUOUS" in named:
+        named = (named - {"CONTIGUOUS"}) | (set(_POSTAL) - {"AK", "HI"})
+    codes = sorted(named)
     if not codes:
         return None
     unknown = [c for c in codes if c not in _POSTAL]

@@ -184,7 +184,7 @@ def read_units(conn: Connection, level: str, states: Sequence[str] | None) -> Un
         hint = (
             "load accounts with locations first"
             if level == "account"
-            else f"load them first, e.g. `territory data load --level {level}`"
+            else f"load them first, e.g. `territory data load-us --level {level}`"
         )
         raise InputError(
             f"No {level} units are stored{where}; {hint}.",
@@ -465,7 +465,7 @@ def read_unit_adjacency(
         if units.level == "county":
             raise InputError(
                 f"No {contiguity} adjacency of counties is stored; load the "
-                f"counties with that contiguity, e.g. `territory data load "
+                f"counties with that contiguity, e.g. `territory data load-us "
                 f"--contiguity {contiguity}`, or choose --contiguity none.",
                 code="no_adjacency",
                 details={"contiguity": contiguity},
