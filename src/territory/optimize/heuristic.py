@@ -66,37 +66,60 @@ def violation(
     return float(np.maximum(0.0, dev - tolerances[None, :]).sum())
 
 
-def planar(problem: DesignProblem) -> np.ndarray:
-    """Planar coordinates for the compactness tie-break.
+def planar(problem: DesignProblem, adjacency: sp.csr_array) -> np.ndarray:
+    """``(x, y, area)`` of every unit, for the compactness tie-break.
 
-    The problem's coordinates, or, with a distance matrix only, a classical
-    multidimensional scaling of it (two leading eigenvectors).
+    ``x, y``: the problem's coordinates or, with a distance matrix only, a
+    classical multidimensional scaling of it (two leading eigenvectors).
+    ``area`` stands for the unit's extent on the map: the square of the median
+    distance to its neighbours (a big rural county weighs more than a small
+    city one), scaled to a mean of 1.
     """
     if problem.coords is not None:
-        return np.ascontiguousarray(problem.coords, dtype=np.float64)
-    assert problem.distances is not None
-    d2 = problem.distances**2
-    n = d2.shape[0]
-    centred = d2 - d2.mean(axis=0)[None, :] - d2.mean(axis=1)[:, None] + d2.mean()
-    vals, vecs = np.linalg.eigh(-0.5 * centred)
-    top = np.argsort(vals)[::-1][:2]
-    xy = vecs[:, top] * np.sqrt(np.maximum(vals[top], 0.0))[None, :]
-    if xy.shape[1] < 2:
-        xy = np.column_stack([xy, np.zeros(n)])
-    return np.ascontiguousarray(xy, dtype=np.float64)
+        xy = np.asarray(problem.coords, dtype=np.float64)
+    else:
+        assert problem.distances is not None
+        d2 = problem.distances**2
+        n = d2.shape[0]
+        centred = d2 - d2.mean(axis=0)[None, :] - d2.mean(axis=1)[:, None] + d2.mean()
+        vals, vecs = np.linalg.eigh(-0.5 * centred)
+        top = np.argsort(vals)[::-1][:2]
+        xy = vecs[:, top] * np.sqrt(np.maximum(vals[top], 0.0))[None, :]
+        if xy.shape[1] < 2:
+            xy = np.column_stack([xy, np.zeros(n)])
+    n = xy.shape[0]
+    coo = sp.coo_array(adjacency)
+    length = np.asarray(problem.distance(coo.row, coo.col), dtype=np.float64)
+    order = np.lexsort((length, coo.row))
+    rows, length = coo.row[order], length[order]
+    deg = np.bincount(rows, minlength=n)
+    start = np.r_[0, np.cumsum(deg)[:-1]]
+    median = np.full(n, np.nan)
+    has = deg > 0
+    median[has] = length[start[has] + deg[has] // 2]
+    fill = np.nanmean(median) if np.isfinite(median).any() else 1.0
+    median = np.where(np.isfinite(median) & (median > 0), median, fill)
+    area = median**2
+    area = area / area.mean()
+    return np.ascontiguousarray(np.column_stack([xy, area]), dtype=np.float64)
 
 
-def summed_moment(xy: np.ndarray, labels: np.ndarray, p: int) -> float:
-    """Sum over territories of the squared distances to their centroid."""
+def summed_moment(gxy: np.ndarray, labels: np.ndarray, p: int) -> float:
+    """The tie-break: each territory's moment of inertia over its area squared.
+
+    ``gxy`` is :func:`planar`'s ``(x, y, area)``; a disc scores 1 / (2 pi).
+    """
     keep = labels >= 0
     lab = labels[keep]
-    pts = xy[keep]
-    cnt = np.bincount(lab, minlength=p).astype(np.float64)
-    sx = np.bincount(lab, weights=pts[:, 0], minlength=p)
-    sy = np.bincount(lab, weights=pts[:, 1], minlength=p)
-    sq = np.bincount(lab, weights=(pts * pts).sum(axis=1), minlength=p)
+    x, y, a = gxy[keep, 0], gxy[keep, 1], gxy[keep, 2]
+    area = np.bincount(lab, weights=a, minlength=p)
+    sx = np.bincount(lab, weights=a * x, minlength=p)
+    sy = np.bincount(lab, weights=a * y, minlength=p)
+    sq = np.bincount(lab, weights=a * (x * x + y * y), minlength=p)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mom = np.where(cnt > 0, sq - (sx * sx + sy * sy) / cnt, 0.0)
+        mom = np.where(
+            area > 1e-12, (sq - (sx * sx + sy * sy) / area) / (area * area), 0.0
+        )
     return float(np.maximum(mom, 0.0).sum())
 
 
@@ -222,7 +245,7 @@ def run_heuristic(
         if options.progress is not None:
             options.progress(objective, imbalance, elapsed)
 
-    gxy = planar(problem)
+    gxy = planar(problem, adjacency)
     polish = options.tie_break == "moment" and mode != ls.MODE_MOMENT
 
     def first_key(labels_now: np.ndarray) -> tuple[float, float]:

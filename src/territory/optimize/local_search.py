@@ -104,26 +104,35 @@ def _viol_with(
 
 @njit(cache=True)
 def _geo_add(geo, k, gxy, u, sign):
-    """Add (sign 1) or remove (sign -1) unit u from territory k's moment sums."""
+    """Add (sign 1) or remove (sign -1) unit u from territory k's moment sums.
+
+    ``gxy[u]`` is ``(x, y, area)``: the unit counts with its area, so the
+    sums describe the territory's shape as drawn on a map.
+    """
     x = gxy[u, 0]
     y = gxy[u, 1]
-    geo[k, 0] += sign
-    geo[k, 1] += sign * x
-    geo[k, 2] += sign * y
-    geo[k, 3] += sign * (x * x + y * y)
+    a = gxy[u, 2]
+    geo[k, 0] += sign * a
+    geo[k, 1] += sign * a * x
+    geo[k, 2] += sign * a * y
+    geo[k, 3] += sign * a * (x * x + y * y)
 
 
 @njit(cache=True)
-def _moment(n, sx, sy, sq):
-    """Sum of squared distances to the centroid, from the moment sums."""
-    if n <= 0.5:
+def _moment(area, sx, sy, sq):
+    """Moment of inertia about the centroid over area squared.
+
+    A shape measure that does not depend on the territory's size: 1 / (2 pi)
+    for a disc, more for anything elongated or ragged.
+    """
+    if area <= 1e-12:
         return 0.0
-    return max(0.0, sq - (sx * sx + sy * sy) / n)
+    return max(0.0, sq - (sx * sx + sy * sy) / area) / (area * area)
 
 
 @njit(cache=True)
 def secondary(geo):
-    """The tie-breaking compactness: summed moment of every territory."""
+    """The tie-breaking compactness: the shape measure summed over territories."""
     s = 0.0
     for k in range(geo.shape[0]):
         s += _moment(geo[k, 0], geo[k, 1], geo[k, 2], geo[k, 3])
@@ -132,15 +141,16 @@ def secondary(geo):
 
 @njit(cache=True)
 def _moment_gain(geo, a, b, gxy, u):
-    """Change of the summed moment when u moves from a to b."""
+    """Change of the summed shape measure when u moves from a to b."""
     x = gxy[u, 0]
     y = gxy[u, 1]
-    q = x * x + y * y
+    w = gxy[u, 2]
+    q = w * (x * x + y * y)
     before = _moment(geo[a, 0], geo[a, 1], geo[a, 2], geo[a, 3]) + _moment(
         geo[b, 0], geo[b, 1], geo[b, 2], geo[b, 3]
     )
-    after = _moment(geo[a, 0] - 1.0, geo[a, 1] - x, geo[a, 2] - y, geo[a, 3] - q)
-    after += _moment(geo[b, 0] + 1.0, geo[b, 1] + x, geo[b, 2] + y, geo[b, 3] + q)
+    after = _moment(geo[a, 0] - w, geo[a, 1] - w * x, geo[a, 2] - w * y, geo[a, 3] - q)
+    after += _moment(geo[b, 0] + w, geo[b, 1] + w * x, geo[b, 2] + w * y, geo[b, 3] + q)
     return after - before
 
 
