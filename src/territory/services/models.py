@@ -26,6 +26,7 @@ __all__ = [
     "create_model",
     "list_models",
     "resolve_model",
+    "resolve_writable_model",
     "show_model",
 ]
 
@@ -74,6 +75,34 @@ def resolve_model(conn: Connection, name: str | None) -> TerritoryModel:
             "`territory model create NAME`.",
             code="model_not_found",
             details={"model": name},
+        )
+    return model
+
+
+def resolve_writable_model(
+    conn: Connection, name: str | None, *, action: str
+) -> TerritoryModel:
+    """Return the model as :func:`resolve_model` does, refusing an archived one.
+
+    An archived model is the record of a plan that was live: its territories,
+    rules, assignments, memberships and quotas stay as they were. ``action``
+    names what was refused, for the message (e.g. ``"run the rules"``).
+
+    Raises
+    ------
+    NotFound
+        As :func:`resolve_model`.
+    Conflict
+        When the model is archived.
+    """
+    model = resolve_model(conn, name)
+    if model.state is ModelState.ARCHIVED:
+        raise Conflict(
+            f"Model '{model.name}' is archived, so it cannot {action}: an archive "
+            "keeps the plan as it was. Clone it (`territory model clone "
+            f"'{model.name}' NEW`) and change the clone.",
+            code="model_archived",
+            details={"model": model.name},
         )
     return model
 

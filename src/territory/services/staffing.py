@@ -39,7 +39,7 @@ from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 from territory.errors import InputError, Issue, ValidationFailed
 from territory.metrics.allocation import OwnerAssignment, assign_owners
 from territory.metrics.compactness import haversine_km
-from territory.services.models import resolve_model
+from territory.services.models import resolve_model, resolve_writable_model
 from territory.services.plan import Plan, balance_peers, load_plan, read_frame
 from territory.services.workload import (
     WorkloadConfig,
@@ -178,6 +178,8 @@ def staff_model(
         When a locked pair names an unknown rep or territory.
     NotFound
         When the model does not exist.
+    Conflict
+        When writing to an archived model.
     """
     if not (math.isfinite(continuity_km) and continuity_km >= 0):
         raise InputError(
@@ -192,6 +194,8 @@ def staff_model(
     cfg = config or WorkloadConfig()
     day = start or date.today()
     with engine.begin() as conn:
+        if write:
+            resolve_writable_model(conn, model, action="take new owners")
         plan = load_plan(conn, model, potential_field=cfg.potential_field, as_of=day)
         acc = account_measures(conn, plan, cfg, travel_from="centre")
         src_id, src_pairs, others = _source_owners(conn, plan, source_model)

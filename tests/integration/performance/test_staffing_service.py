@@ -216,3 +216,22 @@ def test_staffing_all_types_gives_overlays_an_owner_too(plan_engine: Engine) -> 
     vacant = set(res.vacancies["territory_id"].to_list())
     assert staffed | vacant == {"T1", "T2", "T3", "T4", "OV"}
     assert len(staffed) == 4 and len(vacant) == 1
+
+
+def test_staffing_refuses_to_write_into_an_archived_model(plan_engine: Engine) -> None:
+    from territory.errors import Conflict
+    from territory.services.models import archive_model
+
+    archive_model(plan_engine, "plan", actor="t")
+    with pytest.raises(Conflict, match="archived, so it cannot take new owners") as ei:
+        staff_model(plan_engine, "plan", actor="t", config=SIMPLE, capacity_slack=1.0)
+    assert ei.value.code == "model_archived"
+    with plan_engine.connect() as conn:
+        n = len(conn.execute(select(t.territory_membership.c.id)).all())
+    # a dry run still shows what staffing would do, and wrote nothing
+    res = staff_model(
+        plan_engine, "plan", actor="t", config=SIMPLE, capacity_slack=1.0, write=False
+    )
+    assert res.owners.height == 4 and res.inserted == 0
+    with plan_engine.connect() as conn:
+        assert len(conn.execute(select(t.territory_membership.c.id)).all()) == n
