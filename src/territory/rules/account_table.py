@@ -121,7 +121,9 @@ def _zip_numbers(categories: npt.NDArray[np.str_]) -> npt.NDArray[np.int64]:
     digit = (points >= ord("0")) & (points <= ord("9"))
 
     def blank_from(k: int) -> npt.NDArray[np.bool_]:
-        return np.ones(n, dtype=np.bool_) if k >= width else ~points[:, k:].any(1)
+        if k >= width:
+            return np.ones(n, dtype=np.bool_)
+        return np.asarray(~points[:, k:].any(1), dtype=np.bool_)
 
     head = digit[:, :5].all(1)
     five = head & blank_from(5)

@@ -165,7 +165,7 @@ def _member(
     if not len(sorted_keys):
         return np.zeros(len(keys), dtype=np.bool_)
     pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    return sorted_keys[pos] == keys
+    return np.asarray(sorted_keys[pos] == keys, dtype=np.bool_)
 
 
 def read_current(

@@ -103,7 +103,9 @@ def record_rule_run(
             source=None,
         )
     )
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def _value(territory_id: str, source: str | None) -> dict[str, Any] | None:
@@ -166,7 +168,7 @@ def _run_rows(conn: Connection, run_id: int) -> list[Mapping[str, Any]]:
         .where(ac.c.run_id == run_id)
         .order_by(ac.c.account_id, ac.c.territory_id)
     )
-    return [r._mapping for r in rows]
+    return [dict(r._mapping) for r in rows]
 
 
 def read_audit(

@@ -69,7 +69,7 @@ def _numbers(text: str | None, n: int, dtype: type) -> npt.NDArray[Any]:
         return np.empty(0, dtype=dtype)
     if text is None:
         raise _NotColumnar
-    out = np.fromstring(text, dtype=dtype, sep=",")
+    out: npt.NDArray[Any] = np.fromstring(text, dtype=dtype, sep=",")
     if len(out) != n:
         raise _NotColumnar
     return out

@@ -155,19 +155,21 @@ def foreign_keys_off(conn: Connection) -> Iterator[bool]:
     this pooled connection. Only rule runs use it, and
     :meth:`RuleRunStore.write` checks the one reference its rows make.
     """
-    dbapi = conn.connection.dbapi_connection if conn.dialect.name == "sqlite" else None
-    if dbapi is None or conn.in_transaction() or dbapi.in_transaction:  # type: ignore[union-attr]
+    dbapi: Any = (
+        conn.connection.dbapi_connection if conn.dialect.name == "sqlite" else None
+    )
+    if dbapi is None or conn.in_transaction() or dbapi.in_transaction:
         yield False
         return
-    (was_on,) = dbapi.execute("PRAGMA foreign_keys").fetchone()  # type: ignore[union-attr]
+    (was_on,) = dbapi.execute("PRAGMA foreign_keys").fetchone()
     if not was_on:
         yield False
         return
-    dbapi.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
+    dbapi.execute("PRAGMA foreign_keys = OFF")
     try:
         yield True
     finally:
-        dbapi.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]
+        dbapi.execute("PRAGMA foreign_keys = ON")
 
 
 def read_current_rows(
