@@ -85,13 +85,19 @@ def design(problem: DesignProblem, options: DesignOptions) -> DesignResult:
     )
 
     diagnosis = diagnose_balance(solved, options, targets)
+    use_exact = options.method == "exact" or (
+        options.method == "auto"
+        and int(active.sum()) <= options.exact_max_units
+        and not excluded
+    )
     tolerances = problem.tolerances.copy()
     if diagnosis is not None:
         log.warning("%s", diagnosis.message)
         # search for the best plan the units allow: widen to the provable bound
         tolerances = np.maximum(tolerances, diagnosis.lower_bounds + 1e-6)
-    elif not excluded and int(active.sum()) > options.exact_max_units:
-        # big units whose neighbourhood leaves no balanced territory
+    elif not excluded and not use_exact:
+        # big units whose neighbourhood leaves no balanced territory (the MIP
+        # proves infeasibility itself)
         diagnosis = diagnose_neighbourhoods(
             solved, options, targets, budget_s=min(2.0, 0.1 * options.time_limit_s)
         )
@@ -100,11 +106,6 @@ def design(problem: DesignProblem, options: DesignOptions) -> DesignResult:
             for s in diagnosis.stranded:
                 tolerances = np.maximum(tolerances, np.abs(s.deviations) + 1e-6)
 
-    use_exact = options.method == "exact" or (
-        options.method == "auto"
-        and int(active.sum()) <= options.exact_max_units
-        and not excluded
-    )
     if use_exact:
         from territory.optimize.exact import solve_exact
 
