@@ -368,15 +368,15 @@ def assign_accounts(
         clock.record("evaluate", wall, cpu)
         clock.record("read_assignments", r_wall, r_cpu)
         clock.restart()
-        run = RuleRunStore(conn, m.id, evaluation.territory_ids, sources)
-        try:
-            changes = plan_changes(evaluation, excluded, existing)
-            clock.lap("diff")
-            terr, reps = _summaries(conn, m.id, changes, table)
-            clock.lap("summaries")
-            run_id = None
-            if not dry_run and changes.n_changes:
-                say(f"writing {changes.n_changes} changes")
+        changes = plan_changes(evaluation, excluded, existing)
+        clock.lap("diff")
+        terr, reps = _summaries(conn, m.id, changes, table)
+        clock.lap("summaries")
+        run_id = None
+        if not dry_run and changes.n_changes:
+            say(f"writing {changes.n_changes} changes")
+            run = RuleRunStore(conn, m.id, evaluation.territory_ids, sources)
+            try:
                 run_id = run.write(
                     StagedChanges(
                         table.ids,
@@ -395,9 +395,10 @@ def assign_accounts(
                     ),
                     lap=clock.lap,
                 )
-        finally:
-            run.close()
-        clock.lap("write_assignments" if run_id is not None else "summaries")
+                run.drop()
+            finally:
+                run.restore()  # on failure the rollback drops the staging tables
+            clock.lap("write_assignments")
         trans.commit()
         if run_id is not None:
             clock.lap("commit")

@@ -229,8 +229,9 @@ def read_current_rows(
 class RuleRunStore:
     """One rule run's writes on one connection (inside the caller's transaction).
 
-    Create it with the run's territories, :meth:`write` the changes, and
-    :meth:`close` it always.
+    Create it with the run's territories, :meth:`write` the changes and
+    :meth:`drop` the staging tables; :meth:`restore` the connection's
+    settings always.
     """
 
     def __init__(
@@ -258,10 +259,17 @@ class RuleRunStore:
                 ],
             )
 
-    def close(self) -> None:
-        """Drop the staging tables and restore the connection's settings."""
+    def drop(self) -> None:
+        """Drop the staging tables (after a successful write)."""
         _change_stage.drop(self.conn, checkfirst=True)
         _territory_stage.drop(self.conn, checkfirst=True)
+
+    def restore(self) -> None:
+        """Put back the connection settings the write changed (SQLite pragmas).
+
+        Safe after a failed statement: a rollback discards the staging
+        tables, but not the pragmas of this pooled connection.
+        """
         for name, value in self._pragmas.items():
             self.conn.exec_driver_sql(f"PRAGMA {name} = {int(value)}")
         self._pragmas.clear()

@@ -413,3 +413,30 @@ def test_write_refuses_a_territory_the_model_lacks(engine: Engine) -> None:
         with pytest.raises(InternalError, match="territory 'ghost'") as info:
             run.write(changes, actor="ops", at=T0, summary={})
         assert info.value.code == "rule_run_territory_missing"
+
+
+def test_a_failed_write_leaves_the_store_as_it_was(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(t.account), _random_accounts(1500, seed=3))
+    import_rules(engine, EXAMPLES / "rules.yaml", "ex", actor="ops")
+
+    def broken(conn: Any, *args: Any, **kwargs: Any) -> int:
+        conn.execute(text("SELECT * FROM no_such_table"))  # the store refuses
+        return 0
+
+    monkeypatch.setattr(rule_run, "record_rule_run", broken)
+    with pytest.raises(Exception, match="no_such_table"):
+        assign_accounts(engine, "ex", actor="ops")
+    assert _pairs(engine, "ex") == []
+    with engine.connect() as conn:
+        assert read_audit(conn, model_id="ex", entity="account_assignment") == []
+        if engine.dialect.name == "sqlite":  # the write's page cache is undone
+            assert conn.execute(text("PRAGMA cache_size")).scalar_one() == -2000
+    monkeypatch.undo()
+    assert (
+        assign_accounts(engine, "ex", actor="ops").inserted
+        == len(_pairs(engine, "ex"))
+        > 0
+    )
