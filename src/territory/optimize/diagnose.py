@@ -71,6 +71,73 @@ def diagnose_balance(
     )
 
 
+def _cuts_off(
+    shape: frozenset[int],
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    w: np.ndarray,
+    mean: np.ndarray,
+    tol: np.ndarray,
+    pinned: np.ndarray,
+    cap: float = 12.0,
+    *,
+    whole: bool = True,
+) -> bool:
+    """Does removing ``shape`` leave a piece no set of territories can fill?
+
+    A piece of the map cut off by the shape must be split into whole
+    territories, each within ``tol`` of ``mean``: its total must be within
+    ``tol`` of ``k * mean`` for some whole ``k >= 1`` (with ``whole=False``,
+    for territories of different sizes, only at least ``(1 - tol) mean``
+    on every activity). From each neighbour of
+    the shape a breadth-first search outside it collects the piece, and stops
+    (the piece is fine) once it reaches ``cap`` territories' worth, a piece
+    already found fine, or a pinned unit (whose territory has its own
+    target).
+    """
+    a0 = int(np.argmax(mean))
+    if mean[a0] <= 0:
+        return False
+    limit = cap * mean[a0]
+    good: set[int] = set()
+    for x in shape:
+        for v in indices[indptr[x] : indptr[x + 1]]:
+            v = int(v)
+            if v in shape or v in good:
+                continue
+            piece = [v]
+            visited = {v}
+            got = w[v].copy()
+            fine = bool(pinned[v])
+            head = 0
+            while head < len(piece) and not fine and got[a0] < limit:
+                y = piece[head]
+                head += 1
+                for z in indices[indptr[y] : indptr[y + 1]]:
+                    z = int(z)
+                    if z in shape or z in visited:
+                        continue
+                    if z in good or pinned[z]:
+                        fine = True
+                        break
+                    visited.add(z)
+                    piece.append(z)
+                    got += w[z]
+            if not fine and got[a0] < limit:
+                if not whole:
+                    if np.any(got < mean * (1 - tol)):
+                        return True
+                    good |= visited
+                    continue
+                k = max(1, int(round(float(got[a0] / mean[a0]))))
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    dev = np.where(mean > 0, got / (k * mean) - 1, 0.0)
+                if np.any(np.abs(dev) > tol):
+                    return True
+            good |= visited
+    return False
+
+
 def diagnose_neighbourhoods(
     problem: DesignProblem,
     options: DesignOptions,
@@ -123,7 +190,6 @@ def diagnose_neighbourhoods(
     # shapes a little over the tolerance are enumerated too, to show the
     # closest miss; a shape fits only within the tolerance itself
     hi = free.max(axis=0) * (1 + 1.25 * tol)
-    lo = free.min(axis=0) * (1 - tol)
     top = free.max(axis=0) * (1 + tol)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(top > 0, w / np.where(top > 0, top, 1), 0).max(axis=1)
@@ -140,42 +206,13 @@ def diagnose_neighbourhoods(
         worst = (np.abs(dev) - tol[None, :]).max(axis=1)
         return np.asarray(dev[int(np.argmin(worst))])
 
-    def cuts_off(shape: frozenset[int]) -> bool:
-        """Does removing ``shape`` leave a piece too small to be a territory?
+    # with one target for every free territory, a cut-off piece must hold a
+    # whole number of them; with several, it must at least hold the smallest
+    whole = free.shape[0] == 1
+    mean = free[0] if whole else free.min(axis=0)
 
-        From each neighbour of the shape, a breadth-first search outside it
-        collects units until they reach the smallest territory's lower
-        tolerance on every activity, or reach a piece already found big
-        enough; a search that runs dry first found a piece too small.
-        """
-        good: set[int] = set()
-        for x in shape:
-            for v in indices[indptr[x] : indptr[x + 1]]:
-                v = int(v)
-                if v in shape or v in good:
-                    continue
-                piece = [v]
-                visited = {v}
-                got = w[v].copy()
-                joined = False
-                head = 0
-                while head < len(piece) and not joined and not np.all(got >= lo):
-                    y = piece[head]
-                    head += 1
-                    for z in indices[indptr[y] : indptr[y + 1]]:
-                        z = int(z)
-                        if z in shape or z in visited:
-                            continue
-                        if z in good:
-                            joined = True
-                            break
-                        visited.add(z)
-                        piece.append(z)
-                        got += w[z]
-                if not joined and not np.all(got >= lo):
-                    return True
-                good |= visited
-        return False
+    def cuts_off(shape: frozenset[int]) -> bool:
+        return _cuts_off(shape, indptr, indices, w, mean, tol, pinned, whole=whole)
 
     for u in big:
         if time.perf_counter() - started > budget_s:
@@ -254,15 +291,85 @@ class OversizePlan:
     ``units[k]`` and counts as ``reps[k]`` reps; the remaining territories
     count as one rep each. The total number of reps equals the requested
     number of territories; the number of territories is smaller.
+    ``members[k]`` are the units locked to territory ``k``: the oversize unit
+    alone, or the cluster grown around a stranded unit.
     """
 
     options: DesignOptions
     units: tuple[int, ...]
     reps: tuple[int, ...]
+    members: tuple[tuple[int, ...], ...] = ()
+
+
+def _multi_rep_cluster(
+    problem: DesignProblem,
+    adj: sp.csr_array,
+    unit: int,
+    pinned: np.ndarray,
+    mu: np.ndarray,
+    tol: np.ndarray,
+    deadline: float,
+    max_reps: int = 4,
+    max_shapes: int = 50_000,
+) -> tuple[tuple[int, ...], int] | None:
+    """The narrowest connected cluster around ``unit`` worth a whole number of reps.
+
+    Enumerates connected sets of free units around ``unit`` up to
+    ``max_reps`` reps' worth; a set fits ``r >= 2`` reps when every activity
+    is within ``tol`` of ``r * mu`` and it cuts off no piece smaller than one
+    rep. Returns the fitting set with the fewest reps, then the smallest
+    diameter, or None.
+    """
+    w = problem.weights
+    indptr, indices = adj.indptr, adj.indices
+    hi = mu * max_reps * (1 + tol)
+    first = frozenset([unit])
+    queue: list[tuple[frozenset[int], np.ndarray]] = [(first, w[unit].copy())]
+    seen = {first}
+    a0 = int(np.argmax(mu))
+    best: tuple[tuple[int, float], frozenset[int]] | None = None
+    head = 0
+    while head < len(queue) and len(seen) <= max_shapes:
+        if head % 256 == 0 and time.perf_counter() > deadline:
+            break
+        shape, value = queue[head]
+        head += 1
+        r = int(round(float(value[a0] / mu[a0])))
+        if r >= 2 and np.all(np.abs(value / (r * mu) - 1) <= tol):
+            units = np.fromiter(shape, dtype=np.int64)
+            width = float(
+                np.asarray(problem.distance(units[:, None], units[None, :])).max()
+            )
+            key = (r, width)
+            if (best is None or key < best[0]) and not _cuts_off(
+                shape, indptr, indices, w, mu, tol, pinned
+            ):
+                best = (key, shape)
+        for x in shape:
+            for v in indices[indptr[x] : indptr[x + 1]]:
+                v = int(v)
+                if v in shape or pinned[v]:
+                    continue
+                grown = shape | {v}
+                if grown in seen:
+                    continue
+                more = value + w[v]
+                if np.any(more > hi):
+                    continue
+                seen.add(grown)
+                queue.append((grown, more))
+    if best is None:
+        return None
+    return tuple(sorted(best[1])), best[0][0]
 
 
 def plan_oversize_units(
-    problem: DesignProblem, options: DesignOptions, activity: int = 0
+    problem: DesignProblem,
+    options: DesignOptions,
+    activity: int = 0,
+    *,
+    clusters: bool = True,
+    budget_s: float = 3.0,
 ) -> OversizePlan:
     """The documented way through oversize units, for one ``activity``.
 
@@ -271,8 +378,19 @@ def plan_oversize_units(
     territory worth ``round(w_u / mu)`` reps (at least 2), balanced per rep:
     its target is ``reps * mu``. The rest of the reps get one territory each.
     Repeats until no remaining unit is oversize for its per-rep mean.
+
+    With ``clusters``, units that are not oversize but that no one-rep
+    territory can hold (:func:`diagnose_neighbourhoods`: Brooklyn, whose only
+    neighbours Manhattan and Queens each make it too big) get the same
+    treatment: the narrowest cluster of units around them worth a whole
+    number of reps within every tolerance (:func:`_multi_rep_cluster`)
+    becomes a territory of its own, locked, worth that many reps. This is
+    repeated, within ``budget_s``, until no stranded unit is left or none can
+    be given a cluster.
     """
     import dataclasses
+
+    from territory.optimize.contiguity import bridge_components, components
 
     reps_total = options.n_territories
     w = problem.weights[:, activity]
@@ -296,18 +414,63 @@ def plan_oversize_units(
                 code="oversize_units_exceed_reps",
                 details={"units": units, "reps": reps, "n_territories": reps_total},
             )
-    rest = reps_total - sum(reps)
-    p = len(units) + rest
-    weights = np.array(reps + [1] * rest, dtype=np.float64)
-    centers = np.array(units + [-1] * rest, dtype=np.int64)
-    locked = dict(options.locked or {})
-    for k, u in enumerate(units):
-        locked[u] = k
-    new = dataclasses.replace(
-        options,
-        n_territories=p,
-        territory_weights=weights,
-        centers=centers,
-        locked=locked,
-    )
-    return OversizePlan(options=new, units=tuple(units), reps=tuple(reps))
+    members: list[tuple[int, ...]] = [(u,) for u in units]
+
+    def plan() -> OversizePlan:
+        rest = reps_total - sum(reps)
+        weights = np.array(reps + [1] * rest, dtype=np.float64)
+        centers = np.array(units + [-1] * rest, dtype=np.int64)
+        locked = dict(options.locked or {})
+        for k, group in enumerate(members):
+            for u in group:
+                locked[u] = k
+        new = dataclasses.replace(
+            options,
+            n_territories=len(units) + rest,
+            territory_weights=weights,
+            centers=centers,
+            locked=locked,
+        )
+        return OversizePlan(new, tuple(units), tuple(reps), tuple(members))
+
+    current = plan()
+    if not clusters or not units:
+        return current
+    deadline = time.perf_counter() + budget_s
+    adj = sp.csr_array(problem.adjacency)
+    if components(adj)[0] > 1:
+        adj = bridge_components(adj, problem.coords, problem.distances).adjacency
+    mu_all = problem.weights.sum(axis=0) / reps_total
+    tols = problem.tolerances
+    while time.perf_counter() < deadline:
+        diag = diagnose_neighbourhoods(
+            problem,
+            current.options,
+            current.options.targets(problem),
+            adjacency=adj,
+            budget_s=max(0.1, deadline - time.perf_counter()),
+        )
+        if diag is None:
+            break
+        pinned = np.zeros(problem.n_units, dtype=bool)
+        for u in current.options.locked or {}:
+            pinned[int(u)] = True
+        added = False
+        for st in diag.stranded:
+            if pinned[st.unit]:
+                continue
+            got = _multi_rep_cluster(
+                problem, adj, st.unit, pinned, mu_all, tols, deadline
+            )
+            if got is None or sum(reps) + got[1] >= reps_total:
+                continue
+            group, r = got
+            units.append(st.unit)
+            reps.append(r)
+            members.append(group)
+            pinned[list(group)] = True
+            added = True
+        if not added:
+            break
+        current = plan()
+    return current

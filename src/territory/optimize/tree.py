@@ -29,6 +29,7 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse import csgraph
 
 from territory.optimize.problem import DesignProblem
 from territory.optimize.tree_kernel import ACCEPT, draw_cuts
@@ -42,50 +43,40 @@ _Cut = tuple[float, float, np.ndarray, np.ndarray]
 
 
 class _Partitioner:
-    """State shared by the recursive splits of one construction."""
+    """State shared by the recursive splits of one construction.
+
+    Works on *nodes*: the active units, with the connected anchors of one
+    territory contracted into one node (``columns`` summed, edges merged), so
+    that no tree cut can ever separate them.
+    """
 
     def __init__(
         self,
-        problem: DesignProblem,
-        adjacency: sp.csr_array,
         targets: np.ndarray,
         rng: np.random.Generator,
         tolerances: np.ndarray,
-        units0: np.ndarray,
-        anchors: Mapping[int, int],
+        rows: np.ndarray,
+        cols: np.ndarray,
+        length: np.ndarray,
+        columns: np.ndarray,
+        anchor_of: np.ndarray,
         max_tries: int,
         retries: int,
         deadline: float | None,
         work: int,
     ) -> None:
-        n = problem.n_units
+        n = columns.shape[0]
         self.p, self.m = targets.shape
         self.targets = targets
         self.rng = rng
         self.inv_tol = 1.0 / np.maximum(tolerances, 1e-3)
         self.anchored = np.zeros(self.p, dtype=bool)
-        self.anchor_of = np.full(n, -1, dtype=np.int64)
-        for u, k in anchors.items():
-            self.anchored[int(k)] = True
-            self.anchor_of[int(u)] = int(k)
-        coo = sp.coo_array(adjacency)
-        keep = coo.row < coo.col
-        self.rows = coo.row[keep].astype(np.int64)
-        self.cols = coo.col[keep].astype(np.int64)
-        length = np.asarray(problem.distance(self.rows, self.cols), dtype=np.float64)
+        self.anchored[anchor_of[anchor_of >= 0]] = True
+        self.anchor_of = anchor_of
+        self.rows, self.cols = rows, cols
         mean = length.mean() if length.size else 0.0
         self.length = length / (mean if mean > 0 else 1.0)
-        if problem.coords is not None:
-            xy = problem.coords
-        elif problem.distances is not None:
-            # no coordinates: a rough embedding, the distances to two far units
-            a = int(units0[0])
-            b = int(units0[np.argmax(problem.distances[a, units0])])
-            xy = np.column_stack([problem.distances[a], problem.distances[b]])
-        else:  # pragma: no cover - a problem always has one of the two
-            xy = np.zeros((n, 2))
-        geo = np.column_stack([np.ones(n), xy[:, 0], xy[:, 1], (xy * xy).sum(axis=1)])
-        self.columns = np.hstack([problem.weights, geo])
+        self.columns = columns
         self.index = np.full(n, -1, dtype=np.int64)
         self.max_tries = max_tries
         self.deadline = deadline
@@ -252,21 +243,67 @@ def tree_partition(
     n = problem.n_units
     p = targets.shape[0]
     tol = problem.tolerances if tolerances is None else np.asarray(tolerances)
-    units0 = np.arange(n) if active is None else np.flatnonzero(active)
+    is_active = np.ones(n, dtype=bool) if active is None else np.asarray(active)
+    coo = sp.coo_array(adjacency)
+    keep = (coo.row < coo.col) & is_active[coo.row] & is_active[coo.col]
+    rows = coo.row[keep].astype(np.int64)
+    cols = coo.col[keep].astype(np.int64)
+    length = np.asarray(problem.distance(rows, cols), dtype=np.float64)
+    # nodes: every active unit, the connected anchors of one territory as one
+    anchor_unit = np.full(n, -1, dtype=np.int64)
+    for u, k in (anchors or {}).items():
+        if is_active[int(u)]:
+            anchor_unit[int(u)] = int(k)
+    same = (anchor_unit[rows] >= 0) & (anchor_unit[rows] == anchor_unit[cols])
+    glue = sp.coo_array(
+        (np.ones(int(same.sum())), (rows[same], cols[same])), shape=(n, n)
+    )
+    _, node_of = csgraph.connected_components(glue, directed=False)
+    node_of = np.where(is_active, node_of, -1)
+    used = np.unique(node_of[node_of >= 0])
+    renumber = np.full(n, -1, dtype=np.int64)
+    renumber[used] = np.arange(used.size)
+    node_of = np.where(node_of >= 0, renumber[np.maximum(node_of, 0)], -1)
+    n_nodes = used.size
+    if problem.coords is not None:
+        xy = problem.coords
+    else:
+        # no coordinates: a rough embedding, the distances to two far units
+        assert problem.distances is not None
+        first = int(np.flatnonzero(is_active)[0])
+        far = int(np.argmax(np.where(is_active, problem.distances[first], -1)))
+        xy = np.column_stack([problem.distances[first], problem.distances[far]])
+    geo = np.column_stack([np.ones(n), xy[:, 0], xy[:, 1], (xy * xy).sum(axis=1)])
+    unit_cols = np.hstack([problem.weights, geo])
+    columns = np.zeros((n_nodes, unit_cols.shape[1]))
+    np.add.at(columns, node_of[is_active], unit_cols[is_active])
+    anchor_of = np.full(n_nodes, -1, dtype=np.int64)
+    hit = anchor_unit >= 0
+    anchor_of[node_of[hit]] = anchor_unit[hit]
+    a, b = node_of[rows], node_of[cols]
+    cross = a != b
+    a, b, length = np.minimum(a, b)[cross], np.maximum(a, b)[cross], length[cross]
+    order = np.lexsort((length, b, a))
+    a, b, length = a[order], b[order], length[order]
+    first_of_pair = np.r_[True, (np.diff(a) != 0) | (np.diff(b) != 0)]
+    a, b, length = a[first_of_pair], b[first_of_pair], length[first_of_pair]
     part = _Partitioner(
-        problem,
-        adjacency,
         targets,
         rng,
         tol,
-        units0,
-        anchors or {},
+        a,
+        b,
+        length,
+        columns,
+        anchor_of,
         max_tries,
         retries,
         deadline,
-        work=int(work * units0.size * max(1.0, np.log2(p))),
+        work=int(work * n_nodes * max(1.0, np.log2(p))),
     )
-    worst = part.split(units0, np.arange(p), np.arange(part.rows.size))
+    worst = part.split(np.arange(n_nodes), np.arange(p), np.arange(a.size))
     if worst is None:
         return None
-    return part.labels
+    labels = np.full(n, -1, dtype=np.int64)
+    labels[is_active] = part.labels[node_of[is_active]]
+    return labels

@@ -1176,14 +1176,24 @@ def _prepare(
             tids = _territory_ids(options.n_territories, [])
             encoding = Encoding(units.ids, tuple(tids))
             tnames = {t: t for t in tids}
+            members = plan.members or tuple((u,) for u in plan.units)
             for (big_unit, reps), tid in zip(oversize, tids, strict=False):
                 tnames[tid] = f"{tid} ({units.names[big_unit]}, {reps} reps)"
+
+            def way(u: int, r: int, group: tuple[int, ...]) -> str:
+                who = f"{units.names[u]} ({units.ids[u]})"
+                if len(group) == 1:
+                    return f"{who} fills a territory of its own worth {r} reps"
+                others = ", ".join(units.names[x] for x in group if x != u)
+                return (
+                    f"{who} fits no one-rep territory, so it anchors one worth {r} "
+                    f"reps with {others}"
+                )
+
             msg = (
                 f"{diag_text}\nWay through (--oversize own-territory): "
                 + "; ".join(
-                    f"{units.names[u]} ({units.ids[u]}) fills a territory of its own "
-                    f"worth {r} reps"
-                    for u, r in oversize
+                    way(u, r, g) for (u, r), g in zip(oversize, members, strict=True)
                 )
                 + f". {options.n_territories} territories for {p} reps, balanced "
                 "per rep."

@@ -19,6 +19,7 @@ from territory.optimize import (
     compiled,
     design,
     diagnose_balance,
+    plan_oversize_units,
 )
 from territory.optimize import heuristic as heur
 from territory.optimize.contiguity import territory_contiguity
@@ -253,3 +254,28 @@ def test_pair_re_split_narrows_two_rows_into_two_blocks() -> None:
     assert improved
     assert territory_costs(problem, labels, 2).max() == pytest.approx(np.sqrt(5))
     assert sorted(np.bincount(labels).tolist()) == [6, 6]
+
+
+def test_oversize_way_through_gives_a_stranded_unit_a_multi_rep_cluster() -> None:
+    """Path B - K - C - D - E - O with weights 3, 7.8, 10, 9.6, 9.6, 30: 7 reps,
+    mean 10 per rep, ±5 %.
+
+    O (30 = 3 reps' worth) fills its own territory. No one-rep territory can
+    hold K ({K} cuts off B, {B, K} is 10.8 = +8 %, {K, C} = 17.8 is too big)
+    nor C ({C} cuts off {B, K}, 10.8; {C, D} = 19.6 is too big). C, the
+    bigger, is looked at first: the narrowest cluster around it worth a whole
+    number of reps is {B, K, C} = 20.8, 2 reps at +4 % ({C, D} would cut off
+    {B, K}); D and E (9.6, -4 %) make the last two one-rep territories.
+    """
+    problem = path_problem([3, 7.8, 10, 9.6, 9.6, 30], 0.05)
+    plan = plan_oversize_units(
+        problem, DesignOptions(7, method="heuristic", max_iterations=2000)
+    )
+    assert plan.units == (5, 2)
+    assert plan.reps == (3, 2)
+    assert plan.members == ((5,), (0, 1, 2))
+    assert plan.options.n_territories == 4
+    result = design(problem, plan.options)
+    assert result.feasible
+    np.testing.assert_allclose(sorted(result.values[:, 0]), [9.6, 9.6, 20.8, 30])
+    np.testing.assert_allclose(result.targets[:2, 0], [30, 20])
