@@ -95,13 +95,19 @@ def _grown(a: Any, cap: int) -> Any:  # pragma: no cover - compiled
     return out
 
 
+#: Rows the first buffers hold. They are reserved, not touched: the pages
+#: a small result never reaches cost nothing, and a million rows fit.
+_FIRST_ROWS = 1 << 20
+
+
 @njit(nogil=True, cache=True)
-def _fetch(stmt: Any, kinds: Any) -> Any:  # pragma: no cover - compiled
+def _fetch(stmt: Any, kinds: Any, first_rows: int) -> Any:  # pragma: no cover
     """Step ``stmt`` to the end, copying each column by its kind.
 
-    Returns ``(status, column, n, floats, ints, valid, data, start, length)``:
+    Returns ``(status, column, n, floats, ints, null, data, start, length)``:
     status 0 when done, a SQLite error code, or -1 when ``column`` holds a
-    value of another storage class than its kind accepts.
+    value of another storage class than its kind accepts. Text values are
+    ``data[start : start + length]``.
     """
     ncols = kinds.size
     slot = np.empty(ncols, dtype=np.int64)
@@ -109,12 +115,12 @@ def _fetch(stmt: Any, kinds: Any) -> Any:  # pragma: no cover - compiled
     for c in range(ncols):
         slot[c] = counts[kinds[c]]
         counts[kinds[c]] += 1
-    cap = 4096
+    cap = first_rows
     floats = np.empty((counts[0], cap), dtype=np.float64)
     ints = np.empty((counts[1], cap), dtype=np.int64)
-    valid = np.ones((ncols, cap), dtype=np.bool_)
-    start = np.zeros((counts[2], cap), dtype=np.int64)
-    length = np.zeros((counts[2], cap), dtype=np.int64)
+    null = np.zeros((ncols, cap), dtype=np.bool_)
+    start = np.empty((counts[2], cap), dtype=np.int64)
+    length = np.empty((counts[2], cap), dtype=np.int32)
     data = np.empty(1 << 16, dtype=np.uint8)
     used = 0
     n = 0
@@ -122,36 +128,36 @@ def _fetch(stmt: Any, kinds: Any) -> Any:  # pragma: no cover - compiled
         rc = _step(stmt)
         if rc != 100:
             status = 0 if rc == 101 else rc
-            return status, -1, n, floats, ints, valid, data, start, length
+            return status, -1, n, floats, ints, null, data, start, length
         if n == cap:
             cap *= 2
             floats = _grown(floats, cap)
             ints = _grown(ints, cap)
-            valid = _grown(valid, cap)
+            null = _grown(null, cap)
+            null[:, n:] = False
             start = _grown(start, cap)
             length = _grown(length, cap)
-            valid[:, n:] = True
         for c in range(ncols):
             storage = _column_type(stmt, c)
             kind = kinds[c]
             s = slot[c]
             if storage == 5:
-                valid[c, n] = False
+                null[c, n] = True
                 if kind == 2:
                     start[s, n] = used
                     length[s, n] = 0
                 continue
             if kind == 0:
                 if storage != 1 and storage != 2:
-                    return -1, c, n, floats, ints, valid, data, start, length
+                    return -1, c, n, floats, ints, null, data, start, length
                 floats[s, n] = _column_double(stmt, c)
             elif kind == 1:
                 if storage != 1:
-                    return -1, c, n, floats, ints, valid, data, start, length
+                    return -1, c, n, floats, ints, null, data, start, length
                 ints[s, n] = _column_int64(stmt, c)
             else:
                 if storage != 3:
-                    return -1, c, n, floats, ints, valid, data, start, length
+                    return -1, c, n, floats, ints, null, data, start, length
                 text = _column_text(stmt, c)
                 size = _column_bytes(stmt, c)
                 if used + size > data.size:
@@ -364,8 +370,8 @@ def _read(
         if not _bind(lib, stmt, params):
             return None
         kinds = np.array([_KINDS[d] for d in schema.values()], dtype=np.int64)
-        status, _column, n, floats, ints, valid, data, start, length = _fetch(
-            stmt.value, kinds
+        status, _column, n, floats, ints, null, data, start, length = _fetch(
+            stmt.value, kinds, _FIRST_ROWS
         )
     finally:
         lib.sqlite3_finalize(stmt)
@@ -383,7 +389,7 @@ def _read(
             text = _packed_text(data, start[s, :n], length[s, :n])
         else:
             values = (floats if kind == _KIND_FLOAT else ints)[s, :n]
-        series = _series(name, kind, values, valid[c, :n], text)
+        series = _series(name, kind, values, ~null[c, :n], text)
         if series is None:
             return None
         columns.append(series)

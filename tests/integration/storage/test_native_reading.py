@@ -84,8 +84,14 @@ def _both(  # type: ignore[no-untyped-def]
     return plain, native
 
 
-@pytest.mark.parametrize("n", [0, 1, 10_000])
-def test_native_read_equals_ordinary_read(file_engine: Engine, n: int) -> None:
+@pytest.mark.parametrize(
+    ("n", "first_rows"), [(0, None), (1, None), (10_000, None), (10_000, 8)]
+)
+def test_native_read_equals_ordinary_read(
+    file_engine: Engine, n: int, first_rows: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if first_rows is not None:  # small first buffers: the read grows them
+        monkeypatch.setattr(sqlite_reader, "_FIRST_ROWS", first_rows)
     _fill(file_engine, n)
     plain, native = _both(file_engine)
     assert plain.height == n
