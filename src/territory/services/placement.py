@@ -1,10 +1,11 @@
 """Place accounts on the map: the county and ZIP unit each account lies in.
 
 An account with coordinates is placed by them (``placed_by = coordinates``):
-its county is the county polygon holding the point, found with a shapely
-STRtree over the county geometries in the store. When the store has no
-county geometries, or the point falls outside every polygon (offshore), the
-county of the account's ZIP code is used instead.
+its county is the county polygon holding the point (the smaller id on a
+shared border), found by querying a shapely STRtree of the points with the
+prepared county geometries in the store. When the store has no county
+geometries, or the point falls outside every polygon (offshore), the county
+of the account's ZIP code is used instead.
 
 An account without coordinates is placed by its postal code: at the ZIP
 centroid when the ZIP directory knows it (``placed_by = zip``), else in the
