@@ -302,18 +302,26 @@ def compare_models(
     # The store sums the sales while this thread reads the plans (SQLite
     # works without holding the GIL).
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = None if is_memory_store(engine) else pool.submit(_sales, engine, per)
+        apart = not is_memory_store(engine)
+        pairs_job = pool.submit(_read_pairs, engine, target.id) if apart else None
+        pending = pool.submit(_sales, engine, per) if apart else None
         with engine.connect() as conn:
             step(f"reading {model_a}")
             plan_a = load_plan(conn, found_a.id, potential_field=cfg.potential_field)
             step(f"reading the differences in {target.name}")
-            diff = scenario.assignment_diff(conn, plan_a.model.id, target.id)
+            pairs_b = (
+                pairs_job.result()
+                if pairs_job
+                else scenario.read_pairs(conn, target.id)
+            )
+            delta = scenario.assignment_diff(plan_a, pairs_b)
+            diff = delta.frame
             # Whether an account sits in two territories: decides cheap counting.
             dup_a = has_repeats(plan_a.assignments["account_id"])
-            delta = scenario.scenario_plan(
-                conn, plan_a, target, diff, dup_a, cfg.potential_field
+            b = scenario.scenario_plan(
+                conn, plan_a, target, delta, dup_a, cfg.potential_field
             )
-            plan_b = delta.plan
+            plan_b = b.plan
             dup_b = dup_a or scenario.has_duplicates_among(
                 plan_b.assignments, diff.filter(pl.col("side") == "b")["account_id"]
             )
@@ -326,7 +334,7 @@ def compare_models(
             acc_a = scenario.with_sales(
                 account_measures(conn, plan_a, cfg, travel_from="owner"), sales
             )
-            acc_b = scenario.scenario_measures(conn, plan_a, acc_a, delta, cfg, sales)
+            acc_b = scenario.scenario_measures(conn, plan_a, acc_a, b, cfg, sales)
     step("comparing")
     hands_a, hands_b = _hands(plan_a), _hands(plan_b)
     # Accounts can change hands only by moving, or by sitting in a territory
@@ -492,6 +500,11 @@ def compare_models(
         n_accounts=int(totals["accounts"]),
         notes=tuple(notes),
     )
+
+
+def _read_pairs(engine: Engine, model_id: str) -> pl.DataFrame:
+    with engine.connect() as conn:
+        return scenario.read_pairs(conn, model_id)
 
 
 def _sales(engine: Engine, period: Period) -> pl.DataFrame:

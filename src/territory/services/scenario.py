@@ -1,11 +1,12 @@
 """Model B of a comparison as a delta of model A.
 
 A scenario is usually a clone of the plan with a share of its assignments
-changed, so reading and measuring B from scratch would repeat A's work. The
-differences are found inside the database (an anti-join each way over the
-assignment primary key); B's :class:`Plan` is A's with them applied, and
-B's account measures are A's except where they can differ (see
-:func:`scenario_measures`). Tests pin both against full reads of B.
+changed, so reading and measuring B from scratch would repeat A's work. Only
+B's assignment keys are read (account and territory ids, in key order) and
+matched against A's rows in one merge; B's :class:`Plan` is A's rows with
+the differences applied, and B's account measures are A's except where they
+can differ (see :func:`scenario_measures`). Tests pin both against full
+reads of B.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from territory.metrics.hierarchy import build_hierarchy
 from territory.services.plan import Plan, read_accounts, read_frame
 from territory.services.sorted_keys import (
     has_repeats,
-    is_in_sorted,
     left_join_sorted,
+    match_pairs,
 )
 from territory.services.workload import (
     WorkloadConfig,
@@ -34,42 +35,81 @@ from territory.services.workload import (
 from territory.storage import tables as t
 
 __all__ = [
+    "Difference",
     "Scenario",
     "assignment_diff",
     "has_duplicates_among",
+    "read_pairs",
     "scenario_measures",
     "scenario_plan",
     "with_sales",
 ]
 
 
-def assignment_diff(conn: Connection, id_a: str, id_b: str) -> pl.DataFrame:
-    """Return ``side, account_id, territory_id``: pairs held by one model only.
-
-    Computed inside the database, so only the differences travel: one
-    ``EXCEPT`` each way, ordered like the primary key, which SQLite runs as a
-    merge of the two models' key ranges (no lookup per assignment).
-    """
+def read_pairs(conn: Connection, model_id: str) -> pl.DataFrame:
+    """Return ``account_id, territory_id`` of a model's assignments, key order."""
     aa = t.account_assignment
-    frames = []
-    for side, mine, other in (("a", id_a, id_b), ("b", id_b, id_a)):
-        stmt = (
-            select(aa.c.account_id, aa.c.territory_id)
-            .where(aa.c.model_id == mine)
-            .except_(
-                select(aa.c.account_id, aa.c.territory_id).where(aa.c.model_id == other)
-            )
-            .order_by("account_id", "territory_id")
+    return read_frame(
+        conn,
+        select(aa.c.account_id, aa.c.territory_id)
+        .where(aa.c.model_id == model_id)
+        .order_by(aa.c.account_id, aa.c.territory_id),
+        {"account_id": pl.String, "territory_id": pl.String},
+        large=True,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """The assignment pairs held by one model only.
+
+    ``frame``: ``side, account_id, territory_id`` (side ``a``: only A holds
+    the pair, ``b``: only B), each side in key order. ``kept``: which of A's
+    assignment rows B holds too, shape ``(n_assignments_a,)``. ``added``:
+    ``account_id, territory_id`` of the pairs only B holds, in key order.
+    """
+
+    frame: pl.DataFrame
+    kept: npt.NDArray[np.bool_]
+    added: pl.DataFrame
+
+
+def assignment_diff(plan_a: Plan, pairs_b: pl.DataFrame) -> Difference:
+    """Compare A's assignments with B's pairs (from :func:`read_pairs`).
+
+    Both come in key order (account, then territory id), so the pairs are
+    matched in one merge; territory ids are compared through their rank
+    among the ids of both models.
+    """
+    rows = plan_a.assignments
+    a_ids = plan_a.territories["territory_id"]
+    ids = pl.concat([a_ids, pairs_b["territory_id"]]).unique().sort()
+    rank = pl.DataFrame({"territory_id": ids, "rank": np.arange(ids.len())})
+
+    def ranks(column: pl.Series) -> npt.NDArray[np.int64]:
+        return (
+            column.to_frame("territory_id")
+            .join(rank, on="territory_id", how="left", maintain_order="left")["rank"]
+            .to_numpy()
+            .astype(np.int64)
         )
-        frames.append(
-            read_frame(
-                conn,
-                stmt,
-                {"account_id": pl.String, "territory_id": pl.String},
-                large=True,
-            ).with_columns(pl.lit(side).alias("side"))
-        )
-    return pl.concat(frames).select("side", "account_id", "territory_id")
+
+    a_sub = ranks(a_ids)[rows["t_idx"].to_numpy()]
+    kept, in_a = match_pairs(
+        rows["account_id"], a_sub, pairs_b["account_id"], ranks(pairs_b["territory_id"])
+    )
+    only_a = rows.filter(pl.Series(~kept)).select(
+        "account_id",
+        pl.Series("territory_id", a_ids.to_numpy()[rows["t_idx"].to_numpy()[~kept]]),
+    )
+    added = pairs_b.filter(pl.Series(~in_a))
+    frame = pl.concat(
+        [
+            only_a.select(pl.lit("a").alias("side"), "account_id", "territory_id"),
+            added.select(pl.lit("b").alias("side"), "account_id", "territory_id"),
+        ]
+    )
+    return Difference(frame=frame, kept=kept, added=added)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,31 +127,11 @@ class Scenario:
     n_added: int
 
 
-def _only_a_rows(plan_a: Plan, only_a: pl.DataFrame) -> npt.NDArray[np.bool_]:
-    """Return which of A's assignment rows are among the pairs ``only_a``."""
-    rows = plan_a.assignments
-    pairs = only_a.join(
-        plan_a.territories.select("territory_id", "t_idx"), on="territory_id"
-    ).select("account_id", "t_idx")
-    # The accounts first (one merge over A's sorted ids), then the exact pairs.
-    maybe = np.flatnonzero(is_in_sorted(rows["account_id"], pairs["account_id"]))
-    out = np.zeros(rows.height, dtype=bool)
-    if maybe.size:
-        hit = (
-            rows[maybe]
-            .select("account_id", "t_idx")
-            .with_columns(pl.Series("_row", maybe))
-            .join(pairs, on=["account_id", "t_idx"], how="semi")
-        )
-        out[hit["_row"].to_numpy()] = True
-    return out
-
-
 def scenario_plan(
     conn: Connection,
     plan_a: Plan,
     model_b: TerritoryModel,
-    diff: pl.DataFrame,
+    diff: Difference,
     a_has_duplicates: bool,
     potential_field: str = "potential",
 ) -> Scenario:
@@ -182,16 +202,13 @@ def scenario_plan(
     )
     rows = plan_a.assignments
     t_b = a_to_b[rows["t_idx"].to_numpy()]
-    kept = ~_only_a_rows(plan_a, diff.filter(pl.col("side") == "a")) & (t_b >= 0)
+    kept = diff.kept & (t_b >= 0)
     kept_rows = rows.filter(pl.Series(kept)).with_columns(
         pl.Series("t_idx", t_b[kept], dtype=pl.Int64)
     )
-    added = (
-        diff.filter(pl.col("side") == "b")
-        .select("account_id", "territory_id")
-        .join(b_index, on="territory_id", how="inner", maintain_order="left")
-        .select("account_id", pl.col("t_b").alias("t_idx"))
-    )
+    added = diff.added.join(
+        b_index, on="territory_id", how="inner", maintain_order="left"
+    ).select("account_id", pl.col("t_b").alias("t_idx"))
     firmo = rows.drop("t_idx")
     if a_has_duplicates:
         firmo = firmo.unique(subset="account_id", keep="first", maintain_order=True)

@@ -17,7 +17,7 @@ import numpy.typing as npt
 import polars as pl
 from numba import njit
 
-__all__ = ["has_repeats", "is_in_sorted", "left_join_sorted"]
+__all__ = ["has_repeats", "is_in_sorted", "left_join_sorted", "match_pairs"]
 
 
 def _is_sorted_text(keys: pl.Series) -> bool:
@@ -172,3 +172,79 @@ def is_in_sorted(keys: pl.Series, values: pl.Series) -> npt.NDArray[np.bool_]:
         return np.asarray(_member(*_buffers(keys), *_buffers(wanted)))
     found = keys.is_in(wanted.implode()).fill_null(False)
     return np.asarray(found.to_numpy(), dtype=bool)
+
+
+@njit(cache=True)
+def _pair_merge(  # pragma: no cover - compiled
+    left_off: Any, left: Any, left_sub: Any, right_off: Any, right: Any, right_sub: Any
+) -> Any:
+    """Mark the (key, sub) pairs each side shares with the other (both sorted)."""
+    n, m = left_off.size - 1, right_off.size - 1
+    left_found = np.zeros(n, dtype=np.bool_)
+    right_found = np.zeros(m, dtype=np.bool_)
+    i = 0
+    j = 0
+    while i < n and j < m:
+        c = _compare(
+            left, left_off[i], left_off[i + 1], right, right_off[j], right_off[j + 1]
+        )
+        if c == 0:
+            c = (
+                -1
+                if left_sub[i] < right_sub[j]
+                else (1 if left_sub[i] > right_sub[j] else 0)
+            )
+        if c == 0:
+            left_found[i] = True
+            right_found[j] = True
+            i += 1
+            j += 1
+        elif c < 0:
+            i += 1
+        else:
+            j += 1
+    return left_found, right_found
+
+
+def _is_sorted_pairs(keys: pl.Series, sub: npt.NDArray[np.int64]) -> bool:
+    """Return whether rows are sorted by key, then strictly by ``sub``."""
+    if not _is_sorted_text(keys):
+        return False
+    if keys.len() < 2:
+        return True
+    same = (keys.slice(1) == keys.slice(0, keys.len() - 1)).to_numpy()
+    return bool((np.diff(sub)[same] > 0).all())
+
+
+def match_pairs(
+    left: pl.Series,
+    left_sub: npt.NDArray[np.int64],
+    right: pl.Series,
+    right_sub: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Return which (key, sub) pairs of each side the other side holds too.
+
+    Pairs are unique on each side. Merged in one pass when both sides are
+    sorted by key then sub; otherwise by two semi joins.
+
+    Examples
+    --------
+    >>> a, b = match_pairs(pl.Series(["a", "a", "b"]), np.array([1, 2, 1]),
+    ...                    pl.Series(["a", "c"]), np.array([2, 1]))
+    >>> a.tolist(), b.tolist()
+    ([False, True, False], [True, False])
+    """
+    lsub = np.asarray(left_sub, dtype=np.int64)
+    rsub = np.asarray(right_sub, dtype=np.int64)
+    if _is_sorted_pairs(left, lsub) and _is_sorted_pairs(right, rsub):
+        found = _pair_merge(*_buffers(left), lsub, *_buffers(right), rsub)
+        return np.asarray(found[0]), np.asarray(found[1])
+    a = pl.DataFrame({"k": left, "s": lsub}).with_row_index("_row")
+    b = pl.DataFrame({"k": right, "s": rsub}).with_row_index("_row")
+    out = []
+    for x, y in ((a, b), (b, a)):
+        hit = x.join(y.drop("_row"), on=["k", "s"], how="semi")["_row"].to_numpy()
+        mask = np.zeros(x.height, dtype=bool)
+        mask[hit] = True
+        out.append(mask)
+    return out[0], out[1]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from territory.services.sorted_keys import has_repeats, left_join_sorted
+from territory.services.sorted_keys import has_repeats, left_join_sorted, match_pairs
 
 
 def _hash_join(left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
@@ -84,3 +85,27 @@ def test_left_join_sorted_equals_hash_join(left: list[str], right: list[str]) ->
     )
     assert left_join_sorted(a, b, "k").equals(_hash_join(a, b))
     assert has_repeats(a["k"]) == (len(set(left)) != len(left))
+
+
+_pairs = st.lists(
+    st.tuples(st.text(alphabet="abé", max_size=2), st.integers(0, 3)), max_size=30
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(left=_pairs, right=_pairs, shuffle=st.booleans())
+def test_match_pairs_marks_the_shared_pairs(
+    left: list[tuple[str, int]], right: list[tuple[str, int]], shuffle: bool
+) -> None:
+    a = sorted(set(left), key=lambda p: (p[0].encode(), p[1]))
+    b = sorted(set(right), key=lambda p: (p[0].encode(), p[1]))
+    if shuffle:  # not in key order: matched by joins instead of the merge
+        a = a[::-1]
+    in_b, in_a = match_pairs(
+        pl.Series([k for k, _ in a], dtype=pl.String),
+        np.array([s for _, s in a], dtype=np.int64),
+        pl.Series([k for k, _ in b], dtype=pl.String),
+        np.array([s for _, s in b], dtype=np.int64),
+    )
+    assert in_b.tolist() == [p in set(b) for p in a]
+    assert in_a.tolist() == [p in set(a) for p in b]
