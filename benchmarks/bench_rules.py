@@ -577,6 +577,20 @@ def main() -> None:  # noqa: C901
         )
 
 
+NOTE = (
+    "* Where the time goes: the accounts are read natively with only the fields the "
+    "rules name and their text encoded in Arrow; the rules are evaluated per distinct "
+    "value, children only on what their inherited rules let through; the stored "
+    "assignments are read beside the evaluation; the diff compares integer keys; the "
+    "changes are staged as integer keys the store joins to its accounts, then written "
+    "set-based: one narrow `assignment_change` audit row per changed association, the "
+    "assignments with the territory index rebuilt after a first load, foreign keys "
+    "checked once per territory instead of once per row (see docs/rules.md). Building "
+    "that index (in the write of the assignments) and the commit's writes to disk are "
+    "the largest single costs left."
+)
+
+
 def _verdict(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
@@ -639,6 +653,7 @@ def write_docs(
         f"* Not in the table: importing the command (`territory.cli`, as `territory "
         f"assign` does), {imports:.2f} s per process. Reading the accounts includes "
         "loading the compiled native reader on its first call in the process.",
+        NOTE,
         "",
         END,
     ]
