@@ -2,8 +2,8 @@
 
 An account with coordinates is placed by them (``placed_by = coordinates``):
 its county is the county polygon holding the point (the smaller id on a
-shared border), found by querying a shapely STRtree of the points with the
-prepared county geometries in the store. When the store has no county
+shared border), found by testing each prepared county geometry in the store
+against the points of its bounding box. When the store has no county
 geometries, or the point falls outside every polygon (offshore), the county
 of the account's ZIP code is used instead.
 
@@ -134,32 +134,49 @@ def _counties_at(
     lon: npt.NDArray[np.float64],
     sources: PlacementSources,
 ) -> pl.Series:
-    """Return the county id holding each point (null outside every county)."""
+    """Return the county id holding each point (null outside every county).
+
+    The points are sorted by longitude once; each prepared county polygon
+    then tests, with ``shapely.intersects_xy``, only the points of its
+    bounding box (a binary search for the longitude band, a comparison for
+    the latitudes), so no point geometry is ever built. A point on a shared
+    border touches two counties: the smaller id wins, so placement does not
+    depend on polygon order. 800,000 accounts on the 3,142 US counties take
+    about half a second.
+    """
     import shapely
 
     n = len(lat)
     if not sources.county_ids or n == 0:
         return pl.repeat(None, n, dtype=pl.String, eager=True).alias("county")
-    polygons = shapely.from_wkb(sources.county_wkb)
-    # The tree holds the points and the prepared polygons query it: a
-    # predicate runs prepared on the query side, so each candidate test is an
-    # indexed point-in-polygon, not a walk over the polygon's every vertex
-    # (a fifth of the time for 800,000 accounts on the 3,142 US counties).
+    keys = pl.Series("county", sources.county_ids, dtype=pl.String)
+    by_id = keys.arg_sort().to_numpy()
+    ids = keys.gather(by_id)
+    polygons = shapely.from_wkb(sources.county_wkb)[by_id]
     shapely.prepare(polygons)
-    tree = shapely.STRtree(shapely.points(lon, lat))
-    county_of, point = tree.query(polygons, predicate="intersects")
-    # A point on a shared border touches two counties: the smaller id wins,
-    # so placement does not depend on polygon order.
-    ids = pl.Series("county", sources.county_ids, dtype=pl.String)
-    hit = (
-        pl.DataFrame({"point": point.astype(np.int64), "county": ids.gather(county_of)})
-        .group_by("point")
-        .agg(pl.col("county").min())
-    )
+    bounds = shapely.bounds(polygons)
+    order = np.argsort(lon, kind="stable")
+    xs, ys = lon[order], lat[order]
+    first = np.searchsorted(xs, bounds[:, 0], side="left")
+    last = np.searchsorted(xs, bounds[:, 2], side="right")
+    m = len(polygons)
+    # best[j]: the smallest polygon index holding sorted point j (m: none).
+    best = np.full(n, m, dtype=np.int64)
+    for k in np.flatnonzero(last > first).tolist():
+        band = ys[first[k] : last[k]]
+        idx = np.flatnonzero((band >= bounds[k, 1]) & (band <= bounds[k, 3]))
+        if idx.size == 0:
+            continue
+        idx += first[k]
+        inside = idx[shapely.intersects_xy(polygons[k], xs[idx], ys[idx])]
+        best[inside] = np.minimum(best[inside], k)
+    held = np.full(n, m, dtype=np.int64)
+    held[order] = best
+    found = np.flatnonzero(held < m)
     return (
-        pl.DataFrame({"point": np.arange(n, dtype=np.int64)})
-        .join(hit, on="point", how="left", maintain_order="left")
-        .get_column("county")
+        pl.repeat(None, n, dtype=pl.String, eager=True)
+        .alias("county")
+        .scatter(found, ids.gather(held[found]))
     )
 
 
