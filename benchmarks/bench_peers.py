@@ -291,8 +291,8 @@ def run_gerrychain(case: Case, time_limit: float, seed: int) -> list[Row]:
         graph, assignment, updaters={"population": Tally("population", "population")}
     )
 
-    def proposal(part: Any) -> Any:
-        return recom(part, "population", ideal, TOL, node_repeats=2, rng=rng)
+    def proposal(part: Any, *, rng: Any = rng) -> Any:
+        return recom(part, "population", ideal, TOL, rng=rng)
 
     chain = MarkovChain(
         proposal_fn=proposal,
