@@ -666,10 +666,8 @@ def compute_metrics(
     acc = acc.with_columns(pl.col("sales").fill_null(0.0))
     # Open pipeline: to a named territory of this model, else via the account.
     named = pipeline_rows.named
-    acc = acc.join(
-        pipeline_rows.by_account.select("account_id", "pipe"),
-        on="account_id",
-        how="left",
+    acc = left_join_sorted(
+        acc, pipeline_rows.by_account.select("account_id", "pipe"), "account_id"
     ).with_columns(pl.col("pipe").fill_null(0.0))
     if unknown_named:
         notes.append(

@@ -283,10 +283,10 @@ def account_measures(
         a["latitude"].to_numpy(), a["longitude"].to_numpy(), c_lat[t_idx], c_lon[t_idx]
     )
     call_h, travel_h = account_hours(config.workload, seg, dist)
-    names = np.array([s.name for s in config.workload.segments], dtype=object)
+    names = pl.Series([s.name for s in config.workload.segments], dtype=pl.String)
     return a.with_columns(
         pl.Series("potential", potential, dtype=pl.Float64),
-        pl.Series("segment", names[seg], dtype=pl.String),
+        names.gather(seg).alias("segment"),
         pl.Series("call_hours", call_h, dtype=pl.Float64),
         pl.Series("travel_km", np.nan_to_num(dist, nan=0.0), dtype=pl.Float64),
         pl.Series("travel_hours", travel_h, dtype=pl.Float64),
@@ -308,10 +308,10 @@ def account_calls(
     """
     potential, seg = _potential_and_segment(conn, accounts, config)
     call_h, _ = account_hours(config.workload, seg, np.full(accounts.height, np.nan))
-    names = np.array([s.name for s in config.workload.segments], dtype=object)
+    names = pl.Series([s.name for s in config.workload.segments], dtype=pl.String)
     return accounts.with_columns(
         pl.Series("potential", potential, dtype=pl.Float64),
-        pl.Series("segment", names[seg], dtype=pl.String),
+        names.gather(seg).alias("segment"),
         pl.Series("call_hours", call_h, dtype=pl.Float64),
     )
 
