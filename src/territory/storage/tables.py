@@ -299,13 +299,29 @@ opportunity = Table(
     Column("close_date", Date),
     Column("is_closed", Boolean, nullable=False, default=False),
     Column("is_won", Boolean, nullable=False, default=False),
-    Column("territory_model_id", ID),
-    Column("territory_id", ID),
     Column(
         "excluded_from_territory_assignment", Boolean, nullable=False, default=False
     ),
     Column("is_sample", Boolean, nullable=False, default=False),
     Index("ix_opportunity_account", "account_id"),
+)
+
+# An opportunity's territory in one model (0005): one row per model and
+# opportunity that has a territory there; no row means none. Per model, so a
+# rule run on a planning clone never touches the live model's routing.
+opportunity_territory = Table(
+    "opportunity_territory",
+    metadata,
+    Column("model_id", ID, primary_key=True),
+    Column("opportunity_id", ID, primary_key=True),
+    Column("territory_id", ID, nullable=False),
+    ForeignKeyConstraint(
+        ["model_id", "territory_id"],
+        ["territory.model_id", "territory.id"],
+        ondelete="CASCADE",
+    ),
+    ForeignKeyConstraint(["opportunity_id"], ["opportunity.id"], ondelete="CASCADE"),
+    Index("ix_opportunity_territory_territory", "model_id", "territory_id"),
 )
 
 opportunity_split = Table(
