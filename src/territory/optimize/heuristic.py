@@ -193,7 +193,7 @@ def run_heuristic(
         if c >= 0:
             anchors[int(c)] = k
 
-    def grown(attempt: int) -> np.ndarray:
+    def grown() -> np.ndarray:
         """Region growing (pure Python): from the current plan, or from seeds."""
         if options.current_labels is not None:
             start = np.where(active, cur, -1)
@@ -219,7 +219,8 @@ def run_heuristic(
             problem, adjacency, targets, seeds, locked=options.locked, active=active
         )
 
-    def construct(attempt: int) -> np.ndarray:
+    def construct() -> np.ndarray:
+        """A new plan: the spanning-tree bisection, else region growing."""
         if options.current_labels is None:
             # leave time for the search: the construction takes a share of it
             budget = max(0.05, 0.25 * (deadline - time.perf_counter()))
@@ -235,11 +236,11 @@ def run_heuristic(
             )
             if split is not None and not np.any(split[active] < 0):
                 return split
-        return grown(attempt)
+        return grown()
 
     trace: list[TracePoint] = []
 
-    def report(labels_now: np.ndarray, objective: float, imbalance: float) -> None:
+    def report(objective: float, imbalance: float) -> None:
         elapsed = time.perf_counter() - started
         trace.append(TracePoint(elapsed, objective, imbalance))
         if options.progress is not None:
@@ -264,14 +265,14 @@ def run_heuristic(
     # the compiled kernels: loaded or compiled, but never past the deadline
     reserve = min(0.25 * options.time_limit_s, 0.3 + 5e-5 * n)
     if not warm and not wait_until_ready(deadline - reserve):
-        labels = grown(0)
+        labels = grown()
         key = first_key(labels)
-        report(labels, key[0], 0.0 if np.isfinite(key[0]) else key[1])
+        report(key[0], 0.0 if np.isfinite(key[0]) else key[1])
         return labels, 0, tuple(trace)
 
-    labels = np.ascontiguousarray(construct(0), dtype=np.int64)
+    labels = np.ascontiguousarray(construct(), dtype=np.int64)
     global_key = first_key(labels)
-    report(labels, global_key[0], 0.0 if np.isfinite(global_key[0]) else global_key[1])
+    report(global_key[0], 0.0 if np.isfinite(global_key[0]) else global_key[1])
     global_best = labels.copy()
     if stop_at_feasible and np.isfinite(global_key[0]):
         return global_best, 0, tuple(trace)
@@ -491,7 +492,7 @@ def run_heuristic(
             last_gain = int(ist[ls.I_BEST_ITER])
             last_gain_s = time.perf_counter()
             global_best = best_labels.copy()
-            report(global_best, key[0], 0.0 if np.isfinite(key[0]) else key[1])
+            report(key[0], 0.0 if np.isfinite(key[0]) else key[1])
             if stop_at_feasible and np.isfinite(key[0]):
                 break
         it = int(ist[ls.I_ITER])
@@ -518,7 +519,7 @@ def run_heuristic(
         if (not np.isfinite(best_obj) and it - attempt_start >= restart_every) or stale:
             # start again from a new construction
             attempt += 1
-            labels[:] = construct(attempt)
+            labels[:] = construct()
             if mode != ls.MODE_DIAMETER:
                 centre[:] = _medoids(problem, labels, p, mode, fixed_centres)
             init()
