@@ -52,7 +52,7 @@ from territory.services.assignment_diff import (
     stored_pairs,
     territory_changes,
 )
-from territory.services.models import resolve_model
+from territory.services.models import resolve_model, resolve_writable_model
 from territory.storage import tables as t
 from territory.storage.audit import record_rule_run
 from territory.storage.repositories.rules import RuleRepository
@@ -463,16 +463,20 @@ def assign_opportunities(
     The territory whose type has the largest priority wins; a tie at the top,
     or an account without territories, gives none. Opportunities flagged
     excluded are left alone; a second run with no data change changes nothing.
+    The territory is the opportunity's in this model only
+    (``opportunity_territory``): other models keep their own.
 
     Raises
     ------
     NotFound
         When the model does not exist.
+    Conflict
+        When the model is archived (``model_archived``).
     """
     from territory.storage.audit import AuditEntry, record_many
 
     with engine.begin() as conn:
-        m = resolve_model(conn, model)
+        m = resolve_writable_model(conn, model, action="route opportunities")
         tt = t.territory
         type_of = dict(
             conn.execute(
@@ -490,18 +494,23 @@ def assign_opportunities(
             select(aa.c.account_id, aa.c.territory_id).where(aa.c.model_id == m.id)
         ).all():
             by_account.setdefault(a, []).append(tid)
+        ot = t.opportunity_territory
+        current: dict[str, str] = dict(
+            conn.execute(
+                select(ot.c.opportunity_id, ot.c.territory_id).where(
+                    ot.c.model_id == m.id
+                )
+            ).all()
+        )
         o = t.opportunity
         rows = conn.execute(
             select(
-                o.c.id,
-                o.c.account_id,
-                o.c.territory_id,
-                o.c.territory_model_id,
-                o.c.excluded_from_territory_assignment,
+                o.c.id, o.c.account_id, o.c.excluded_from_territory_assignment
             ).order_by(o.c.id)
         ).all()
-        changed, unchanged, excluded, ties = [], 0, 0, 0
-        for oid, acc, cur_t, cur_m, is_excluded in rows:
+        changed: list[tuple[str, str | None, str | None, str]] = []
+        unchanged, excluded, ties = 0, 0, 0
+        for oid, acc, is_excluded in rows:
             if is_excluded:
                 excluded += 1
                 continue
@@ -510,18 +519,23 @@ def assign_opportunities(
             )
             if choice.territory_id is None and "tie" in choice.reason:
                 ties += 1
-            same_model = cur_m == m.id or (cur_m is None and cur_t is None)
-            if choice.territory_id == cur_t and same_model:
+            cur_t = current.get(oid)
+            if choice.territory_id == cur_t:
                 unchanged += 1
                 continue
             changed.append((oid, cur_t, choice.territory_id, choice.reason))
         if changed:
-            conn.execute(
-                update(o)
-                .where(o.c.id == bindparam("oid"))
-                .values(territory_id=bindparam("tid"), territory_model_id=m.id),
-                [{"oid": oid, "tid": new} for oid, _old, new, _why in changed],
-            )
+            key = (ot.c.model_id == m.id) & (ot.c.opportunity_id == bindparam("oid"))
+            gone = [{"oid": oid} for oid, old, _new, _why in changed if old is not None]
+            if gone:
+                conn.execute(delete(ot).where(key), gone)
+            made = [
+                {"model_id": m.id, "opportunity_id": oid, "territory_id": new}
+                for oid, _old, new, _why in changed
+                if new is not None
+            ]
+            if made:
+                conn.execute(insert(ot), made)
             record_many(
                 conn,
                 (

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, null, select
 
+from territory.errors import NotFound
 from territory.io.schema import schema_of
 from territory.io.tabular import write_table
 from territory.services.importing import check_entity
@@ -35,6 +36,7 @@ from territory.storage.tables import (
     metric_source,
     opportunity,
     opportunity_split,
+    opportunity_territory,
     quota,
     rep,
     sales_history,
@@ -269,11 +271,35 @@ def _export_memberships(conn: Connection, model: str | None) -> pl.DataFrame:
     )
 
 
+def _routing_model(conn: Connection, model: str | None) -> str | None:
+    """The model whose territories an opportunity export gives: named, or active."""
+    if model is not None:
+        return _model(conn, model)[0]
+    try:
+        return _model(conn, None)[0]
+    except NotFound:
+        return None  # no model named or active: opportunities without territory
+
+
 def _export_opportunities(conn: Connection, model: str | None) -> pl.DataFrame:
     names = tuple(n for n in schema_of("opportunities").names if n != "splits")
+    model_id = _routing_model(conn, model)
+    ot = opportunity_territory
+    routed = opportunity.outerjoin(
+        ot, (ot.c.model_id == model_id) & (ot.c.opportunity_id == opportunity.c.id)
+    )
     base = _frame(
         conn,
-        select(*[opportunity.c[n] for n in names]).order_by(opportunity.c.id),
+        select(
+            *[
+                (ot.c.territory_id if model_id is not None else null()).label(n)
+                if n == "territory_id"
+                else opportunity.c[n]
+                for n in names
+            ]
+        )
+        .select_from(routed)
+        .order_by(opportunity.c.id),
         _schema_dtypes("opportunities", names),
     )
     splits = _frame(

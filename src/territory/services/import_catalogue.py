@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from territory.errors import Issue
 from territory.io.report import ImportReport
@@ -41,6 +41,7 @@ from territory.storage.tables import (
     geo_unit_metric,
     opportunity,
     opportunity_split,
+    opportunity_territory,
     rep,
     sales_history,
     territory,
@@ -311,18 +312,16 @@ def import_opportunities(ctx: ImportContext) -> ImportReport:
     good, skipped = accept_rows(ctx)
     good = fill_defaults(good, v.schema)
     columns: dict[str, Any] = {
-        name: good.get_column(name) for name in v.present if name != "splits"
+        name: good.get_column(name)
+        for name in v.present
+        if name not in ("splits", "territory_id")
     }
-    if "territory_id" in good.columns:
-        columns["territory_model_id"] = pl.select(
-            pl.when(good.get_column("territory_id").is_not_null())
-            .then(pl.lit(model_id))
-            .otherwise(None)
-        ).to_series()
     exists = exists_mask(conn, opportunity, good, ["id"])
     n_new, n_old = write_rows(
         conn, opportunity, columns, exists, update=[c for c in columns if c != "id"]
     )
+    if model_id is not None:
+        _route_opportunities(conn, model_id, good, exists)
     if "splits" in good.columns:
         if n_old:
             conn.execute(
@@ -358,6 +357,36 @@ def import_opportunities(ctx: ImportContext) -> ImportReport:
         skipped,
         model=model_name,
     )
+
+
+def _route_opportunities(
+    conn: Connection, model_id: str, good: pl.DataFrame, exists: pl.Series
+) -> None:
+    """Write the file's territories as the opportunities' routing in ``model_id``.
+
+    A row with a territory sets it; a row without clears the opportunity's
+    territory in that model. Other models keep theirs.
+    """
+    ot = opportunity_territory
+    stored = good.get_column("id").filter(exists).to_list()
+    for start in range(0, len(stored), 10_000):
+        conn.execute(
+            ot.delete().where(
+                (ot.c.model_id == model_id)
+                & ot.c.opportunity_id.in_(stored[start : start + 10_000])
+            )
+        )
+    routed = good.filter(pl.col("territory_id").is_not_null())
+    if routed.height:
+        insert_columns(
+            conn,
+            ot,
+            {
+                "model_id": model_id,
+                "opportunity_id": routed.get_column("id"),
+                "territory_id": routed.get_column("territory_id"),
+            },
+        )
 
 
 # -------------------------------------------------------------------- sales

@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 from numba import njit
-from sqlalchemy import Boolean, Connection, Engine, case, exists, func, literal, select
+from sqlalchemy import Boolean, Connection, Engine, exists, func, literal, select
 
 from territory.errors import InputError
 from territory.metrics.balance import BalanceIndices, balance_indices
@@ -208,9 +208,10 @@ def _open_pipeline(
     opportunities whose close date is on or before the period's last day
     (overdue ones included, still to be won) or not set.
     """
-    o, s = t.opportunity, t.opportunity_split
-    named = (func.coalesce(o.c.territory_model_id, "") == model_id) & (
-        o.c.territory_id.is_not(None)
+    o, s, ot = t.opportunity, t.opportunity_split, t.opportunity_territory
+    # the opportunity's territory in this model (none without a row)
+    routed = o.outerjoin(
+        ot, (ot.c.model_id == model_id) & (ot.c.opportunity_id == o.c.id)
     )
     # SQLite keeps dates as ISO text; the raw cursor needs it spelled so.
     last: Any = period.last_day()
@@ -230,10 +231,12 @@ def _open_pipeline(
         conn,
         select(
             o.c.account_id,
-            case((named, o.c.territory_id), else_=None),
+            ot.c.territory_id,
             o.c.amount,
             split,
-        ).where(is_open),
+        )
+        .select_from(routed)
+        .where(is_open),
         {
             "account_id": pl.String,
             "territory_id": pl.String,

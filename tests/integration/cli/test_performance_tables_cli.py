@@ -166,8 +166,6 @@ def _build_store(url: str) -> None:
                     "stage": "Proposal",
                     "is_closed": False,
                     "is_won": False,
-                    "territory_model_id": None,
-                    "territory_id": None,
                 }
                 for oid, aid, amount in [
                     ("OPP-1", "ACC-0001", 30_000_000.0),

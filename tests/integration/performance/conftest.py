@@ -212,16 +212,20 @@ def build_plan(engine: Engine, name: str = "plan") -> str:
                     "stage": stage,
                     "is_closed": closed,
                     "is_won": closed,
-                    "territory_model_id": model.id if named else None,
-                    "territory_id": named,
                 }
-                for oid, aid, amount, stage, closed, named in [
-                    ("O1", "A1", 1000.0, "Proposal", False, None),
-                    ("O2", "A5", 500.0, "Qualify", False, None),
-                    ("O3", "A4", 200.0, "Qualify", False, "T1"),
-                    ("O4", "A3", 900.0, "Closed Won", True, None),
+                for oid, aid, amount, stage, closed in [
+                    ("O1", "A1", 1000.0, "Proposal", False),
+                    ("O2", "A5", 500.0, "Qualify", False),
+                    ("O3", "A4", 200.0, "Qualify", False),
+                    ("O4", "A3", 900.0, "Closed Won", True),
                 ]
             ],
+        )
+        # O3 is routed to T1 in this model (its territory per model)
+        conn.execute(
+            insert(t.opportunity_territory).values(
+                model_id=model.id, opportunity_id="O3", territory_id="T1"
+            )
         )
         conn.execute(
             insert(t.opportunity_split),

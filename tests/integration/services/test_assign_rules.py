@@ -89,6 +89,19 @@ def _pairs(engine: Engine, model_id: str) -> list[tuple[str, str, str]]:
         )
 
 
+def _routing(engine: Engine, model_id: str) -> dict[str, str]:
+    """Each routed opportunity's territory in the model (none: no entry)."""
+    ot = t.opportunity_territory
+    with engine.connect() as conn:
+        return dict(
+            conn.execute(
+                select(ot.c.opportunity_id, ot.c.territory_id).where(
+                    ot.c.model_id == model_id
+                )
+            ).all()
+        )
+
+
 def _audit_count(engine: Engine, entity: str) -> int:
     """Audit entries of ``entity``; a rule run's changes count one each."""
     with engine.connect() as conn:
@@ -263,18 +276,19 @@ def test_opportunities_take_the_top_priority_type(engine: Engine) -> None:
                 amount=1.0,
                 stage="Open",
                 excluded_from_territory_assignment=True,
-                territory_id="keep",
+            )
+        )
+        conn.execute(
+            insert(t.opportunity_territory).values(
+                model_id="fy27", opportunity_id="O4", territory_id=NE_COM
             )
         )
     # O1: Strategic (named, 3) beats Northeast Enterprise (geography, 1);
     # O2: the industry overlay (2) beats Southeast Commercial (1);
-    # O3: A5 has no territory (excluded from realignment) -> none
+    # O3: A5 has no territory (excluded from realignment) -> none;
+    # O4: excluded from territory assignment: keeps its territory
     res = assign_opportunities(engine, "fy27", actor="ops")
-    with engine.connect() as conn:
-        got = dict(
-            conn.execute(select(t.opportunity.c.id, t.opportunity.c.territory_id)).all()
-        )
-    assert got == {"O1": STRATEGIC, "O2": HEALTH, "O3": None, "O4": "keep"}
+    assert _routing(engine, "fy27") == {"O1": STRATEGIC, "O2": HEALTH, "O4": NE_COM}
     assert (res.changed, res.excluded) == (2, 1)
     again = assign_opportunities(engine, "fy27", actor="ops")
     assert again.changed == 0
@@ -307,8 +321,7 @@ def test_opportunity_tie_at_the_top_gives_none(engine: Engine) -> None:
         )
     res = assign_opportunities(engine, "fy27", actor="ops")
     assert res.ties == 1
-    with engine.connect() as conn:
-        assert conn.execute(select(t.opportunity.c.territory_id)).scalar_one() is None
+    assert _routing(engine, "fy27") == {}
 
 
 def test_rules_from_design_reproduce_the_zip_design(

@@ -23,6 +23,7 @@ CLONED_TABLES: tuple[Any, ...] = (
     t.unit_assignment,
     t.account_assignment,
     t.territory_membership,
+    t.opportunity_territory,
 )
 
 
