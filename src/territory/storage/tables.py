@@ -411,6 +411,9 @@ assignment_change = Table(
     Column("action", String(16), nullable=False),  # insert, delete, update
     Column("old_source", String(128)),
     Column("new_source", String(128)),
+    # cause of the association deleted or updated (design, rule); NULL on an
+    # insert and on rows written before 0006 (all rule-made)
+    Column("old_cause", String(16)),
     ForeignKeyConstraint(["run_id"], ["audit_log.id"], ondelete="CASCADE"),
     sqlite_with_rowid=False,
 )
