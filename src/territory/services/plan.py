@@ -177,10 +177,14 @@ def _imported_columns(conn: Connection, potential_field: str) -> tuple[Any, Any]
         path = literal(f'$."{potential_field}"', type_=String)
         kind = func.json_type(a.c.custom_fields, path)
         value = func.json_extract(a.c.custom_fields, path)
+        # Most accounts have no custom fields: skip the JSON functions then.
+        none = a.c.custom_fields.is_(None)
         number = case(
-            (kind.in_(["integer", "real", "true", "false"]), value), else_=None
+            (none, None),
+            (kind.in_(["integer", "real", "true", "false"]), value),
+            else_=None,
         )
-        return number, case((kind == "text", value), else_=None)
+        return number, case((none, None), (kind == "text", value), else_=None)
     text = a.c.custom_fields.op("->>")(literal(potential_field, type_=String))
     return literal(None, type_=Float), text
 
