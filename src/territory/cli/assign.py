@@ -37,10 +37,10 @@ def _usd(x: float) -> str:
     return f"{x:,.0f}"
 
 
-def _diff_table(title: str, rows: tuple[svc.TerritoryChange, ...]) -> Table:
+def _diff_table(title: str, key: str, rows: tuple[svc.TerritoryChange, ...]) -> Table:
     table = Table(title=title)
-    for col in ("", "name", "gained", "lost", "revenue gained", "revenue lost", "net"):
-        table.add_column(col, justify="right" if col not in ("", "name") else "left")
+    for col in (key, "name", "gained", "lost", "revenue gained", "revenue lost", "net"):
+        table.add_column(col, justify="left" if col in (key, "name") else "right")
     ordered = sorted(rows, key=lambda r: -(r.revenue_gained_usd + r.revenue_lost_usd))
     for r in ordered[:_SHOWN]:
         table.add_row(
@@ -100,10 +100,15 @@ def assign(
             f"~{diff.updated:,} over {diff.n_accounts:,} accounts "
             f"({diff.n_excluded:,} excluded from realignment left untouched)."
         )
+        if diff.adopted:
+            console.print(
+                f"~{diff.adopted:,} of the updates turn a design association the "
+                "rules make again into a rule-made one (same territory)."
+            )
         if diff.territories:
-            console.print(_diff_table("Per territory", diff.territories))
+            console.print(_diff_table("Per territory", "territory", diff.territories))
         if diff.reps:
-            console.print(_diff_table("Per rep", diff.reps))
+            console.print(_diff_table("Per rep", "rep", diff.reps))
         if diff.dry_run:
             console.print("Dry run: nothing was written.")
         if opportunities and not dry_run:

@@ -213,6 +213,13 @@ class RuleEngine:
                     (r, p) for r in self.passed_on[p]
                 ]
         self.has_inherited = [bool(self.inherited[i]) for i in range(len(terrs))]
+        #: Territories the rules decide: a non-empty rule set, or the catch-all.
+        #: A rule run replaces their design associations; the others keep them.
+        self.rule_driven: tuple[bool, ...] = tuple(
+            bool(self.inherited[i] or self.passed_on[i] or self.local[i])
+            or i == self.catch_all
+            for i in range(len(terrs))
+        )
         self.roots = [i for i in range(len(terrs)) if self.parent[i] < 0]
         self.sources: tuple[str | None, ...] = tuple(
             self._source(i) for i in range(len(terrs))

@@ -7,9 +7,12 @@ compile and evaluate the rules (``territory.rules``), read the stored
 assignments, diff (:mod:`territory.services.assignment_diff`) and write
 (:mod:`territory.storage.rule_run`):
 
-* only rule-made assignments (cause ``rule``) are ever removed or changed;
-  manual, design and imported assignments survive every run untouched, and
-  a rule match on a pair that already exists keeps the existing row;
+* the rules decide every territory whose rule set is non-empty (and the
+  catch-all): there a run replaces the design and earlier rule-made
+  assignments with what the rules give (a design row the rules make again
+  becomes rule-made). Territories with an empty rule set keep their design
+  rows; manual and imported assignments survive every run untouched, and a
+  rule match on such a pair keeps the existing row;
 * accounts flagged ``excluded_from_realign`` are left exactly as they are;
 * a dry run returns the diff and writes nothing; a real run writes every
   change in one transaction, audited as one ``rule_run`` row in
@@ -87,7 +90,8 @@ class AssignmentDiff:
     ``write_audit``, ``write_assignments`` and ``commit``. The stored
     assignments are read while the rules are evaluated, so those two phases
     overlap (their CPU times are per thread). ``run_id`` is the run's
-    ``audit_log`` id (``None`` when nothing was written).
+    ``audit_log`` id (``None`` when nothing was written). ``adopted`` counts
+    the updates that turned a design assignment into a rule-made one.
     """
 
     model_id: str
@@ -102,6 +106,7 @@ class AssignmentDiff:
     timings_s: dict[str, float]
     cpu_s: dict[str, float] = field(default_factory=dict)
     run_id: int | None = None
+    adopted: int = 0
 
 
 class _Clock:
@@ -198,44 +203,56 @@ def reassign_account(
     The incremental path for a single account (an edit in a CRM, a webhook):
     ``rule_engine`` is compiled once and reused, ``record`` maps field names
     to the account's values (``id`` included). The same rules as a full run
-    apply: only rule-made rows change, an excluded account is left alone, and
-    the changes are audited as a run of one account, on ``conn``'s
-    transaction.
+    apply: only rule-made rows, and design rows of the territories the rules
+    decide, change; an excluded account is left alone; the changes are
+    audited as a run of one account, on ``conn``'s transaction.
+
+    Raises
+    ------
+    Conflict
+        When the model is archived (``model_archived``).
     """
     if excluded:
         return 0
+    resolve_writable_model(conn, model_id, action="run the rules")
     account_id = str(record["id"])
     tids = rule_engine.territory_ids
     wanted = {
         tids[i]: (rule_engine.sources[i] or "catch-all")
         for i in rule_engine.evaluate_record(record)
     }
+    decided = {tid for tid, d in zip(tids, rule_engine.rule_driven, strict=True) if d}
     aa = t.account_assignment
     current = conn.execute(
         select(aa.c.territory_id, aa.c.cause, aa.c.source).where(
             (aa.c.model_id == model_id) & (aa.c.account_id == account_id)
         )
     ).all()
+    movable = [
+        (tid, cause, src)
+        for tid, cause, src in current
+        if cause == "rule" or (cause == "design" and tid in decided)
+    ]
     have = {tid for tid, _, _ in current}
     inserts = [(tid, src) for tid, src in sorted(wanted.items()) if tid not in have]
     deletes = sorted(
-        (tid, src)
-        for tid, cause, src in current
-        if cause == "rule" and tid not in wanted
+        (tid, src, cause) for tid, cause, src in movable if tid not in wanted
     )
     updates = sorted(
-        (tid, src, wanted[tid])
-        for tid, cause, src in current
-        if cause == "rule" and tid in wanted and wanted[tid] != src
+        (tid, src, wanted[tid], cause)
+        for tid, cause, src in movable
+        if tid in wanted and (wanted[tid] != src or cause != "rule")
     )
     if not (inserts or deletes or updates):
         return 0
     key = (aa.c.model_id == model_id) & (aa.c.account_id == account_id)
-    for tid, _src in deletes:
+    for tid, _src, _cause in deletes:
         conn.execute(delete(aa).where(key & (aa.c.territory_id == tid)))
-    for tid, _old, new in updates:
+    for tid, _old, new, _cause in updates:
         conn.execute(
-            update(aa).where(key & (aa.c.territory_id == tid)).values(source=new)
+            update(aa)
+            .where(key & (aa.c.territory_id == tid))
+            .values(cause="rule", source=new)
         )
     if inserts:
         conn.execute(
@@ -268,11 +285,12 @@ def reassign_account(
                 "action": action,
                 "old_source": old,
                 "new_source": new,
+                "old_cause": cause,
             }
-            for tid, action, old, new in sorted(
-                [(tid, "insert", None, src) for tid, src in inserts]
-                + [(tid, "delete", src, None) for tid, src in deletes]
-                + [(tid, "update", old, new) for tid, old, new in updates]
+            for tid, action, old, new, cause in sorted(
+                [(tid, "insert", None, src, None) for tid, src in inserts]
+                + [(tid, "delete", src, None, c) for tid, src, c in deletes]
+                + [(tid, "update", old, new, c) for tid, old, new, c in updates]
             )
         ],
     )
@@ -327,13 +345,20 @@ def assign_accounts(
     ------
     NotFound
         When the model does not exist.
+    Conflict
+        When a real run names an archived model (``model_archived``); a
+        dry run works on archives.
     ValidationFailed
         When the model's rules cannot be evaluated.
     """
     say = progress or (lambda _msg: None)
     with engine.connect() as conn, foreign_keys_off(conn):
         trans = conn.begin()
-        m = resolve_model(conn, model)
+        m = (
+            resolve_model(conn, model)
+            if dry_run
+            else resolve_writable_model(conn, model, action="run the rules")
+        )
         clock = _Clock()
         say("loading rules")
         rule_set = RuleRepository(conn).load(m.id)
@@ -368,7 +393,7 @@ def assign_accounts(
         clock.record("evaluate", wall, cpu)
         clock.record("read_assignments", r_wall, r_cpu)
         clock.restart()
-        changes = plan_changes(evaluation, excluded, existing)
+        changes = plan_changes(evaluation, excluded, existing, rule_engine.rule_driven)
         clock.lap("diff")
         terr, reps = _summaries(conn, m.id, changes, table)
         clock.lap("summaries")
@@ -415,6 +440,7 @@ def assign_accounts(
         {f"{k}_s": v for k, v in clock.wall.items()},
         {f"{k}_s": v for k, v in clock.cpu.items()},
         run_id,
+        changes.adopted,
     )
 
 

@@ -5,12 +5,15 @@ Every account-territory pair is the key ``row * n_territories + territory``
 territories), so comparing a million new pairs with a million stored ones is
 a few sorted-array operations in NumPy:
 
-* only rule-made pairs (cause ``rule``) of accounts not excluded from
-  realignment are ever removed or re-sourced; any stored pair, whatever its
-  cause, keeps its row when the rules make it again;
-* a stored rule pair the rules make through another rule is updated (its
-  ``source``), one the rules no longer make is deleted, and a pair the
-  rules make that is not stored is inserted.
+* the rules decide every territory whose rule set is non-empty (and the
+  catch-all): there, rule-made *and* design pairs (cause ``rule``,
+  ``design``) of accounts not excluded from realignment are replaced by
+  what the rules give. Elsewhere only rule-made pairs move; manual and
+  imported pairs, and every pair of an excluded account, never do;
+* a replaceable pair the rules make again is kept, and updated when it was
+  made by another rule or by the design (it becomes rule-made); one the
+  rules no longer make is deleted; a pair the rules make that is not
+  stored is inserted; any other stored pair the rules make keeps its row.
 """
 
 from __future__ import annotations
@@ -29,7 +32,13 @@ from territory.rules import AccountTable, Evaluation
 from territory.rules.account_table import NumberColumn
 from territory.rules.arrow import as_ints, text_array
 from territory.storage.engine import sqlite_file_for_reading
-from territory.storage.rule_run import CurrentRows, read_current_rows
+from territory.storage.rule_run import (
+    CAUSE_CODE_SQL,
+    CAUSE_DESIGN,
+    CAUSE_RULE,
+    CurrentRows,
+    read_current_rows,
+)
 
 __all__ = [
     "Changes",
@@ -74,13 +83,15 @@ class Pairs:
 class StoredPairs:
     """Stored assignments of the accounts in the table, as pairs.
 
-    ``is_rule`` marks rule-made rows; ``same_source`` rows whose stored
-    source is the rule the engine records for that territory.
+    ``is_rule`` marks rule-made rows, ``is_design`` design rows;
+    ``same_source`` rows whose stored source is the rule the engine records
+    for that territory.
     """
 
     pairs: Pairs
     is_rule: npt.NDArray[np.bool_]
     same_source: npt.NDArray[np.bool_]
+    is_design: npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +100,8 @@ class Changes:
 
     ``sources[t]`` is the rule an assignment to territory ``t`` records.
     ``before`` and ``after`` are every assignment of the accounts in scope
-    before and after the changes.
+    before and after the changes. ``adopted`` counts the updates that turn
+    a design pair into a rule-made one (the rest re-source a rule pair).
     """
 
     territory_ids: tuple[str, ...]
@@ -99,6 +111,7 @@ class Changes:
     updates: Pairs
     before: Pairs
     after: Pairs
+    adopted: int = 0
 
     @property
     def n_changes(self) -> int:
@@ -137,7 +150,7 @@ def stored_pairs(
     n = len(current.account_id)
     if n == 0:
         empty = np.zeros(0, dtype=np.bool_)
-        return StoredPairs(_empty(), empty, empty)
+        return StoredPairs(_empty(), empty, empty, empty)
     rows = as_ints(pc.index_in(current.account_id, value_set=account_ids))
     terr = as_ints(
         pc.index_in(current.territory_id, value_set=text_array(territory_ids))
@@ -150,12 +163,14 @@ def stored_pairs(
     code = np.array([position[s] for s in sources] or [0], dtype=np.intp)
     stored_code = as_ints(pc.index_in(current.source, value_set=text_array(distinct)))
     same = stored_code[known] == code[k]
-    is_rule = np.asarray(current.is_rule, dtype=np.bool_)[known]
+    cause = np.asarray(current.cause)[known]
+    is_rule, is_design = cause == CAUSE_RULE, cause == CAUSE_DESIGN
     keys = r.astype(np.int64) * max(len(territory_ids), 1) + k
     if len(keys) > 1 and not bool((keys[1:] > keys[:-1]).all()):
         order = np.argsort(keys, kind="stable")
-        r, k, is_rule, same = r[order], k[order], is_rule[order], same[order]
-    return StoredPairs(Pairs(r, k), is_rule, same)
+        r, k, same = r[order], k[order], same[order]
+        is_rule, is_design = is_rule[order], is_design[order]
+    return StoredPairs(Pairs(r, k), is_rule, same, is_design)
 
 
 def _member(
@@ -183,8 +198,8 @@ def read_current(
 
         frame = read_sqlite_frame(
             path,
-            "SELECT account_id, territory_id, cause = 'rule', coalesce(source, '') "
-            "FROM account_assignment WHERE model_id = ? "
+            f"SELECT account_id, territory_id, {CAUSE_CODE_SQL}, "
+            "coalesce(source, '') FROM account_assignment WHERE model_id = ? "
             "ORDER BY model_id, account_id, territory_id",
             (model_id,),
             {"a": pl.String, "t": pl.String, "r": pl.Int64, "s": pl.String},
@@ -193,7 +208,7 @@ def read_current(
             return CurrentRows(
                 frame["a"].to_arrow().cast(pa.string()),
                 frame["t"].to_arrow().cast(pa.string()),
-                frame["r"].to_numpy() == 1,
+                frame["r"].to_numpy().astype(np.int8),
                 frame["s"].to_arrow().cast(pa.string()),
             )
     return read_current_rows(conn, model_id, account_ids)
@@ -203,12 +218,15 @@ def plan_changes(
     evaluation: Evaluation,
     excluded: npt.NDArray[np.bool_],
     stored: StoredPairs,
+    rule_driven: Sequence[bool] | npt.NDArray[np.bool_] | None = None,
 ) -> Changes:
     """Compare the rules' result with the stored assignments of the same accounts.
 
     ``excluded`` (shape ``(n_accounts,)``) flags accounts excluded from
     realignment: the rules' pairs for them are dropped and their stored
-    rows kept.
+    rows kept. ``rule_driven`` (shape ``(n_territories,)``,
+    :attr:`territory.rules.RuleEngine.rule_driven`) flags the territories the
+    rules decide, whose design pairs the run replaces; ``None``: none.
     """
     n_t = len(evaluation.territory_ids)
     sources = tuple(s if s is not None else "catch-all" for s in evaluation.sources)
@@ -222,10 +240,15 @@ def plan_changes(
     old_keys = stored.pairs.keys(n_t)  # sorted too (see stored_pairs)
     have = _member(new_keys, old_keys)
     made = _member(old_keys, new_keys)
-    movable = stored.is_rule & ~excluded[stored.pairs.rows]
+    replaceable = stored.is_rule
+    if rule_driven is not None and stored.is_design.any():
+        decided = np.asarray(rule_driven, dtype=np.bool_)[stored.pairs.territory]
+        replaceable = replaceable | (stored.is_design & decided)
+    movable = replaceable & ~excluded[stored.pairs.rows]
     inserts = new_keys[~have]
     deletes = old_keys[movable & ~made]
-    updates = old_keys[movable & made & ~stored.same_source]
+    adopt = movable & made & stored.is_design
+    updates = old_keys[movable & made & (~stored.same_source | stored.is_design)]
     kept = old_keys[~(movable & ~made)]
     after = np.sort(np.concatenate((kept, inserts)))  # disjoint: no pair twice
     return Changes(
@@ -236,6 +259,7 @@ def plan_changes(
         Pairs.of_keys(updates, n_t),
         stored.pairs,
         Pairs.of_keys(after, n_t),
+        int(adopt.sum()),
     )
 
 

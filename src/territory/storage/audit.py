@@ -108,10 +108,12 @@ def record_rule_run(
     return int(key[0])
 
 
-def _value(territory_id: str, source: str | None) -> dict[str, Any] | None:
-    if source is None:
-        return None
-    return {"territory_id": territory_id, "cause": "rule", "source": source}
+def _value(
+    territory_id: str, source: str | None, cause: str | None = None
+) -> dict[str, Any] | None:
+    if source is None and cause is None:
+        return None  # no association on that side (an insert's old value)
+    return {"territory_id": territory_id, "cause": cause or "rule", "source": source}
 
 
 def _changes_of(
@@ -126,7 +128,9 @@ def _changes_of(
             "entity_id": f"{c['account_id']}|{c['territory_id']}",
             "model_id": run["model_id"],
             "action": c["action"],
-            "old_value": _value(c["territory_id"], c["old_source"]),
+            "old_value": _value(
+                c["territory_id"], c["old_source"], c.get("old_cause")
+            ),
             "new_value": _value(c["territory_id"], c["new_source"]),
             "cause": run["cause"],
             "source": c["new_source"] if c["action"] != "delete" else c["old_source"],
@@ -143,8 +147,10 @@ def read_assignment_changes(
 
     Each entry has the keys of an ``audit_log`` row (``id`` is ``None``),
     entity ``account_assignment``, ``entity_id`` ``account|territory``, old
-    and new value ``{territory_id, cause, source}``, and the run's
-    ``run_id``; within a run, entries are sorted by account and territory.
+    and new value ``{territory_id, cause, source}`` (the old cause is
+    ``design`` when the run replaced a design association, else ``rule``),
+    and the run's ``run_id``; within a run, entries are sorted by account
+    and territory.
     """
     stmt = (
         select(audit_log)

@@ -9,12 +9,14 @@ the database, in one transaction:
 
 * one ``audit_log`` row for the run (entity ``rule_run``: actor, time,
   cause ``rule``, counts) and one ``assignment_change`` row per changed
-  association (account, territory, action, old and new rule), the old rule
-  read from the stored row before it changes;
+  association (account, territory, action, old and new rule, old cause),
+  the old rule and cause read from the stored row before it changes;
 * ``DELETE``, ``UPDATE ... FROM`` and ``INSERT ... SELECT`` on
-  ``account_assignment``. A first realignment, whose inserts outnumber the
-  table's rows four to one, drops the table's plain index and builds it
-  again after: one sort instead of a million scattered B-tree inserts.
+  ``account_assignment``; an update makes the row rule-made (a design row
+  the rules now decide keeps its place and takes the rule as its source).
+  A first realignment, whose inserts outnumber the table's rows four to
+  one, drops the table's plain index and builds it again after: one sort
+  instead of a million scattered B-tree inserts.
 
 On SQLite the run's transaction may be opened with foreign-key checks off
 (:func:`foreign_keys_off`): they cost a lookup of the territory for every
@@ -61,6 +63,10 @@ from territory.storage.bulk import REBUILD_INDEXES_FROM_ROWS, insert_columns
 from territory.storage.columnar import split_texts
 
 __all__ = [
+    "CAUSE_CODE_SQL",
+    "CAUSE_DESIGN",
+    "CAUSE_OTHER",
+    "CAUSE_RULE",
     "CurrentRows",
     "RuleRunStore",
     "StagedChanges",
@@ -73,6 +79,12 @@ _BIG_CACHE_KIB = 262_144
 #: Page cache while SQLite builds an index: its sort runs faster in pieces
 #: merged than in one list held in a large cache (measured, 1.2M rows).
 _INDEX_CACHE_KIB = 16_384
+
+#: Stored causes as small integers: what a rule run may replace (rule, and
+#: design in a territory the rules decide) and what it never touches.
+CAUSE_OTHER, CAUSE_RULE, CAUSE_DESIGN = 0, 1, 2
+CAUSE_CODE_SQL = "CASE cause WHEN 'rule' THEN 1 WHEN 'design' THEN 2 ELSE 0 END"
+_CODES = {"rule": CAUSE_RULE, "design": CAUSE_DESIGN}
 
 _temp = MetaData()
 _territory_stage = Table(
@@ -97,12 +109,14 @@ _change_stage = Table(
 class CurrentRows:
     """Stored assignments of the model: Arrow text columns, shape ``(n_rows,)``.
 
-    ``source`` is ``""`` where the stored source is ``NULL``.
+    ``cause`` holds each row's cause as :data:`CAUSE_RULE`,
+    :data:`CAUSE_DESIGN` or :data:`CAUSE_OTHER` (manual, import); ``source``
+    is ``""`` where the stored source is ``NULL``.
     """
 
     account_id: pa.Array
     territory_id: pa.Array
-    is_rule: npt.NDArray[np.bool_]
+    cause: npt.NDArray[np.int8]
     source: pa.Array
 
     @classmethod
@@ -110,7 +124,7 @@ class CurrentRows:
         cls,
         account_id: Sequence[str],
         territory_id: Sequence[str],
-        is_rule: Sequence[bool],
+        cause: Sequence[str],
         source: Sequence[str],
     ) -> CurrentRows:
         """Build from Python lists (Arrow made by polars, which needs no pandas)."""
@@ -125,7 +139,7 @@ class CurrentRows:
         return cls(
             texts(account_id),
             texts(territory_id),
-            np.asarray(is_rule, dtype=np.bool_).reshape(-1),
+            np.array([_CODES.get(c, CAUSE_OTHER) for c in cause], dtype=np.int8),
             texts(source),
         )
 
@@ -197,7 +211,7 @@ def read_current_rows(
             text(
                 "SELECT count(*), group_concat(account_id, char(31)), "
                 "group_concat(territory_id, char(31)), "
-                "group_concat(cause = 'rule'), "
+                f"group_concat({CAUSE_CODE_SQL}), "
                 "group_concat(coalesce(source, ''), char(31)) "
                 f"FROM (SELECT * FROM {target} WHERE {where} "
                 "ORDER BY model_id, account_id, territory_id)"
@@ -209,8 +223,8 @@ def read_current_rows(
             return CurrentRows.of_lists([], [], [], [])
         acc, ter, src = (split_texts(row[k], n) for k in (1, 2, 4))
         if acc is not None and ter is not None and src is not None:
-            flags = np.fromstring(str(row[3]), dtype=np.int64, sep=",")
-            return CurrentRows(acc, ter, flags == 1, src)
+            codes = np.fromstring(str(row[3]), dtype=np.int64, sep=",")
+            return CurrentRows(acc, ter, codes.astype(np.int8), src)
     rows = conn.execute(
         text(
             f"SELECT account_id, territory_id, cause, source FROM {target} "
@@ -221,7 +235,7 @@ def read_current_rows(
     return CurrentRows.of_lists(
         [r[0] for r in rows],
         [r[1] for r in rows],
-        [r[2] == "rule" for r in rows],
+        [r[2] for r in rows],
         [r[3] or "" for r in rows],
     )
 
@@ -328,7 +342,8 @@ class RuleRunStore:
         if len(changes.updates[0]):
             conn.execute(
                 text(
-                    f"UPDATE {aa} SET source = s.source FROM ({pairs}) AS s "
+                    f"UPDATE {aa} SET cause = 'rule', source = s.source "
+                    f"FROM ({pairs}) AS s "
                     f"WHERE s.action = 'update' AND {aa}.model_id = :m "
                     f"AND {aa}.account_id = s.account_id "
                     f"AND {aa}.territory_id = s.territory_id"
@@ -427,9 +442,10 @@ class RuleRunStore:
         conn.execute(
             text(
                 f"INSERT INTO {ac} (run_id, account_id, territory_id, action, "
-                "old_source, new_source) SELECT :run, c.account_id, x.territory_id, "
-                "c.action, aa.source, CASE WHEN c.action = 'update' THEN x.source "
-                "END FROM _rule_change AS c JOIN _rule_territory AS x "
+                "old_source, new_source, old_cause) SELECT :run, c.account_id, "
+                "x.territory_id, c.action, aa.source, CASE WHEN c.action = 'update' "
+                "THEN x.source END, aa.cause FROM _rule_change AS c "
+                "JOIN _rule_territory AS x "
                 f"ON x.idx = c.idx JOIN {aa} AS aa ON aa.model_id = :m "
                 "AND aa.account_id = c.account_id AND aa.territory_id = x.territory_id "
                 "WHERE c.action IN ('delete', 'update')"
