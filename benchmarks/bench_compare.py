@@ -210,9 +210,10 @@ COMPARE = "compare base scenario --period 2027"
 MAP = "change map (PNG)"
 
 
-def _store(accounts: int, move_share: float) -> Path:
+def _store(accounts: int, move_share: float, tag: str = "") -> Path:
+    """Return the store (built once, then migrated by the code that runs)."""
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"compare_{accounts}.db"
+    path = OUT / f"compare_{accounts}{tag}.db"
     if not path.exists():
         t0 = time.perf_counter()
         tmp = path.with_suffix(".building")
@@ -292,19 +293,22 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="Leave docs alone.")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    url = f"sqlite:///{OUT / f'compare_{args.accounts}.db'}"
     with tempfile.TemporaryDirectory() as tmp:
         png = Path(tmp) / "changes.png"
         if args.worker:
-            sbs.serve(_calls(url, png))
+            # The baseline's own store: same data, its own schema revision.
+            path = _store(args.accounts, args.move_share, f"_base-{args.baseline}")
+            sbs.serve(_calls(f"sqlite:///{path}", png))
             return
-        _store(args.accounts, args.move_share)
+        url = f"sqlite:///{_store(args.accounts, args.move_share)}"
         load_start = sbs.load_line()
         calls = _calls(url, png)
         base = None
         if not args.no_baseline:
             base = sbs.Baseline(
-                args.baseline, Path(__file__), ["--accounts", str(args.accounts)]
+                args.baseline,
+                Path(__file__),
+                ["--accounts", str(args.accounts), "--baseline", args.baseline],
             )
         rows = []
         for label in (COMPARE, MAP):

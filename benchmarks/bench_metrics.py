@@ -256,9 +256,10 @@ def _calls(url: str) -> dict[str, Callable[[], sbs.Tables]]:
     return {label: call(*spec) for label, spec in COMMANDS.items()}
 
 
-def _store(accounts: int) -> Path:
+def _store(accounts: int, tag: str = "") -> Path:
+    """Return the store (built once, then migrated by the code that runs)."""
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"metrics_{accounts}.db"
+    path = OUT / f"metrics_{accounts}{tag}.db"
     if not path.exists():
         t0 = time.perf_counter()
         tmp = path.with_suffix(".building")
@@ -327,18 +328,21 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="Leave docs alone.")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    path = OUT / f"metrics_{args.accounts}.db"
-    url = f"sqlite:///{path}"
     if args.worker:
-        sbs.serve(_calls(url))
+        # The baseline's own store: same data, its own schema revision.
+        path = _store(args.accounts, f"_base-{args.baseline}")
+        sbs.serve(_calls(f"sqlite:///{path}"))
         return
-    _store(args.accounts)
+    path = _store(args.accounts)
+    url = f"sqlite:///{path}"
     labels = [k for k in COMMANDS if not args.only or args.only in k]
     calls = _calls(url)
     base = None
     if not args.no_baseline:
         base = sbs.Baseline(
-            args.baseline, Path(__file__), ["--accounts", str(args.accounts)]
+            args.baseline,
+            Path(__file__),
+            ["--accounts", str(args.accounts), "--baseline", args.baseline],
         )
     load_start = sbs.load_line()
     rows = []
@@ -363,7 +367,12 @@ def main() -> None:
         base.close()
     phases = _phases(url)
     cold = _cold(url, None)
-    cold_old = None if base is None else _cold(url, base.where)
+    cold_old = None
+    if base is not None:
+        base_url = (
+            f"sqlite:///{OUT / f'metrics_{args.accounts}_base-{args.baseline}.db'}"
+        )
+        cold_old = _cold(base_url, base.where)
     section = _section(args, rows, phases, cold, cold_old, load_start)
     print(section)
     if not args.no_write:

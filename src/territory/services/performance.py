@@ -635,7 +635,7 @@ def compute_metrics(
     step(f"reading the plan and {per}")
     # Sales, pipeline and quota are summed by the store while this thread
     # reads the accounts: the store works without holding the GIL.
-    pool = None if is_memory_store(engine) else ThreadPoolExecutor(max_workers=1)
+    pool = None if is_memory_store(engine) else ThreadPoolExecutor(max_workers=2)
     try:
         splits = level == "rep"
         pending = (
@@ -643,6 +643,8 @@ def compute_metrics(
         )
         with engine.connect() as conn:
             plan = load_plan(conn, model_id, potential_field=cfg.potential_field)
+            # Compactness needs only the accounts' places: measured beside.
+            shape = pool.submit(_compactness, plan, plan.assignments) if pool else None
             step("measuring accounts")
             acc = account_measures(conn, plan, cfg, travel_from="owner")
             step("contiguity")
@@ -697,7 +699,7 @@ def compute_metrics(
     capacity = plan.hierarchy.roll_up(np.where(is_leaf, cap_leaf, 0.0))
     quota = _quota_by_territory(plan, quota_rows)
     step("compactness")
-    diameter, inertia = _compactness(plan, acc)
+    diameter, inertia = shape.result() if shape else _compactness(plan, acc)
     terr = plan.territories
     owner_names = np.full(n, None, dtype=object)
     owner_names[o_idx] = owners["rep_id"].to_numpy()
