@@ -18,6 +18,7 @@ from territory.rules.explain import (
     AccountExplanation,
     ItemOutcome,
     RuleOutcome,
+    StoredAssociation,
     TerritoryOutcome,
     explain,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "RuleLink",
     "RuleOutcome",
     "RuleSet",
+    "StoredAssociation",
     "TerritoryOutcome",
     "TextColumn",
     "check_rule_set",

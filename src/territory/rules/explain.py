@@ -1,14 +1,20 @@
-"""Why is this account here? One account, every territory, every rule and item.
+"""Why is this account here? Where it sits, what the rules say, and why.
 
-The explanation evaluates each item on the account's own value with the same
-compiled criteria the vectorised engine uses, and takes the final placement
-from the engine itself, so it can never tell a different story from the run.
+An explanation starts from where the account actually sits (its stored
+associations, each with its cause: manual, design, import or rule, and
+whether the account is excluded from realignment), then evaluates every
+territory's rules on it, item by item, with the same compiled criteria the
+vectorised engine uses, and takes the rules' placement from the engine
+itself, so it can never tell a different story from a run. Last, it says
+what the next rule run would do and flags every disagreement between the
+store and the rules ("the rules would move it to X on the next run",
+"kept: excluded from realignment").
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,9 +28,26 @@ __all__ = [
     "AccountExplanation",
     "ItemOutcome",
     "RuleOutcome",
+    "StoredAssociation",
     "TerritoryOutcome",
     "explain",
 ]
+
+#: Causes a rule run never changes.
+_KEPT_CAUSES = ("manual", "import")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAssociation:
+    """Where the account sits: one stored association and its cause.
+
+    ``cause`` is ``manual``, ``design``, ``import`` or ``rule``; ``source``
+    the rule or design run that made it.
+    """
+
+    territory_id: str
+    cause: str
+    source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,38 +87,92 @@ class RuleOutcome:
 
 @dataclass(frozen=True, slots=True)
 class TerritoryOutcome:
-    """A territory's verdict for one account, with the reason in words."""
+    """A territory's verdict for one account, with the reason in words.
+
+    ``matched`` and ``assigned`` are the rules' verdict; ``stored`` the
+    account's stored association with this territory, if any.
+    """
 
     territory_id: str
     matched: bool
     assigned: bool
     rules: tuple[RuleOutcome, ...]
     reason: str
+    stored: StoredAssociation | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class AccountExplanation:
-    """Every territory's verdict for one account; ``assigned`` lists where it lands."""
+    """Where one account sits, where the rules put it, and what the next run does.
+
+    ``stored`` lists its stored associations (sorted by territory),
+    ``excluded`` whether it is excluded from realignment; ``assigned`` the
+    territories the rules give it (sorted ids); ``territories`` every
+    territory's verdict; ``next_run`` what the next rule run would do, one
+    sentence per territory it concerns; ``names`` each territory's name.
+    """
 
     account_id: str
     assigned: tuple[str, ...]
     territories: tuple[TerritoryOutcome, ...]
+    stored: tuple[StoredAssociation, ...] = ()
+    excluded: bool = False
+    next_run: tuple[str, ...] = ()
+    names: Mapping[str, str] = field(default_factory=dict)
+    has_rules: bool = True
+    changes_on_next_run: bool = False
+
+    def label(self, territory_id: str) -> str:
+        """Return ``Name (id)``, or the id when the territory has no other name."""
+        return _label(self.names, territory_id)
 
     def lines(self, *, show_failed: bool = True) -> list[str]:
         """Return the explanation as readable lines."""
+        sits = "; ".join(
+            f"{self.label(s.territory_id)} — {_cause(s)}" for s in self.stored
+        )
         out = [
-            f"Account {self.account_id} lands in: "
-            + (", ".join(self.assigned) if self.assigned else "no territory")
+            f"Account {self.account_id} sits in: {sits}"
+            if self.stored
+            else f"Account {self.account_id} sits in no territory of this model"
         ]
+        if self.excluded:
+            out.append(
+                "  excluded from realignment: rule runs leave its associations "
+                "as they are"
+            )
+        if not self.has_rules:
+            out.append(
+                "The model has no rules: rule runs leave every association as it is."
+            )
+            return out
+        out.append(
+            "The rules put it in: "
+            + (
+                ", ".join(self.label(t) for t in self.assigned)
+                if self.assigned
+                else "no territory"
+            )
+        )
+        out.append("Next rule run:")
+        out.extend(f"  - {line}" for line in self.next_run)
+        out.append("Territory by territory:")
         for t in self.territories:
-            if not t.matched and not show_failed:
+            if not t.matched and not show_failed and t.stored is None:
                 continue
-            mark = "assigned" if t.assigned else ("matched" if t.matched else "failed")
-            out.append(f"  {t.territory_id} [{mark}]: {t.reason}")
+            verdict = (
+                "assigned" if t.assigned else ("matched" if t.matched else "failed")
+            )
+            mark = (
+                f"here: {t.stored.cause}; rules: {verdict}"
+                if t.stored is not None
+                else f"rules: {verdict}"
+            )
+            out.append(f"  {self.label(t.territory_id)} [{mark}]: {t.reason}")
             if t.matched:
                 for r in t.rules:
                     via = (
-                        f" (inherited from {r.inherited_from})"
+                        f" (inherited from {self.label(r.inherited_from)})"
                         if r.inherited_from
                         else ""
                     )
@@ -103,6 +180,19 @@ class AccountExplanation:
                     for i in r.items:
                         out.append(f"      {i.number}. {i.reason}")
         return out
+
+
+def _label(names: Mapping[str, str], territory_id: str) -> str:
+    name = names.get(territory_id)
+    return f"{name} ({territory_id})" if name and name != territory_id else territory_id
+
+
+def _cause(s: StoredAssociation) -> str:
+    if s.cause == "rule":
+        return f"rule {s.source}" if s.source else "rule"
+    if s.cause == "design":
+        return f"design ({s.source})" if s.source else "design"
+    return s.cause
 
 
 def _item(
@@ -155,9 +245,18 @@ _BOOL: FilterOps[bool] = FilterOps(
 
 
 def explain(
-    engine: RuleEngine, table: AccountTable, account_id: str
+    engine: RuleEngine,
+    table: AccountTable,
+    account_id: str,
+    *,
+    stored: Sequence[StoredAssociation] = (),
+    excluded: bool = False,
 ) -> AccountExplanation:
-    """Explain where one account lands and why.
+    """Explain where one account sits, where the rules put it, and why.
+
+    ``stored`` are the account's stored associations in the model and
+    ``excluded`` its ``excluded_from_realign`` flag; from them and the rules'
+    verdict the explanation says what the next rule run would do.
 
     Raises
     ------
@@ -170,6 +269,8 @@ def explain(
     evaluation = engine.evaluate(table, np.array([row], dtype=np.intp))
     assigned_idx = set(evaluation.territory_index.tolist())
     tids = engine.territory_ids
+    names = {x.id: x.name for x in engine.rule_set.territories}
+    here = {s.territory_id: s for s in stored}
     matched_by_engine = {t for t, arr in enumerate(evaluation.matched) if row in arr}
     outcomes: list[TerritoryOutcome] = []
     verdicts: dict[int, bool] = {}
@@ -218,15 +319,108 @@ def explain(
                 o.matched,
                 o.assigned,
                 o.rules,
-                _reason(engine, t, o, verdicts),
+                _reason(engine, t, o, verdicts, names),
+                here.get(o.territory_id),
             )
         )
-    final.sort(key=lambda o: (not o.assigned, not o.matched, o.territory_id))
+    final.sort(
+        key=lambda o: (
+            o.stored is None,
+            not o.assigned,
+            not o.matched,
+            o.territory_id,
+        )
+    )
+    assigned = tuple(sorted(tids[t] for t in assigned_idx))
+    next_run, changes = _next_run(engine, names, stored, assigned, excluded)
     return AccountExplanation(
         account_id,
-        tuple(sorted(tids[t] for t in assigned_idx)),
+        assigned,
         tuple(final),
+        tuple(sorted(stored, key=lambda s: s.territory_id)),
+        excluded,
+        next_run,
+        names,
+        any(engine.rule_driven),
+        changes,
     )
+
+
+def _next_run(
+    engine: RuleEngine,
+    names: Mapping[str, str],
+    stored: Sequence[StoredAssociation],
+    assigned: tuple[str, ...],
+    excluded: bool,
+) -> tuple[tuple[str, ...], bool]:
+    """What the next rule run does to the account, per territory; any change?
+
+    The same decisions as the run (see ``services.assignment_diff``): the
+    rules replace rule-made associations everywhere and design ones in the
+    territories they decide; manual and imported ones, the design ones of
+    territories without rules, and everything of an excluded account stay.
+    """
+    pos = {tid: i for i, tid in enumerate(engine.territory_ids)}
+    wanted = set(assigned)
+    out: list[str] = []
+    changes = False
+
+    def label(tid: str) -> str:
+        return _label(names, tid)
+
+    for s in sorted(stored, key=lambda s: s.territory_id):
+        where = label(s.territory_id)
+        ruled = s.territory_id in pos and engine.rule_driven[pos[s.territory_id]]
+        agree = s.territory_id in wanted
+        if s.cause in _KEPT_CAUSES:
+            tail = (
+                "the rules agree" if agree else "the rules alone would not put it there"
+            )
+            out.append(f"kept in {where}: a {s.cause} association ({tail})")
+        elif s.cause == "design" and not ruled:
+            out.append(
+                f"kept in {where}: a design association, and {where} has no rules"
+            )
+        elif excluded:
+            out.append(
+                f"kept in {where}: excluded from realignment"
+                + ("" if agree else " (the rules would remove it from there)")
+            )
+        elif agree:
+            source = engine.sources[pos[s.territory_id]] or "catch-all"
+            if s.cause == "design":
+                changes = True
+                out.append(
+                    f"stays in {where}: the rules agree; the design association "
+                    f"becomes rule-made (rule {source})"
+                )
+            elif s.source != source:
+                changes = True
+                out.append(
+                    f"stays in {where}: recorded as made by rule {source} "
+                    f"instead of {s.source}"
+                )
+            else:
+                out.append(f"stays in {where}: the rules agree")
+        else:
+            changes = True
+            out.append(
+                f"the rules would remove it from {where} on the next run "
+                f"(a {s.cause} association the rules no longer give)"
+            )
+    have = {s.territory_id for s in stored}
+    for tid in sorted(wanted - have):
+        if excluded:
+            out.append(
+                f"kept out of {label(tid)}: excluded from realignment (the rules "
+                "would put it there)"
+            )
+        else:
+            changes = True
+            out.append(f"the rules would add it to {label(tid)} on the next run")
+    if not out:
+        out.append("nothing to do: it sits in no territory and the rules give none")
+    return tuple(out), changes
 
 
 def _descendants(engine: RuleEngine, t: int) -> list[int]:
@@ -240,7 +434,11 @@ def _descendants(engine: RuleEngine, t: int) -> list[int]:
 
 
 def _reason(
-    engine: RuleEngine, t: int, o: TerritoryOutcome, verdicts: dict[int, bool]
+    engine: RuleEngine,
+    t: int,
+    o: TerritoryOutcome,
+    verdicts: dict[int, bool],
+    names: Mapping[str, str],
 ) -> str:
     tids = engine.territory_ids
     if t == engine.catch_all:
@@ -253,7 +451,11 @@ def _reason(
         return "no rules: a territory with an empty rule set receives nothing"
     if not o.matched:
         first = next(r for r in o.rules if not r.matched)
-        via = f" inherited from {first.inherited_from}" if first.inherited_from else ""
+        via = (
+            f" inherited from {_label(names, first.inherited_from)}"
+            if first.inherited_from
+            else ""
+        )
         failed = "; ".join(i.reason for i in first.failed_items) or "filter not met"
         flt = f" (filter {first.boolean_filter})" if first.boolean_filter else ""
         return f"failed rule {first.rule_id}{via}{flt}: {failed}"
@@ -261,7 +463,7 @@ def _reason(
     if o.assigned:
         plural = "s" if n_rules > 1 else ""
         return f"all {n_rules} rule{plural} matched; lowest matching on its branch"
-    lower = [tids[d] for d in _descendants(engine, t) if verdicts.get(d)]
+    lower = [_label(names, tids[d]) for d in _descendants(engine, t) if verdicts.get(d)]
     return (
         "matched, but the lower territory "
         + ", ".join(lower)

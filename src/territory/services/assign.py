@@ -36,11 +36,12 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
-from territory.errors import InputError
+from territory.errors import InputError, NotFound
 from territory.rules import (
     AccountExplanation,
     AccountTable,
     RuleEngine,
+    StoredAssociation,
     choose_opportunity_territory,
     explain,
 )
@@ -447,19 +448,30 @@ def assign_accounts(
 def explain_account(
     engine: Engine, model: str | None, account_id: str
 ) -> AccountExplanation:
-    """Explain where the model's rules put one account, and why.
+    """Explain where one account sits in the model, where the rules put it, and why.
+
+    Starts from the account's stored associations (each with its cause) and
+    its exclusion from realignment, then the rules' verdict on every
+    territory and what the next rule run would do. Works on archives.
 
     Raises
     ------
     NotFound
         When the model or the account does not exist.
     """
+    aa = t.account_assignment
     with engine.connect() as conn:
         m = resolve_model(conn, model)
         rule_set = RuleRepository(conn).load(m.id)
-        table, _ = load_account_table(conn, account_ids=[account_id])
-    from territory.errors import NotFound
-
+        table, excluded = load_account_table(conn, account_ids=[account_id])
+        stored = [
+            StoredAssociation(tid, cause, src)
+            for tid, cause, src in conn.execute(
+                select(aa.c.territory_id, aa.c.cause, aa.c.source)
+                .where((aa.c.model_id == m.id) & (aa.c.account_id == account_id))
+                .order_by(aa.c.territory_id)
+            ).all()
+        ]
     if table.n_accounts == 0:
         raise NotFound(
             f"Account '{account_id}' does not exist; check the id (ids are case "
@@ -467,7 +479,13 @@ def explain_account(
             code="account_not_found",
             details={"account_id": account_id},
         )
-    return explain(RuleEngine(rule_set, table.kinds()), table, account_id)
+    return explain(
+        RuleEngine(rule_set, table.kinds()),
+        table,
+        account_id,
+        stored=stored,
+        excluded=bool(excluded[0]),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,8 +61,9 @@ def test_import_assign_explain_lint_export(sqlite_url: str, tmp_path: Path) -> N
     assert "Changed 3 associations" in out
     code, out, err = _run(sqlite_url, "explain", "A2", "--model", "fy27")
     assert code == 0, err
-    assert "Account A2 lands in: 0MIHs0000004C1LKAU" in out
-    assert "inherited from 0MIHs0000004C1CKAU" in out
+    assert "Account A2 sits in: Bay Area (0MIHs0000004C1LKAU) — rule" in out
+    assert "The rules put it in: Bay Area (0MIHs0000004C1LKAU)" in out
+    assert "inherited from Pacific (0MIHs0000004C1FKAU)" in out
     code, out, err = _run(sqlite_url, "rules", "lint", "--model", "fy27")
     assert code == 0, err
     assert "blank_decided" in out and "A2" in out

@@ -90,7 +90,9 @@ def test_explain_names_inheritance_failing_item_and_lowest_winner() -> None:
     west = by_id["West"]
     assert west.reason.startswith("failed rule never")
     text = "\n".join(ex.lines())
-    assert "Account A2 lands in: NorCal" in text
+    assert "Account A2 sits in no territory of this model" in text
+    assert "The rules put it in: NorCal" in text
+    assert "  - the rules would add it to NorCal on the next run" in text
     assert "rule w 'w' (inherited from West): matched" in text
 
 
