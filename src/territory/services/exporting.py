@@ -7,7 +7,9 @@ as columns (sorted by name) and the derived ``county_id``, ``zip_id`` and
 ``placed_by``; units add one column per metric after ``state``; opportunity
 splits are written as ``REP_ID:PERCENT`` pairs (``R1:60;R2:40``), sorted by
 rep. Territories, assignments, memberships and quotas are those of one model
-(``--model``, default the active model); assignments are the manual and
+(``--model``, default the active model), and so is each opportunity's
+``territory_id`` (blank when no model is named or active); assignments are
+the manual and
 imported account-territory links (rule and design results are re-derived,
 not exported).
 """

@@ -263,8 +263,11 @@ def import_opportunities(ctx: ImportContext) -> ImportReport:
     model_id: str | None = None
     model_name: str | None = None
     frame = v.frame
-    if "territory_id" in frame.columns and bool(
-        frame.get_column("territory_id").is_not_null().any()
+    # territories route opportunities within one model: --model, or the
+    # active one; blank territories clear the routing there
+    if "territory_id" in frame.columns and (
+        ctx.model is not None
+        or bool(frame.get_column("territory_id").is_not_null().any())
     ):
         model_id, model_name = model_of(ctx)
         v = check_references(
