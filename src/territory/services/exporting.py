@@ -9,9 +9,8 @@ splits are written as ``REP_ID:PERCENT`` pairs (``R1:60;R2:40``), sorted by
 rep. Territories, assignments, memberships and quotas are those of one model
 (``--model``, default the active model), and so is each opportunity's
 ``territory_id`` (blank when no model is named or active); assignments are
-the manual and
-imported account-territory links (rule and design results are re-derived,
-not exported).
+the manual and imported account-territory links (rule and design results
+are re-derived, not exported).
 """
 
 from __future__ import annotations
