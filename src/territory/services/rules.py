@@ -24,7 +24,11 @@ from territory.services.assign import (
     explain_account,
     load_account_table,
 )
-from territory.services.models import create_model_in, resolve_model
+from territory.services.models import (
+    create_model_in,
+    resolve_model,
+    resolve_writable_model,
+)
 from territory.storage import tables as t
 from territory.storage.audit import AuditEntry, record
 from territory.storage.repositories.model import ModelRepository
@@ -87,7 +91,8 @@ def import_rules(
     InputError, ValidationFailed
         When the files are malformed or the merged rule set cannot be evaluated.
     Conflict
-        When a territory type takes a priority another type holds.
+        When a territory type takes a priority another type holds, or the
+        model is archived (``model_archived``).
     """
     source = Path(path)
     if not source.exists():
@@ -99,7 +104,11 @@ def import_rules(
     with engine.begin() as conn:
         existing = ModelRepository(conn).get_by_name(model)
         created = existing is None
-        m = existing or create_model_in(conn, model, actor=actor)
+        m = (
+            create_model_in(conn, model, actor=actor)
+            if existing is None
+            else resolve_writable_model(conn, model, action="import rules")
+        )
         rule_set = _read(source, m.id)
         rule_set = replace(
             rule_set,
@@ -244,6 +253,8 @@ def rules_from_design(
         When the model does not exist or has no unit assignments at ``level``.
     InputError
         When ``level`` is neither ``zip`` nor ``county``.
+    Conflict
+        When the model is archived (``model_archived``).
     """
     if level not in ("zip", "county"):
         raise InputError(
@@ -252,7 +263,7 @@ def rules_from_design(
         )
     ua = t.unit_assignment
     with engine.begin() as conn:
-        m = resolve_model(conn, model)
+        m = resolve_writable_model(conn, model, action="take rules from its design")
         rows = conn.execute(
             select(ua.c.territory_id, ua.c.unit_id)
             .where((ua.c.model_id == m.id) & (ua.c.unit_kind == level))
