@@ -25,6 +25,7 @@ __all__ = [
     "RuleItem",
     "RuleLink",
     "RuleSet",
+    "StoredIds",
     "resolve_field",
     "salesforce_field",
 ]
@@ -154,3 +155,16 @@ class RuleSet:
     types: tuple[TerritoryType, ...] = ()
     value_sets: Mapping[str, frozenset[str]] = field(default_factory=dict)
     type_developer_names: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredIds:
+    """Ids already in the store that an imported setup may name besides its own.
+
+    ``territories`` are the model's territory ids, ``types`` every territory
+    type id (types are store-wide). Rules are not here: a setup's items and
+    links name rules of the same setup.
+    """
+
+    territories: frozenset[str] = frozenset()
+    types: frozenset[str] = frozenset()

@@ -34,7 +34,13 @@ from typing import Any, TypeVar
 import yaml  # type: ignore[import-untyped]
 
 from territory.domain.ids import ModelId, TerritoryId, TerritoryTypeId
-from territory.domain.rule import AssignmentRule, RuleItem, RuleLink, RuleSet
+from territory.domain.rule import (
+    AssignmentRule,
+    RuleItem,
+    RuleLink,
+    RuleSet,
+    StoredIds,
+)
 from territory.domain.territory import Territory, TerritoryType
 from territory.errors import InputError, Issue, ValidationFailed
 
@@ -56,16 +62,24 @@ def _opt(kind: Callable[[str], T], value: Any) -> T | None:
     return None if value is None or value == "" else kind(str(value))
 
 
-def read_rules_yaml(path: str | Path, model_id: str) -> RuleSet:
+def read_rules_yaml(
+    path: str | Path, model_id: str, *, stored: StoredIds | None = None
+) -> RuleSet:
     """Read a YAML rule file into a rule set for ``model_id``.
+
+    Every reference must resolve: a territory's ``parent`` and a rule's
+    ``territories`` to a territory of the file or ``stored`` (the model's),
+    a territory's ``type`` to a type of the file or ``stored``.
 
     Raises
     ------
     InputError
         When the file is missing or is not valid YAML.
     ValidationFailed
-        Listing every entry that lacks a key or has an unknown one.
+        Listing every entry that lacks a key or has an unknown one, every
+        repeated id and every reference to nothing.
     """
+    known = stored or StoredIds()
     p = Path(path)
     try:
         doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
@@ -208,6 +222,7 @@ def read_rules_yaml(path: str | Path, model_id: str) -> RuleSet:
         raw_sets = {}
     for set_name, values in raw_sets.items():
         value_sets[str(set_name)] |= {str(v) for v in (values or [])}
+    issues.extend(_reference_issues(name, types, territories, rules, links, known))
     if issues:
         raise ValidationFailed(
             f"{name} has {len(issues)} problem{'s' if len(issues) > 1 else ''}; "
@@ -223,6 +238,81 @@ def read_rules_yaml(path: str | Path, model_id: str) -> RuleSet:
         {k: frozenset(v) for k, v in sorted(value_sets.items())},
         dev_names,
     )
+
+
+def _reference_issues(
+    name: str,
+    types: list[TerritoryType],
+    territories: list[Territory],
+    rules: list[AssignmentRule],
+    links: list[RuleLink],
+    known: StoredIds,
+) -> list[Issue]:
+    """Repeated ids, and references to a territory or type that does not exist."""
+    issues: list[Issue] = []
+    for what, ids in (
+        ("territory type", [x.id for x in types]),
+        ("territory", [x.id for x in territories]),
+        ("rule", [x.id for x in rules]),
+    ):
+        seen: set[str] = set()
+        for key in ids:
+            if key in seen:
+                issues.append(
+                    Issue(
+                        f"{what} '{key}' appears more than once",
+                        f"keep one entry per {what}",
+                        file=name,
+                        field="id",
+                    )
+                )
+            seen.add(key)
+    territory_ids = {x.id for x in territories} | known.territories
+    type_ids = {x.id for x in types} | known.types
+    for x in territories:
+        if x.parent_id is not None and x.parent_id not in territory_ids:
+            issues.append(
+                Issue(
+                    f"territory '{x.id}' names parent '{x.parent_id}', which does "
+                    f"not exist in {name} or the model",
+                    "add the parent territory, or fix the parent id",
+                    file=name,
+                    field="parent",
+                )
+            )
+        if x.type_id is not None and x.type_id not in type_ids:
+            issues.append(
+                Issue(
+                    f"territory '{x.id}' has type '{x.type_id}', which does not "
+                    f"exist in {name} or the store",
+                    "add the territory type under territory_types, or fix the type",
+                    file=name,
+                    field="type",
+                )
+            )
+    seen_links: set[tuple[str, str]] = set()
+    for k in links:
+        if k.territory_id not in territory_ids:
+            issues.append(
+                Issue(
+                    f"rule '{k.rule_id}' is linked to territory '{k.territory_id}', "
+                    f"which does not exist in {name} or the model",
+                    "add the territory, or remove it from the rule's territories",
+                    file=name,
+                    field="territories",
+                )
+            )
+        if (k.rule_id, k.territory_id) in seen_links:
+            issues.append(
+                Issue(
+                    f"rule '{k.rule_id}' lists territory '{k.territory_id}' twice",
+                    "list each territory of a rule once",
+                    file=name,
+                    field="territories",
+                )
+            )
+        seen_links.add((k.rule_id, k.territory_id))
+    return issues
 
 
 def rules_to_yaml(rule_set: RuleSet) -> str:

@@ -32,7 +32,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from territory.domain.ids import ModelId, TerritoryId, TerritoryTypeId
-from territory.domain.rule import AssignmentRule, RuleItem, RuleLink, RuleSet
+from territory.domain.rule import (
+    AssignmentRule,
+    RuleItem,
+    RuleLink,
+    RuleSet,
+    StoredIds,
+)
 from territory.domain.territory import Territory, TerritoryType
 from territory.errors import InputError, Issue, ValidationFailed
 
@@ -123,19 +129,60 @@ def _bool(value: str, file: str, row: int, column: str, issues: list[Issue]) -> 
     return False
 
 
-def read_salesforce_setup(folder: str | Path, model_id: str) -> RuleSet:
+def _first_rows(
+    file: str, column: str, keyed: list[tuple[int, str]], what: str
+) -> tuple[dict[str, int], list[Issue]]:
+    """Map each id to its first row; an issue for every later row with it."""
+    first: dict[str, int] = {}
+    issues: list[Issue] = []
+    for n, key in keyed:
+        if key in first:
+            issues.append(
+                Issue(
+                    f"{what} '{key}' appears again (first on row {first[key]})",
+                    f"keep one row per {what}",
+                    file=file,
+                    row=n,
+                    field=column,
+                )
+            )
+        else:
+            first[key] = n
+    return first, issues
+
+
+def _dangling(
+    file: str, row: int, column: str, what: str, key: str, where: str, fix: str
+) -> Issue:
+    return Issue(
+        f"{what} '{key}' does not exist in {where}",
+        fix,
+        file=file,
+        row=row,
+        field=column,
+    )
+
+
+def read_salesforce_setup(
+    folder: str | Path, model_id: str, *, stored: StoredIds | None = None
+) -> RuleSet:
     """Read a Data Loader setup folder into a rule set for model ``model_id``.
 
     Rows are sorted by id, so the result never depends on the row order.
+    Every reference must resolve: an item's or link's ``RuleId`` to a rule
+    of the folder; a link's ``Territory2Id`` and a territory's
+    ``ParentTerritory2Id`` to a territory of the folder or ``stored`` (the
+    model's); a ``Territory2TypeId`` to a type of the folder or ``stored``.
 
     Raises
     ------
     InputError
         When the folder or a required file or column is missing.
     ValidationFailed
-        Listing every bad value (priority, boolean, sort order) with its file,
-        row and column.
+        Listing every bad value (priority, boolean, sort order), repeated id
+        and reference to nothing, with its file, row and column.
     """
+    known = stored or StoredIds()
     root = Path(folder)
     if not root.is_dir():
         raise InputError(
@@ -154,7 +201,12 @@ def read_salesforce_setup(folder: str | Path, model_id: str) -> RuleSet:
     issues: list[Issue] = []
     types: list[TerritoryType] = []
     dev_names: dict[str, str] = {}
-    for n, row in enumerate(_read(root / TYPE_FILE, _REQUIRED[TYPE_FILE]), start=2):
+    type_rows = list(enumerate(_read(root / TYPE_FILE, _REQUIRED[TYPE_FILE]), start=2))
+    type_first, repeated = _first_rows(
+        TYPE_FILE, "Id", [(n, r["Id"]) for n, r in type_rows], "territory type"
+    )
+    issues.extend(repeated)
+    for n, row in type_rows:
         try:
             priority = int(row["Priority"])
         except ValueError:
@@ -177,9 +229,41 @@ def read_salesforce_setup(folder: str | Path, model_id: str) -> RuleSet:
         if row.get("DeveloperName"):
             dev_names[row["Id"]] = row["DeveloperName"]
     territories: list[Territory] = []
-    for n, row in enumerate(
-        _read(root / TERRITORY_FILE, _REQUIRED[TERRITORY_FILE]), start=2
-    ):
+    territory_rows = list(
+        enumerate(_read(root / TERRITORY_FILE, _REQUIRED[TERRITORY_FILE]), start=2)
+    )
+    territory_first, repeated = _first_rows(
+        TERRITORY_FILE, "Id", [(n, r["Id"]) for n, r in territory_rows], "territory"
+    )
+    issues.extend(repeated)
+    territory_ids = set(territory_first) | known.territories
+    type_ids = set(type_first) | known.types
+    for n, row in territory_rows:
+        parent, kind = row.get("ParentTerritory2Id"), row.get("Territory2TypeId")
+        if parent and parent not in territory_ids:
+            issues.append(
+                _dangling(
+                    TERRITORY_FILE,
+                    n,
+                    "ParentTerritory2Id",
+                    "parent territory",
+                    parent,
+                    f"{TERRITORY_FILE} or the model",
+                    "export the parent territory too, or fix the parent id",
+                )
+            )
+        if kind and kind not in type_ids:
+            issues.append(
+                _dangling(
+                    TERRITORY_FILE,
+                    n,
+                    "Territory2TypeId",
+                    "territory type",
+                    kind,
+                    f"{TYPE_FILE} or the store",
+                    "export the territory type too, or fix the type id",
+                )
+            )
         extra = {
             k: v
             for k, v in row.items()
@@ -213,8 +297,26 @@ def read_salesforce_setup(folder: str | Path, model_id: str) -> RuleSet:
             )
         except InputError as exc:
             issues.append(Issue(exc.message, file=TERRITORY_FILE, row=n))
+    rule_rows = list(enumerate(_read(root / RULE_FILE, _REQUIRED[RULE_FILE]), start=2))
+    rule_first, repeated = _first_rows(
+        RULE_FILE, "Id", [(n, r["Id"]) for n, r in rule_rows], "rule"
+    )
+    issues.extend(repeated)
     items: dict[str, list[tuple[int, RuleItem]]] = defaultdict(list)
     for n, row in enumerate(_read(root / ITEM_FILE, _REQUIRED[ITEM_FILE]), start=2):
+        if row["RuleId"] not in rule_first:
+            issues.append(
+                _dangling(
+                    ITEM_FILE,
+                    n,
+                    "RuleId",
+                    "rule",
+                    row["RuleId"],
+                    RULE_FILE,
+                    "export the rule too, or drop the item",
+                )
+            )
+            continue
         try:
             order = int(row["SortOrder"])
         except ValueError:
@@ -240,8 +342,10 @@ def read_salesforce_setup(folder: str | Path, model_id: str) -> RuleSet:
             )
         )
     rules: list[AssignmentRule] = []
-    for n, row in enumerate(_read(root / RULE_FILE, _REQUIRED[RULE_FILE]), start=2):
+    for n, row in rule_rows:
         rid = row["Id"]
+        if rule_first[rid] != n:
+            continue  # a repeated rule id (reported above)
         ordered = sorted(items.pop(rid, []), key=lambda p: p[0])
         orders = [o for o, _ in ordered]
         if len(set(orders)) != len(orders):
@@ -269,16 +373,52 @@ def read_salesforce_setup(folder: str | Path, model_id: str) -> RuleSet:
                 developer_name=row.get("DeveloperName") or None,
             )
         )
-    for rid in sorted(items):
-        issues.append(
-            Issue(
-                f"items name rule '{rid}', which is not in {RULE_FILE}",
-                "export the rule too or drop its items",
-                file=ITEM_FILE,
-            )
-        )
     links: list[RuleLink] = []
+    linked: dict[tuple[str, str], int] = {}
     for n, row in enumerate(_read(root / LINK_FILE, _REQUIRED[LINK_FILE]), start=2):
+        rid, tid = row["RuleId"], row["Territory2Id"]
+        bad = False
+        if rid not in rule_first:
+            bad = True
+            issues.append(
+                _dangling(
+                    LINK_FILE,
+                    n,
+                    "RuleId",
+                    "rule",
+                    rid,
+                    RULE_FILE,
+                    "export the rule too, or remove the link",
+                )
+            )
+        if tid not in territory_ids:
+            bad = True
+            issues.append(
+                _dangling(
+                    LINK_FILE,
+                    n,
+                    "Territory2Id",
+                    "territory",
+                    tid,
+                    f"{TERRITORY_FILE} or the model",
+                    "export the territory too, or remove the link",
+                )
+            )
+        if (rid, tid) in linked:
+            bad = True
+            issues.append(
+                Issue(
+                    f"rule '{rid}' is linked to territory '{tid}' again (first on "
+                    f"row {linked[(rid, tid)]})",
+                    "keep one link per rule and territory",
+                    file=LINK_FILE,
+                    row=n,
+                    field="Territory2Id",
+                )
+            )
+        if bad:
+            continue
+        linked[(rid, tid)] = n
         links.append(
             RuleLink(
                 row["RuleId"],

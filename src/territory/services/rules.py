@@ -7,7 +7,13 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, func, select
 
-from territory.domain.rule import AssignmentRule, RuleItem, RuleLink, RuleSet
+from territory.domain.rule import (
+    AssignmentRule,
+    RuleItem,
+    RuleLink,
+    RuleSet,
+    StoredIds,
+)
 from territory.errors import InputError, NotFound
 from territory.io.rules_yaml import read_rules_yaml, write_rules_yaml
 from territory.io.salesforce import (
@@ -59,11 +65,11 @@ class ImportResult:
     source: str
 
 
-def _read(path: Path, model_id: str) -> RuleSet:
+def _read(path: Path, model_id: str, stored: StoredIds) -> RuleSet:
     if path.is_dir():
-        return read_salesforce_setup(path, model_id)
+        return read_salesforce_setup(path, model_id, stored=stored)
     if path.suffix.lower() in _YAML:
-        return read_rules_yaml(path, model_id)
+        return read_rules_yaml(path, model_id, stored=stored)
     raise InputError(
         f"{path} is neither a folder of Salesforce CSV files nor a .yaml file; "
         "give the Data Loader export folder or a YAML rule file.",
@@ -109,12 +115,16 @@ def import_rules(
             if existing is None
             else resolve_writable_model(conn, model, action="import rules")
         )
-        rule_set = _read(source, m.id)
+        repo = RuleRepository(conn)
+        stored = StoredIds(
+            frozenset(x.id for x in repo.territories(m.id)),
+            frozenset(x.id for x in repo.types()[0]),
+        )
+        rule_set = _read(source, m.id, stored)
         rule_set = replace(
             rule_set,
             territories=tuple(replace(x, model_id=m.id) for x in rule_set.territories),
         )
-        repo = RuleRepository(conn)
         if replace_rules:
             repo.delete_rules(m.id)
         counts = repo.save(m.id, rule_set)

@@ -219,3 +219,109 @@ def test_associations_export_causes_for_load_and_id_map(tmp_path: Path) -> None:
     ) as info:
         write_associations(out, rows, id_map=read_id_map(mapping))
     assert info.value.code == "id_map_incomplete"
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_references_to_nothing_name_file_row_field_and_fix(tmp_path: Path) -> None:
+    """Each kind of dangling link, in a copy of the example folder.
+
+    Link row 2 names rule ZZZ, row 3 territory XXX, and row 5 repeats the
+    rule and territory of row 4; item row 2 names rule YYY; territory row 3
+    (East) has parent PPP and row 4 (West) type TTT.
+    """
+    root = tmp_path / "s"
+    shutil.copytree(SETUP, root)
+    links = root / "RuleTerritory2Association.csv"
+    _edit(links, "0OHHs0000000AaAKAU,0MIHs0000004C1BKAU", "ZZZ,0MIHs0000004C1BKAU")
+    _edit(links, "0OHHs0000000AaBKAU,0MIHs0000004C1CKAU", "0OHHs0000000AaBKAU,XXX")
+    _edit(
+        links,
+        "0OJHs0000000CaDKAU,0OHHs0000000AaDKAU,0MIHs0000004C1EKAU,true",
+        "0OJHs0000000CaDKAU,0OHHs0000000AaCKAU,0MIHs0000004C1DKAU,true",
+    )
+    items = root / "ObjectTerritory2AssignmentRuleItem.csv"
+    _edit(items, "0OIHs0000000BaAKAU,0OHHs0000000AaAKAU", "0OIHs0000000BaAKAU,YYY")
+    terr = root / "Territory2.csv"
+    _edit(
+        terr,
+        "East,0M5Hs000000k9aAKAQ,0MIHs0000004C1AKAU",
+        "East,0M5Hs000000k9aAKAQ,PPP",
+    )
+    _edit(terr, "West,0M5Hs000000k9aAKAQ,", "West,TTT,")
+    with pytest.raises(ValidationFailed) as info:
+        read_salesforce_setup(root, "m")
+    assert info.value.code == "salesforce_setup_invalid"
+    got = {(i.file, i.row, i.field): (i.problem, i.hint) for i in info.value.issues}
+    assert got == {
+        ("Territory2.csv", 3, "ParentTerritory2Id"): (
+            "parent territory 'PPP' does not exist in Territory2.csv or the model",
+            "export the parent territory too, or fix the parent id",
+        ),
+        ("Territory2.csv", 4, "Territory2TypeId"): (
+            "territory type 'TTT' does not exist in Territory2Type.csv or the store",
+            "export the territory type too, or fix the type id",
+        ),
+        ("ObjectTerritory2AssignmentRuleItem.csv", 2, "RuleId"): (
+            "rule 'YYY' does not exist in ObjectTerritory2AssignmentRule.csv",
+            "export the rule too, or drop the item",
+        ),
+        ("RuleTerritory2Association.csv", 2, "RuleId"): (
+            "rule 'ZZZ' does not exist in ObjectTerritory2AssignmentRule.csv",
+            "export the rule too, or remove the link",
+        ),
+        ("RuleTerritory2Association.csv", 3, "Territory2Id"): (
+            "territory 'XXX' does not exist in Territory2.csv or the model",
+            "export the territory too, or remove the link",
+        ),
+        ("RuleTerritory2Association.csv", 5, "Territory2Id"): (
+            "rule '0OHHs0000000AaCKAU' is linked to territory "
+            "'0MIHs0000004C1DKAU' again (first on row 4)",
+            "keep one link per rule and territory",
+        ),
+    }
+
+
+def test_references_may_name_what_the_model_already_holds(tmp_path: Path) -> None:
+    from territory.domain.rule import StoredIds
+
+    root = tmp_path / "s"
+    shutil.copytree(SETUP, root)
+    terr = root / "Territory2.csv"
+    _edit(terr, "West,0M5Hs000000k9aAKAQ,", "West,T-STORED,")
+    links = root / "RuleTerritory2Association.csv"
+    _edit(links, "0OHHs0000000AaBKAU,0MIHs0000004C1CKAU", "0OHHs0000000AaBKAU,STORED")
+    rs = read_salesforce_setup(
+        root, "m", stored=StoredIds(frozenset({"STORED"}), frozenset({"T-STORED"}))
+    )
+    assert ("0OHHs0000000AaBKAU", "STORED") in {
+        (k.rule_id, k.territory_id) for k in rs.links
+    }
+
+
+def test_yaml_references_to_nothing_are_listed(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "territory_types:\n- {id: geo, name: Geo, priority: 1}\n"
+        "territories:\n- {id: A, name: A, type: geo, parent: NOPE}\n"
+        "- {id: B, name: B, type: kind}\n- {id: B, name: B again}\n"
+        "rules:\n- id: r\n  items:\n  - {field: billing_state, operator: equals, "
+        "value: CA}\n  territories: [A, GHOST, A]\n"
+    )
+    with pytest.raises(ValidationFailed) as info:
+        read_rules_yaml(path, "m")
+    got = sorted((i.field, i.problem) for i in info.value.issues)
+    assert got == [
+        ("id", "territory 'B' appears more than once"),
+        ("parent", "territory 'A' names parent 'NOPE', which does not exist in "
+         "r.yaml or the model"),
+        ("territories", "rule 'r' is linked to territory 'GHOST', which does not "
+         "exist in r.yaml or the model"),
+        ("territories", "rule 'r' lists territory 'A' twice"),
+        ("type", "territory 'B' has type 'kind', which does not exist in r.yaml "
+         "or the store"),
+    ]  # fmt: skip
