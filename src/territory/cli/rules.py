@@ -51,6 +51,13 @@ def import_(
             f"{c.types} types, {c.rules} rules, {c.items} items, {c.links} links, "
             f"{c.value_sets} value sets."
         )
+        for x in r.matched_types:
+            console.print(
+                f"Territory type '{x.imported_id}' is the stored type "
+                f"'{x.stored_id}' ({x.name}, priority {x.priority}): same name and "
+                "priority, so its territories use the stored type.",
+                highlight=False,
+            )
 
     run_command(go)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, func, select
 
+from territory.domain.ids import TerritoryTypeId
 from territory.domain.rule import (
     AssignmentRule,
     RuleItem,
@@ -14,6 +16,7 @@ from territory.domain.rule import (
     RuleSet,
     StoredIds,
 )
+from territory.domain.territory import TerritoryType
 from territory.errors import InputError, NotFound
 from territory.io.rules_yaml import read_rules_yaml, write_rules_yaml
 from territory.io.salesforce import (
@@ -44,10 +47,12 @@ __all__ = [
     "DesignRules",
     "ImportResult",
     "RulesDemo",
+    "TypeMatch",
     "export_assignments",
     "export_rules",
     "import_rules",
     "lint_model",
+    "match_types",
     "rules_from_design",
     "run_rules_demo",
 ]
@@ -56,13 +61,81 @@ _YAML = (".yaml", ".yml")
 
 
 @dataclass(frozen=True, slots=True)
+class TypeMatch:
+    """An imported territory type taken as a stored one (same name, priority)."""
+
+    imported_id: str
+    stored_id: str
+    name: str
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
 class ImportResult:
-    """What an import wrote, and whether it created the model."""
+    """What an import wrote, and whether it created the model.
+
+    ``matched_types`` lists the imported types that are stored types under
+    another id; the import's territories use the stored ids.
+    """
 
     model_id: str
     created_model: bool
     counts: SaveCounts
     source: str
+    matched_types: tuple[TypeMatch, ...] = ()
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    """Whether two names are the same name, ignoring case and blanks around."""
+    if a is None or b is None or not a.strip():
+        return False
+    return a.strip().casefold() == b.strip().casefold()
+
+
+def match_types(
+    rule_set: RuleSet,
+    stored: tuple[TerritoryType, ...],
+    stored_dev: Mapping[str, str],
+) -> tuple[RuleSet, tuple[TypeMatch, ...]]:
+    """Take imported types that are stored types under another id as those types.
+
+    Territory types are store-wide, as in a Salesforce org, and priorities
+    are unique. An imported type with another id but the same name (or
+    DeveloperName, ignoring case) and the same priority as a stored type is
+    that type: it is dropped from the rule set and its territories take the
+    stored id. Anything else is saved as it is (a real clash then fails).
+    """
+    by_id = {x.id: x for x in stored}
+    matches: list[TypeMatch] = []
+    mapping: dict[str, str] = {}
+    for x in sorted(rule_set.types, key=lambda x: x.id):
+        if x.id in by_id:
+            continue
+        dev = rule_set.type_developer_names.get(x.id)
+        for y in sorted(stored, key=lambda y: y.id):
+            names = (y.name, stored_dev.get(y.id))
+            if y.priority == x.priority and any(
+                _same(a, b) for a in (x.name, dev) for b in names
+            ):
+                mapping[x.id] = y.id
+                matches.append(TypeMatch(x.id, y.id, y.name, y.priority))
+                break
+    if not mapping:
+        return rule_set, ()
+    out = replace(
+        rule_set,
+        types=tuple(x for x in rule_set.types if x.id not in mapping),
+        territories=tuple(
+            replace(x, type_id=TerritoryTypeId(mapping[x.type_id]))
+            if x.type_id in mapping
+            else x
+            for x in rule_set.territories
+        ),
+        type_developer_names={
+            k: v for k, v in rule_set.type_developer_names.items() if k not in mapping
+        },
+    )
+    return out, tuple(matches)
 
 
 def _read(path: Path, model_id: str, stored: StoredIds) -> RuleSet:
@@ -88,8 +161,10 @@ def import_rules(
     """Import a Salesforce setup folder or a YAML rule file into ``model``.
 
     Creates the model when it does not exist. Territories and types are
-    merged by id; rules replace the stored rules of the same id, or every
-    stored rule and value set of the model when ``replace_rules``. The
+    merged by id, and an imported type that is a stored type under another
+    id (same name or DeveloperName, same priority) is taken as that type
+    (:func:`match_types`); rules replace the stored rules of the same id, or
+    every stored rule and value set of the model when ``replace_rules``. The
     resulting rule set is checked before anything is committed.
 
     Raises
@@ -125,6 +200,7 @@ def import_rules(
             rule_set,
             territories=tuple(replace(x, model_id=m.id) for x in rule_set.territories),
         )
+        rule_set, matched = match_types(rule_set, *repo.types())
         if replace_rules:
             repo.delete_rules(m.id)
         counts = repo.save(m.id, rule_set)
@@ -141,12 +217,13 @@ def import_rules(
                     "source": str(source),
                     "rules": counts.rules,
                     "territories": counts.territories,
+                    "matched_types": {x.imported_id: x.stored_id for x in matched},
                 },
                 cause="import",
             ),
             actor=actor,
         )
-    return ImportResult(m.id, created, counts, str(source))
+    return ImportResult(m.id, created, counts, str(source), matched)
 
 
 def export_rules(engine: Engine, path: str | Path, model: str | None) -> list[Path]:

@@ -69,3 +69,74 @@ def test_rules_may_link_territories_the_model_already_holds(
         import_rules(engine, bad, "d", actor="ops")
     assert sorted(i.field or "" for i in info.value.issues) == ["parent", "type"]
     assert _count(engine, t.territory) == 2  # BOS and BOS-DT only
+
+
+RULES = SETUP.parent / "rules.yaml"
+GEO, INDUSTRY, NAMED = "0M5Hs000000k9aAKAQ", "0M5Hs000000k9aBKAQ", "0M5Hs000000k9aCKAQ"
+
+
+def _types_of(engine: Engine, model_id: str) -> dict[str, str | None]:
+    with engine.connect() as conn:
+        return {x.id: x.type_id for x in RuleRepository(conn).territories(model_id)}
+
+
+def test_the_two_example_setups_share_one_store(engine: Engine) -> None:
+    """rules.yaml's types geo/industry/named are the CSV org's types.
+
+    Same MasterLabel (Geography, Industry Overlay, Named Accounts) and the
+    same priorities (1, 2, 3), under other ids.
+    """
+    import_rules(engine, SETUP, "sf", actor="ops")
+    got = import_rules(engine, RULES, "yml", actor="ops")
+    assert [(m.imported_id, m.stored_id, m.priority) for m in got.matched_types] == [
+        ("geo", GEO, 1),
+        ("industry", INDUSTRY, 2),
+        ("named", NAMED, 3),
+    ]
+    assert got.counts.types == 0
+    types = _types_of(engine, "yml")
+    assert types["bay-area"] == GEO
+    assert types["healthcare-overlay"] == INDUSTRY
+    assert types["strategic-accounts"] == NAMED
+    assert _count(engine, t.territory_type) == 3
+
+
+def test_shared_types_work_the_other_way_round(engine: Engine) -> None:
+    import_rules(engine, RULES, "yml", actor="ops")
+    got = import_rules(engine, SETUP, "sf", actor="ops")
+    assert [(m.imported_id, m.stored_id) for m in got.matched_types] == [
+        (GEO, "geo"),
+        (INDUSTRY, "industry"),
+        (NAMED, "named"),
+    ]
+    assert _types_of(engine, "sf")["0MIHs0000004C1LKAU"] == "geo"  # Bay Area
+
+
+def test_a_genuine_type_clash_still_fails(engine: Engine, tmp_path: Path) -> None:
+    from territory.errors import Conflict
+
+    import_rules(engine, SETUP, "sf", actor="ops")
+    clash = tmp_path / "clash.yaml"
+    clash.write_text(
+        "territory_types:\n- {id: other, name: Other, priority: 1}\n"
+        "territories:\n- {id: X, name: X, type: other}\n"
+    )
+    with pytest.raises(Conflict) as info:
+        import_rules(engine, clash, "m2", actor="ops")
+    assert info.value.code == "territory_type_priority_taken"
+    assert info.value.message == (
+        "Territory type 'other' ('Other') wants priority 1, which type "
+        f"'{GEO}' ('Geography') already has; types are shared by every model of "
+        "the store and their priorities are unique: give it another priority, or "
+        "name it 'Geography' to use the stored type."
+    )
+    renamed = tmp_path / "renamed.yaml"
+    renamed.write_text(
+        "territory_types:\n- {id: other, name: Geography, priority: 9}\n"
+        "territories:\n- {id: X, name: X, type: other}\n"
+    )
+    with pytest.raises(Conflict) as info:
+        import_rules(engine, renamed, "m2", actor="ops")
+    assert info.value.code == "territory_type_name_taken"
+    assert "give it priority 1 to use the stored type" in info.value.message
+    assert _count(engine, t.territory_model) == 1  # neither import made m2

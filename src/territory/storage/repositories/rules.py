@@ -174,23 +174,31 @@ class RuleRepository:
         }
         by_priority = {m["priority"]: i for i, m in existing.items()}
         by_name = {m["name"]: i for i, m in existing.items()}
+        name_of = {i: m["name"] for i, m in existing.items()}
+        priority_of = {i: m["priority"] for i, m in existing.items()}
         n = 0
         for x in sorted(types, key=lambda x: x.id):
             other = by_priority.get(x.priority)
             if other is not None and other != x.id:
                 raise Conflict(
-                    f"Territory type '{x.id}' wants priority {x.priority}, which type "
-                    f"'{other}' already has; type priorities are unique, so give it "
-                    "another priority.",
+                    f"Territory type '{x.id}' ('{x.name}') wants priority "
+                    f"{x.priority}, which type '{other}' ('{name_of[other]}') "
+                    "already has; types are shared by every model of the store and "
+                    "their priorities are unique: give it another priority, or "
+                    f"name it '{name_of[other]}' to use the stored type.",
                     code="territory_type_priority_taken",
                     details={"type": x.id, "priority": x.priority, "holder": other},
                 )
             named = by_name.get(x.name)
             if named is not None and named != x.id:
                 raise Conflict(
-                    f"Territory type '{x.id}' is named '{x.name}', like type "
-                    f"'{named}'; type names are unique, so rename one of them.",
+                    f"Territory type '{x.id}' is named '{x.name}' with priority "
+                    f"{x.priority}, but the stored type '{named}' of that name has "
+                    f"priority {priority_of[named]}; type names are unique: give it "
+                    f"priority {priority_of[named]} to use the stored type, or "
+                    "rename it.",
                     code="territory_type_name_taken",
+                    details={"type": x.id, "name": x.name, "holder": named},
                 )
             values = {
                 "name": x.name,
@@ -204,6 +212,7 @@ class RuleRepository:
                 self.conn.execute(insert(tt).values(id=x.id, **values))
             by_priority[x.priority] = x.id
             by_name[x.name] = x.id
+            name_of[x.id], priority_of[x.id] = x.name, x.priority
             n += 1
         return n
 
