@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -85,6 +85,7 @@ _log = logging.getLogger(__name__)
 Level = Literal["territory", "rep", "region"]
 Progress = Callable[[str], None]
 FloatArray = npt.NDArray[np.float64]
+_T = TypeVar("_T")
 
 #: Measures whose spread across territories (reps, regions) is reported.
 BALANCE_MEASURES: tuple[str, ...] = (
@@ -310,6 +311,33 @@ def _read_facts(
         )
     with engine.connect() as conn:
         return _read_facts(conn, model_id, period, with_splits)
+
+
+def _on_own_connection(engine: Engine, read: Callable[..., _T], *args: object) -> _T:
+    """Run ``read(conn, *args)`` on a connection of its own (for a worker)."""
+    with engine.connect() as conn:
+        return read(conn, *args)
+
+
+def _pipeline_and_quota(
+    conn: Connection, model_id: str, period: Period, with_splits: bool
+) -> tuple[_Pipeline, pl.DataFrame]:
+    return (
+        _open_pipeline(conn, model_id, period, with_splits=with_splits),
+        _quota_rows(conn, model_id, period),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _FactsJobs:
+    """The facts of a period being read by workers."""
+
+    sales: Future[pl.DataFrame]
+    rest: Future[tuple[_Pipeline, pl.DataFrame]]
+
+    def result(self) -> _Facts:
+        pipeline, quota_rows = self.rest.result()
+        return _Facts(self.sales.result(), pipeline, quota_rows)
 
 
 def _unit_labels(
@@ -633,13 +661,26 @@ def compute_metrics(
         model_id = resolve_model(conn, model).id
         per = resolve_period(conn, model_id, period)
     step(f"reading the plan and {per}")
-    # Sales, pipeline and quota are summed by the store while this thread
-    # reads the accounts: the store works without holding the GIL.
-    pool = None if is_memory_store(engine) else ThreadPoolExecutor(max_workers=2)
+    # Sales, and pipeline with quota, are summed by the store in two workers
+    # while this thread reads the accounts: the native reads and the store
+    # work without holding the GIL.
+    pool = None if is_memory_store(engine) else ThreadPoolExecutor(max_workers=3)
     try:
         splits = level == "rep"
         pending = (
-            pool.submit(_read_facts, engine, model_id, per, splits) if pool else None
+            _FactsJobs(
+                sales=pool.submit(_on_own_connection, engine, sales_by_account, per),
+                rest=pool.submit(
+                    _on_own_connection,
+                    engine,
+                    _pipeline_and_quota,
+                    model_id,
+                    per,
+                    splits,
+                ),
+            )
+            if pool
+            else None
         )
         with engine.connect() as conn:
             plan = load_plan(conn, model_id, potential_field=cfg.potential_field)
