@@ -434,9 +434,10 @@ def _section(  # type: ignore[no-untyped-def]
             else "."
         ),
         "",
-        "Steps of the territory level (one run; the store sums sales, pipeline "
-        "and quota in a second thread from the start, so *contiguity* includes "
-        "waiting for them):",
+        "Steps of the territory level (one run; two workers sum the sales and "
+        "the pipeline with quota from the start, a third measures compactness "
+        "once the plan is read, so *contiguity* and *compactness* only wait "
+        "for them; CPU counts every thread):",
         "",
         "| step | wall (s) | CPU (s) |",
         "|---|---:|---:|",
@@ -476,7 +477,10 @@ _NOTES = [
     "in two territories (the per-account path remains for overlaps);",
     "* diameters: points strictly inside the octagon of each territory's "
     "extreme points are set aside before its hull is built (Akl–Toussaint; "
-    "same hull, same diameters).",
+    "same hull, same diameters);",
+    "* the sales sum, the pipeline with quota and the compactness run in "
+    "three workers beside the account read and measures (native reads, "
+    "SQLite and polars leave the interpreter free).",
     "",
     "The first run after installing compiles the kernels (about 10 s of CPU, "
     "once; Numba keeps them in `__pycache__`); later processes load them in "
