@@ -141,6 +141,12 @@ class RuleEngine:
         check_rule_set(rule_set)
         self.rule_set = rule_set
         self.kinds = {**_STANDARD_KINDS, **(kinds or {})}
+        # custom fields are case-insensitive (Salesforce API names): a rule's
+        # Tier__c is the table's tier__c
+        custom: dict[str, str] = {}
+        for key in sorted(self.kinds):
+            if key.casefold().endswith("__c"):
+                custom.setdefault(key.casefold(), key)
         issues: list[Issue] = []
         shared: dict[tuple[object, ...], CompiledCriterion] = {}
         self.rules: dict[str, CompiledRule] = {}
@@ -148,6 +154,8 @@ class RuleEngine:
             crit: list[CompiledCriterion] = []
             for n, item in enumerate(rule.items, start=1):
                 name = resolve_field(item.field)
+                if name not in self.kinds:
+                    name = custom.get(name.casefold(), name)
                 kind = self.kinds.get(name, FieldKind.TEXT)
                 try:
                     cc = compile_criterion(
@@ -246,11 +254,19 @@ class RuleEngine:
         """
         cache: dict[tuple[object, ...], bool] = {}
         norm: dict[str, str | float | None] = {}
+        folded: dict[str, str] = {}
 
         def value(name: str) -> str | float | None:
             if name in norm:
                 return norm[name]
             raw = record.get(name)
+            if raw is None and name.casefold().endswith("__c"):
+                # a custom field spelled another way in the record
+                if not folded:
+                    folded.update(
+                        (k.casefold(), k) for k in sorted(record, reverse=True)
+                    )
+                raw = record.get(folded.get(name.casefold(), name))
             out: str | float | None
             if raw is None or (isinstance(raw, float) and math.isnan(raw)):
                 out = None

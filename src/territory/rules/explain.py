@@ -269,7 +269,7 @@ def explain(
     evaluation = engine.evaluate(table, np.array([row], dtype=np.intp))
     assigned_idx = set(evaluation.territory_index.tolist())
     tids = engine.territory_ids
-    names = {x.id: x.name for x in engine.rule_set.territories}
+    names: dict[str, str] = {str(x.id): x.name for x in engine.rule_set.territories}
     here = {s.territory_id: s for s in stored}
     matched_by_engine = {t for t, arr in enumerate(evaluation.matched) if row in arr}
     outcomes: list[TerritoryOutcome] = []
@@ -360,7 +360,7 @@ def _next_run(
     territories they decide; manual and imported ones, the design ones of
     territories without rules, and everything of an excluded account stay.
     """
-    pos = {tid: i for i, tid in enumerate(engine.territory_ids)}
+    pos: dict[str, int] = {tid: i for i, tid in enumerate(engine.territory_ids)}
     wanted = set(assigned)
     out: list[str] = []
     changes = False

@@ -9,16 +9,24 @@ Each finding names the rule, territory, accounts or values involved:
   match is taken by a lower territory on its branch;
 * ``accounts_unmatched`` — accounts no territory matched (a catch-all may
   still receive them);
-* ``blank_decided`` — accounts a rule rejected only because a field is blank;
+* ``blank_decided`` — accounts whose blank fields decided a rule's outcome:
+  rejected only because a field a positive item tests is blank, or
+  accepted only because a field a negative item (``notEqual``,
+  ``notContain``, ``excludes``) tests is blank — a blank always matches
+  those;
 * ``zip_not_comparable`` — accounts whose postal code is not a US ZIP where a
   rule compares postal codes as a range;
-* ``same_type_twice`` — accounts that land in two territories of one type.
+* ``same_type_twice`` — accounts that land in two territories of one type;
+* ``field_case_variants`` — a custom field stored under spellings that
+  differ only by case (``Tier__c``, ``tier__c``), which rules read as one.
+
+Territories are named with their id (``Bay Area (0MIHs0000004C1LKAU)``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +35,7 @@ import numpy.typing as npt
 from territory.rules.account_table import AccountTable, TextColumn
 from territory.rules.boolean_filter import FilterOps, evaluate_filter
 from territory.rules.criterion import (
+    NEGATIVE_OPERATORS,
     RANGE_OPERATORS,
     CompiledCriterion,
     FieldKind,
@@ -59,14 +68,34 @@ def _ids(
     return tuple(ids[:_SAMPLE]), len(ids)
 
 
+def _labeller(engine: RuleEngine) -> Callable[[str], str]:
+    names = {str(x.id): x.name for x in engine.rule_set.territories}
+
+    def label(tid: str) -> str:
+        name = names.get(tid)
+        return f"{name} ({tid})" if name and name != tid else tid
+
+    return label
+
+
 def lint(
-    engine: RuleEngine, table: AccountTable, evaluation: Evaluation | None = None
+    engine: RuleEngine,
+    table: AccountTable,
+    evaluation: Evaluation | None = None,
+    *,
+    case_variants: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[LintFinding, ...]:
-    """Return every lint finding for ``engine``'s rules on ``table``, sorted."""
+    """Return every lint finding for ``engine``'s rules on ``table``, sorted.
+
+    ``case_variants`` maps a custom field to the stored spellings it was
+    read from when they differ only by case (see
+    ``services.account_columns``); each gets a finding.
+    """
     ev = evaluation if evaluation is not None else engine.evaluate(table)
     run = _Run(engine, table)
     out: list[LintFinding] = []
     tids = engine.territory_ids
+    label = _labeller(engine)
     # rules that can never match
     for rid, rule in sorted(engine.rules.items()):
         contradiction = _self_contradiction(rule.criteria) if rule.and_only else None
@@ -95,12 +124,12 @@ def lint(
             out.append(
                 LintFinding(
                     "territory_never_matches",
-                    f"territory {tid} matches no account; its rule set ({rules}) "
-                    "is never satisfied as a whole",
+                    f"territory {label(tid)} matches no account; its rule set "
+                    f"({rules}) is never satisfied as a whole",
                     territory_id=tid,
                 )
             )
-    out.extend(_shadowing(engine, ev))
+    out.extend(_shadowing(engine, ev, label))
     # accounts that match nothing
     covered = np.zeros(table.n_accounts, dtype=np.bool_)
     for t, arr in enumerate(ev.matched):
@@ -122,7 +151,8 @@ def lint(
         )
     out.extend(_blank_decided(engine, table, run))
     out.extend(_bad_zips(engine, table))
-    out.extend(_same_type(engine, table, ev))
+    out.extend(_same_type(engine, table, ev, label))
+    out.extend(_case_variants(engine, case_variants or {}))
     return tuple(
         sorted(
             out,
@@ -145,7 +175,9 @@ def _self_contradiction(criteria: tuple[CompiledCriterion, ...]) -> str | None:
     return None
 
 
-def _shadowing(engine: RuleEngine, ev: Evaluation) -> list[LintFinding]:
+def _shadowing(
+    engine: RuleEngine, ev: Evaluation, label: Callable[[str], str]
+) -> list[LintFinding]:
     out: list[LintFinding] = []
     tids = engine.territory_ids
     groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
@@ -155,7 +187,7 @@ def _shadowing(engine: RuleEngine, ev: Evaluation) -> list[LintFinding]:
             groups[rs].append(t)
     for rs, members in sorted(groups.items()):
         if len(members) > 1:
-            names = ", ".join(tids[m] for m in members)
+            names = ", ".join(label(tids[m]) for m in members)
             out.append(
                 LintFinding(
                     "territories_shadow",
@@ -171,7 +203,7 @@ def _shadowing(engine: RuleEngine, ev: Evaluation) -> list[LintFinding]:
             out.append(
                 LintFinding(
                     "territories_shadow",
-                    f"territory {tids[t]} has rules of its own and matches "
+                    f"territory {label(tids[t])} has rules of its own and matches "
                     f"{len(ev.matched[t])} accounts, but lower territories on its "
                     "branch take every one of them",
                     territory_id=tids[t],
@@ -183,52 +215,123 @@ def _shadowing(engine: RuleEngine, ev: Evaluation) -> list[LintFinding]:
 def _blank_decided(
     engine: RuleEngine, table: AccountTable, run: _Run
 ) -> list[LintFinding]:
+    """Accounts whose blank fields decided a rule's outcome, either way.
+
+    Rejected by a blank: the rule fails, and would pass if every blank field
+    of a positive item matched. Accepted by a blank: the rule passes, and
+    would fail if no blank field of a negative item (``notEqual``,
+    ``notContain``, ``excludes``) matched. ``isNull`` and ``isNotNull``
+    test blankness on purpose and decide nothing here.
+    """
     out: list[LintFinding] = []
+    n = table.n_accounts
     ops: FilterOps[npt.NDArray[np.bool_]] = FilterOps(
         np.logical_and,
         np.logical_or,
         np.logical_not,
-        lambda: np.ones(table.n_accounts, dtype=np.bool_),
+        lambda: np.ones(n, dtype=np.bool_),
     )
     for rid, rule in sorted(engine.rules.items()):
         if rule.and_only and _self_contradiction(rule.criteria):
             continue  # reported as never matching; blanks decide nothing there
         masks = [run.mask(cc, None) for cc in rule.criteria]
-        forced = []
-        blank_fields: list[str] = []
-        for cc, m in zip(rule.criteria, masks, strict=True):
-            col = table.columns.get(cc.criterion.field)
-            if cc.is_negative or cc.operator is Operator.IS_NOT_NULL:
-                forced.append(m)
-                continue
-            if col is None:
-                blank = np.ones(table.n_accounts, dtype=np.bool_)
-            elif isinstance(col, TextColumn):
-                blank = col.codes < 0
-            else:
-                blank = np.isnan(col.values)
-            if blank.any():
-                blank_fields.append(cc.criterion.field)
-            forced.append(m | blank)
-        if not blank_fields:
+        blanks = [_blank(table, cc) for cc in rule.criteria]
+        positive = [
+            cc.operator not in (Operator.IS_NULL, Operator.IS_NOT_NULL)
+            and not cc.is_negative
+            for cc in rule.criteria
+        ]
+        negative = [cc.operator in NEGATIVE_OPERATORS for cc in rule.criteria]
+        if not any(b.any() for b in blanks):
             continue
         normal = evaluate_filter(rule.filter, _picker(masks), ops)
-        relaxed = evaluate_filter(rule.filter, _picker(forced), ops)
-        rows = np.flatnonzero(relaxed & ~normal)
-        if len(rows):
+        relaxed = evaluate_filter(
+            rule.filter,
+            _picker(
+                [
+                    m | b if p else m
+                    for m, b, p in zip(masks, blanks, positive, strict=True)
+                ]
+            ),
+            ops,
+        )
+        strict = evaluate_filter(
+            rule.filter,
+            _picker(
+                [
+                    m & ~b if q else m
+                    for m, b, q in zip(masks, blanks, negative, strict=True)
+                ]
+            ),
+            ops,
+        )
+        for verb, rows_mask, which, why in (
+            ("rejects", relaxed & ~normal, positive, ""),
+            (
+                "accepts",
+                normal & ~strict,
+                negative,
+                " (a blank field always matches notEqual, notContain and excludes)",
+            ),
+        ):
+            rows = np.flatnonzero(rows_mask)
+            if not len(rows):
+                continue
+            fields = sorted(
+                {
+                    cc.criterion.field
+                    for cc, b, w in zip(rule.criteria, blanks, which, strict=True)
+                    if w and b[rows].any()
+                }
+            )
             sample, count = _ids(table, rows)
-            fields = ", ".join(sorted(set(blank_fields)))
             out.append(
                 LintFinding(
                     "blank_decided",
-                    f"rule {rid} rejects {count} account{'s' if count > 1 else ''} "
-                    f"only because {fields} is blank",
+                    f"rule {rid} {verb} {count} account{'s' if count > 1 else ''} "
+                    f"only because {', '.join(fields)} "
+                    f"{'is' if len(fields) == 1 else 'are'} blank{why}",
                     rule_id=rid,
                     accounts=sample,
                     count=count,
-                    values=tuple(sorted(set(blank_fields))),
+                    values=tuple(fields),
                 )
             )
+    return out
+
+
+def _blank(table: AccountTable, cc: CompiledCriterion) -> npt.NDArray[np.bool_]:
+    """Which accounts have no value in the criterion's field."""
+    col = table.columns.get(cc.criterion.field)
+    if col is None:
+        return np.ones(table.n_accounts, dtype=np.bool_)
+    if isinstance(col, TextColumn):
+        return np.asarray(col.codes < 0, dtype=np.bool_)
+    return np.asarray(np.isnan(col.values), dtype=np.bool_)
+
+
+def _case_variants(
+    engine: RuleEngine, variants: Mapping[str, Sequence[str]]
+) -> list[LintFinding]:
+    used: dict[str, list[str]] = defaultdict(list)
+    for rid, rule in sorted(engine.rules.items()):
+        for cc in rule.criteria:
+            used[cc.criterion.field.casefold()].append(rid)
+    out: list[LintFinding] = []
+    for name, spellings in sorted(variants.items()):
+        rules = sorted(set(used.get(name.casefold(), [])))
+        by = f"rules {', '.join(rules)} read" if rules else "rules would read"
+        out.append(
+            LintFinding(
+                "field_case_variants",
+                f"custom field {name} is stored under {len(spellings)} spellings "
+                f"({', '.join(spellings)}) that differ only by case; {by} them as "
+                f"one field (where both are set, {spellings[0]} wins): re-import "
+                "the accounts with one spelling",
+                rule_id=rules[0] if rules else None,
+                values=tuple(spellings),
+            )
+        )
     return out
 
 
@@ -273,8 +376,12 @@ def _bad_zips(engine: RuleEngine, table: AccountTable) -> list[LintFinding]:
 
 
 def _same_type(
-    engine: RuleEngine, table: AccountTable, ev: Evaluation
+    engine: RuleEngine,
+    table: AccountTable,
+    ev: Evaluation,
+    label: Callable[[str], str],
 ) -> list[LintFinding]:
+    type_names = {str(x.id): x.name for x in engine.rule_set.types}
     type_of: dict[str, str | None] = {
         t.id: t.type_id for t in engine.rule_set.territories
     }
@@ -296,7 +403,8 @@ def _same_type(
             LintFinding(
                 "same_type_twice",
                 f"{count} account{'s' if count > 1 else ''} land in "
-                f"{', '.join(terrs)}, all of type {tt}",
+                f"{', '.join(label(x) for x in terrs)}, all of type "
+                + (f"{type_names[tt]} ({tt})" if type_names.get(tt, tt) != tt else tt),
                 territory_id=terrs[0],
                 accounts=sample,
                 count=count,

@@ -7,6 +7,12 @@ is made per account and field; custom fields are decoded once per
 *distinct* JSON document, exactly as ``json.loads`` reads them. A filtered
 read, PostgreSQL, or a value the columnar read does not handle takes the
 ordinary path, with the same result.
+
+Custom field names are case-insensitive, as Salesforce API names are: a rule
+naming ``Account.Tier__c`` reads a stored ``tier__c``. When the store holds
+one field under two spellings (``Tier__c`` and ``tier__c``), they are read
+as one: each account's value is the first non-blank one in sorted spelling
+order, and :attr:`StoredAccounts.case_variants` lists them (lint says so).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -76,12 +82,15 @@ class StoredAccounts:
     holds each account's SQLite ``rowid`` when the fast read ran, so writes
     can join to the account table in the store without sending ids back;
     ``None`` otherwise. It is valid only inside the transaction that read it.
+    ``case_variants`` maps a custom field read under several stored
+    spellings (differing only by case) to those spellings, sorted.
     """
 
     table: AccountTable
     excluded: npt.NDArray[np.bool_]
     id_array: pa.Array
     store_rows: npt.NDArray[np.int64] | None
+    case_variants: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def rule_fields(rule_set: RuleSet) -> frozenset[str]:
@@ -127,30 +136,55 @@ def read_accounts(
 # ------------------------------------------------------------------ custom
 
 
+def _first_present(doc: dict[str, Any], keys: Sequence[str]) -> Any:
+    """The first non-blank value of ``keys`` in ``doc`` (spellings of one field)."""
+    for k in keys:
+        v = doc.get(k)
+        if v is not None and v != "":
+            return v
+    return doc.get(keys[0])
+
+
 def _custom_columns(
     documents: Sequence[Any],
     indices: npt.NDArray[np.intp],
     wanted: Sequence[str] | None,
-) -> tuple[dict[str, Column], dict[str, FieldKind]]:
+) -> tuple[dict[str, Column], dict[str, FieldKind], dict[str, tuple[str, ...]]]:
     """Decode custom fields given per distinct document.
 
     ``documents`` holds each distinct ``custom_fields`` value (a dict, JSON
     text, or ``None``); ``indices`` maps each account to one (``-1`` = none).
-    Typing follows the row-by-row reading: a field is a number when every
-    value that is neither ``None`` nor ``""`` is an ``int`` or ``float``
-    (``bool`` excluded); text otherwise, where a value that is not a string
-    is written with ``str`` unless every value is a string (or NaN, blank).
+    Names match ignoring case: a wanted name reads every stored spelling of
+    it and keeps the wanted spelling; unasked (``wanted`` ``None``), a field
+    is named by its first spelling in sorted order. Spellings of one field
+    merge, first non-blank value first; the third value maps each merged
+    field to its spellings. Typing follows the row-by-row reading: a field
+    is a number when every value that is neither ``None`` nor ``""`` is an
+    ``int`` or ``float`` (``bool`` excluded); text otherwise, where a value
+    that is not a string is written with ``str`` unless every value is a
+    string (or NaN, blank).
     """
     parsed: list[dict[str, Any]] = []
     for doc in documents:
         value = json.loads(doc) if isinstance(doc, str) and doc else doc
         parsed.append(value if isinstance(value, dict) else {})
-    present_keys = sorted({k for d in parsed for k in d})
-    keys = present_keys if wanted is None else [k for k in wanted if k in present_keys]
+    spellings: dict[str, list[str]] = {}
+    for k in sorted({k for d in parsed for k in d}):
+        spellings.setdefault(k.casefold(), []).append(k)
+    targets = (
+        [(keys[0], keys) for keys in spellings.values()]
+        if wanted is None
+        else [(w, spellings[w.casefold()]) for w in wanted if w.casefold() in spellings]
+    )
+    variants = {name: tuple(keys) for name, keys in targets if len(keys) > 1}
     columns: dict[str, Column] = {}
     kinds: dict[str, FieldKind] = {}
-    for key in keys:
-        values = [d.get(key) for d in parsed]
+    for key, keys in targets:
+        values = (
+            [d.get(key) for d in parsed]
+            if len(keys) == 1 and keys[0] == key
+            else [_first_present(d, keys) for d in parsed]
+        )
         present = [v for v in values if v is not None and v != ""]
         numeric = bool(present) and all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in present
@@ -181,7 +215,7 @@ def _custom_columns(
         ]
         columns[key] = encode_dictionary(text_array(texts), indices, FieldKind.TEXT)
         kinds[key] = FieldKind.TEXT
-    return columns, kinds
+    return columns, kinds, variants
 
 
 def _standard_kind(name: str) -> FieldKind:
@@ -227,14 +261,15 @@ def _read_generic(
         else:
             columns[name] = text_array([None if v is None else str(v) for v in values])
     excluded = np.array([bool(v) for v in cols[len(names)]], dtype=np.bool_)
+    variants: dict[str, tuple[str, ...]] = {}
     if custom is None or custom:
         documents = list(cols[len(names) + 1])
         indices = np.arange(len(documents), dtype=np.intp)
-        extra, extra_kinds = _custom_columns(documents, indices, custom)
+        extra, extra_kinds, variants = _custom_columns(documents, indices, custom)
         columns.update(extra)
         kinds.update(extra_kinds)
     table = AccountTable.from_arrow(ids, columns, kinds)
-    return StoredAccounts(table, excluded, ids, None)
+    return StoredAccounts(table, excluded, ids, None, variants)
 
 
 # ------------------------------------------------------------------- SQLite
@@ -265,8 +300,8 @@ def _read_native(
         + " FROM account ORDER BY rowid"
     )
     schema: dict[str, Any] = {"r": pl.Int64, "x": pl.Int64}
-    schema.update(dict.fromkeys(names[:len(text_cols)], pl.String))
-    schema.update(dict.fromkeys(names[len(text_cols):], pl.Float64))
+    schema.update(dict.fromkeys(names[: len(text_cols)], pl.String))
+    schema.update(dict.fromkeys(names[len(text_cols) :], pl.Float64))
     frame = read_sqlite_frame(path, sql, (), schema)
     if frame is None:
         return None
@@ -318,10 +353,11 @@ def _read_sqlite(
         else:
             columns[name] = texts[name]
         kinds[name] = _standard_kind(name)
+    variants: dict[str, tuple[str, ...]] = {}
     if read_custom:
         enc = texts["custom_fields"].dictionary_encode()
         try:
-            extra, extra_kinds = _custom_columns(
+            extra, extra_kinds, variants = _custom_columns(
                 enc.dictionary.to_pylist(), as_ints(enc.indices), custom
             )
         except ValueError:  # not JSON after all: let the ordinary read decide
@@ -329,4 +365,4 @@ def _read_sqlite(
         columns.update(extra)
         kinds.update(extra_kinds)
     table = AccountTable.from_arrow(ids, columns, kinds)
-    return StoredAccounts(table, excluded, ids, store_rows)
+    return StoredAccounts(table, excluded, ids, store_rows, variants)

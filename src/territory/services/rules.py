@@ -27,11 +27,11 @@ from territory.io.salesforce import (
 )
 from territory.io.usdata import read_zip_directory
 from territory.rules import AccountExplanation, LintFinding, RuleEngine, lint
+from territory.services.account_columns import read_accounts
 from territory.services.assign import (
     AssignmentDiff,
     assign_accounts,
     explain_account,
-    load_account_table,
 )
 from territory.services.models import (
     create_model_in,
@@ -256,8 +256,13 @@ def lint_model(engine: Engine, model: str | None) -> tuple[LintFinding, ...]:
     with engine.connect() as conn:
         m = resolve_model(conn, model)
         rule_set = RuleRepository(conn).load(m.id)
-        table, _ = load_account_table(conn)
-    return lint(RuleEngine(rule_set, table.kinds()), table)
+        accounts = read_accounts(conn)
+    table = accounts.table
+    return lint(
+        RuleEngine(rule_set, table.kinds()),
+        table,
+        case_variants=accounts.case_variants,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from rules_builders import build_rule_set, build_table
 
@@ -184,3 +186,104 @@ def test_opportunity_territory_by_type_priority(
     assert got.territory_id == expected
     if len(territories) == 3:
         assert "tie at priority 5" in got.reason
+
+
+def test_a_blank_that_decides_a_match_is_reported_too() -> None:
+    """``billing_state notEqual NY``: B1 (CA) passes on its value, B2 (blank)
+    passes only because a blank matches a negative item, B3 (NY) fails.
+    ``billing_city equals Oakland``: B2 (blank city) fails only because of
+    the blank."""
+    rs = build_rule_set(
+        [("X", None), ("Y", None)],
+        {
+            "not-ny": [("billing_state", "notEqual", "NY")],
+            "oak": [("billing_city", "equals", "Oakland")],
+        },
+        [("not-ny", "X"), ("oak", "Y")],
+    )
+    table = build_table(
+        [
+            {"id": "B1", "billing_state": "CA", "billing_city": "Oakland"},
+            {"id": "B2", "billing_state": None, "billing_city": None},
+            {"id": "B3", "billing_state": "NY", "billing_city": "Albany"},
+        ]
+    )
+    blank = [
+        (f.rule_id, f.message, f.accounts, f.values)
+        for f in lint(RuleEngine(rs, table.kinds()), table)
+        if f.code == "blank_decided"
+    ]
+    assert blank == [
+        (
+            "not-ny",
+            "rule not-ny accepts 1 account only because billing_state is blank (a "
+            "blank field always matches notEqual, notContain and excludes)",
+            ("B2",),
+            ("billing_state",),
+        ),
+        (
+            "oak",
+            "rule oak rejects 1 account only because billing_city is blank",
+            ("B2",),
+            ("billing_city",),
+        ),
+    ]
+
+
+def test_lint_names_territories_and_stored_field_spellings() -> None:
+    rs = build_rule_set(
+        [("T-BAY", None), ("T-NY", None)],
+        {"bay": [("Account.Tier__c", "equals", "Gold")]},
+        [("bay", "T-BAY"), ("bay", "T-NY")],
+    )
+    rs = replace(
+        rs,
+        territories=tuple(
+            replace(x, name="Bay Area") if x.id == "T-BAY" else x
+            for x in rs.territories
+        ),
+    )
+    table = build_table([{"id": "A", "tier__c": "Silver"}])
+    findings = lint(
+        RuleEngine(rs, table.kinds()),
+        table,
+        case_variants={"Tier__c": ("Tier__c", "tier__c")},
+    )
+    messages: dict[str, list[str]] = {}
+    for f in findings:
+        messages.setdefault(f.code, []).append(f.message)
+    assert messages["territory_never_matches"] == [
+        "territory Bay Area (T-BAY) matches no account; its rule set (bay) is "
+        "never satisfied as a whole",
+        "territory T-NY matches no account; its rule set (bay) is never "
+        "satisfied as a whole",
+    ]
+    assert messages["territories_shadow"] == [
+        "territories Bay Area (T-BAY), T-NY have the same rule set (bay) and "
+        "always receive the same accounts"
+    ]
+    assert messages["field_case_variants"] == [
+        "custom field Tier__c is stored under 2 spellings (Tier__c, tier__c) that "
+        "differ only by case; rules bay read them as one field (where both are "
+        "set, Tier__c wins): re-import the accounts with one spelling"
+    ]
+    # the rule's Tier__c is the table's tier__c: A is not blank, just Silver
+    assert "blank_decided" not in messages
+
+
+def test_custom_fields_resolve_without_regard_to_case() -> None:
+    """A rule on ``Account.Tier__c`` reads a column stored as ``tier__c``."""
+    rs = build_rule_set(
+        [("S", None)],
+        {"s": [("Account.Tier__c", "equals", "strategic")]},
+        [("s", "S")],
+    )
+    table = build_table(
+        [{"id": "A", "tier__c": "Strategic"}, {"id": "B", "tier__c": "Gold"}]
+    )
+    engine = RuleEngine(rs, table.kinds())
+    assert engine.evaluate(table).pairs(table) == [("A", "S")]
+    assert explain(engine, table, "A").assigned == ("S",)
+    bare = RuleEngine(rs)  # compiled without the table's kinds
+    assert bare.evaluate_record({"id": "A", "TIER__C": "Strategic"}) == [0]
+    assert bare.evaluate_record({"id": "B", "tier__c": "Gold"}) == []
