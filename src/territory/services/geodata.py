@@ -82,6 +82,7 @@ from territory.storage.tables import (
     geo_unit_metric,
     opportunity,
     opportunity_split,
+    opportunity_territory,
     sales_history,
 )
 
@@ -563,11 +564,8 @@ def _delete_samples(conn: Connection) -> int:
             details={"assignments": int(assigned)},
         )
     sample_opps = select(opportunity.c.id).where(opportunity.c.is_sample.is_(True))
-    conn.execute(
-        delete(opportunity_split).where(
-            opportunity_split.c.opportunity_id.in_(sample_opps)
-        )
-    )
+    for child in (opportunity_split, opportunity_territory):
+        conn.execute(delete(child).where(child.c.opportunity_id.in_(sample_opps)))
     conn.execute(delete(opportunity).where(opportunity.c.is_sample.is_(True)))
     conn.execute(delete(sales_history).where(sales_history.c.is_sample.is_(True)))
     return int(
