@@ -100,6 +100,10 @@ class FieldSpec:
     required: bool = False
     max_length: int | None = None
     default: object = None
+    #: Smallest value a number may take (``0``: no negatives), None for any.
+    minimum: float | None = None
+    #: The Salesforce API name of the field (Data Loader files), if any.
+    salesforce: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +126,11 @@ class EntitySchema:
         """Field names in file order."""
         return tuple(f.name for f in self.fields)
 
+    @property
+    def salesforce_names(self) -> dict[str, str]:
+        """Salesforce API name -> field name, for the fields that have one."""
+        return {f.salesforce: f.name for f in self.fields if f.salesforce}
+
     def field(self, name: str) -> FieldSpec:
         """Return the spec of column ``name``."""
         for f in self.fields:
@@ -140,19 +149,29 @@ SCHEMAS: dict[str, EntitySchema] = {
             "accounts",
             "account",
             (
-                F("id", required=True, max_length=64),
-                F("name", required=True, max_length=255),
-                F("billing_street", max_length=255),
-                F("billing_city", max_length=100),
-                F("billing_state", max_length=100),
-                F("billing_postal_code", K.POSTAL_CODE, max_length=20),
-                F("billing_country", max_length=100),
-                F("industry", max_length=100),
-                F("annual_revenue", K.FLOAT),
-                F("employees", K.INT),
-                F("latitude", K.LATITUDE),
-                F("longitude", K.LONGITUDE),
-                F("excluded_from_realign", K.BOOL, default=False),
+                F("id", required=True, max_length=64, salesforce="Id"),
+                F("name", required=True, max_length=255, salesforce="Name"),
+                F("billing_street", max_length=255, salesforce="BillingStreet"),
+                F("billing_city", max_length=100, salesforce="BillingCity"),
+                F("billing_state", max_length=100, salesforce="BillingState"),
+                F(
+                    "billing_postal_code",
+                    K.POSTAL_CODE,
+                    max_length=20,
+                    salesforce="BillingPostalCode",
+                ),
+                F("billing_country", max_length=100, salesforce="BillingCountry"),
+                F("industry", max_length=100, salesforce="Industry"),
+                F("annual_revenue", K.FLOAT, minimum=0, salesforce="AnnualRevenue"),
+                F("employees", K.INT, minimum=0, salesforce="NumberOfEmployees"),
+                F("latitude", K.LATITUDE, salesforce="BillingLatitude"),
+                F("longitude", K.LONGITUDE, salesforce="BillingLongitude"),
+                F(
+                    "excluded_from_realign",
+                    K.BOOL,
+                    default=False,
+                    salesforce="IsExcludedFromRealign",
+                ),
                 F("is_sample", K.BOOL, default=False),
             ),
             key=("id",),
@@ -233,7 +252,7 @@ SCHEMAS: dict[str, EntitySchema] = {
                 F("id", required=True, max_length=64),
                 F("account_id", required=True, max_length=64),
                 F("name", max_length=255, default=""),
-                F("amount", K.FLOAT, required=True),
+                F("amount", K.FLOAT, required=True, minimum=0),
                 F("stage", required=True, max_length=64),
                 F("close_date", K.DATE),
                 F("is_closed", K.BOOL, default=False),
@@ -262,7 +281,7 @@ SCHEMAS: dict[str, EntitySchema] = {
                 F("territory_id", max_length=64),
                 F("rep_id", max_length=64),
                 F("period", K.PERIOD, required=True),
-                F("amount", K.FLOAT, required=True),
+                F("amount", K.FLOAT, required=True, minimum=0),
             ),
             key=("territory_id", "rep_id", "period"),
         ),

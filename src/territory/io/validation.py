@@ -14,12 +14,13 @@ bad rows and reports each one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import polars as pl
 
 from territory.errors import Issue
+from territory.io.columns import resolve_header
 from territory.io.schema import EntitySchema, Extras, FieldKind, FieldSpec
 from territory.io.tabular import ROW_COLUMN, RawTable
 
@@ -69,6 +70,11 @@ class Validated:
     extras: tuple[str, ...]
     issues: list[Issue] = field(default_factory=list)
     fatal: list[Issue] = field(default_factory=list)
+    #: Field name -> the column as the file wrote it, where they differ
+    #: (``annual_revenue`` -> ``AnnualRevenue``): issues name the latter.
+    written: Mapping[str, str] = field(default_factory=dict)
+    #: Custom columns renamed to the spelling stored already (written, stored).
+    stored_spelling: tuple[tuple[str, str], ...] = ()
 
     @property
     def n_rows(self) -> int:
@@ -85,8 +91,18 @@ class Validated:
         return self.frame.filter(~pl.col(BAD_COLUMN))
 
     def all_issues(self) -> list[Issue]:
-        """Return file issues, then row issues ordered by row and field."""
+        """Return file issues, then row issues ordered by row and field.
+
+        Row issues name each field as the file's header writes it.
+        """
         rows = sorted(self.issues, key=lambda i: (i.row or 0, i.field or "", i.problem))
+        if self.written:
+            rows = [
+                replace(i, field=self.written.get(i.field, i.field))
+                if i.field is not None
+                else i
+                for i in rows
+            ]
         return [*self.fatal, *rows]
 
 
@@ -183,10 +199,8 @@ class _Checker:
                 "write plain numbers such as 1234.5, without currency signs, "
                 "units or thousands separators",
             )
-            if kind is FieldKind.NONNEGATIVE:
-                self.flag(
-                    value < 0, name, "'{v}' is negative", f"{name} cannot be negative"
-                )
+            minimum = 0.0 if kind is FieldKind.NONNEGATIVE else spec.minimum
+            self.below(value, spec, minimum)
             return value
         if kind is FieldKind.INT:
             value_i = text.cast(pl.Int64, strict=False)
@@ -196,6 +210,7 @@ class _Checker:
                 "'{v}' is not a whole number",
                 "write a whole number such as 250, without separators or decimals",
             )
+            self.below(value_i, spec, spec.minimum)
             return value_i
         if kind is FieldKind.BOOL:
             low = text.str.to_lowercase()
@@ -252,6 +267,22 @@ class _Checker:
         if kind is FieldKind.CAUSE:
             return self.choice(text, name, ("manual", "import"), "cause")
         raise AssertionError(kind)  # pragma: no cover - every kind handled above
+
+    def below(self, value: pl.Series, spec: FieldSpec, minimum: float | None) -> None:
+        """Flag numbers below ``minimum`` (``0``: negative amounts, counts)."""
+        if minimum is None:
+            return
+        noun = self.schema.noun
+        if minimum == 0:
+            problem = "'{v}' is negative"
+            hint = (
+                f"a {noun}'s {spec.name} cannot be negative; write 0 or a positive "
+                "number"
+            )
+        else:
+            problem = f"'{{v}}' is below {minimum:g}"
+            hint = f"a {noun}'s {spec.name} is at least {minimum:g}"
+        self.flag(value < minimum, spec.name, problem, hint)
 
     def choice(
         self, text: pl.Series, name: str, allowed: Sequence[str], what: str
@@ -311,106 +342,155 @@ class _Checker:
 # ------------------------------------------------------------------ validate
 
 
+#: Largest difference, in degrees, between a Point geometry and the
+#: latitude/longitude columns of the same record for the two to agree (about
+#: 11 m of latitude): more than rounding, less than a different place.
+POINT_TOLERANCE_DEG = 1e-4
+
+
+def _degrees_text(values: pl.Series) -> pl.Series:
+    """Return degrees as the shortest text that reads back to the same double."""
+    return values.cast(pl.String)
+
+
 def _points_to_columns(
-    raw: RawTable, lat: str, lon: str
+    frame: pl.DataFrame, file: str, lat: str, lon: str
 ) -> tuple[pl.DataFrame, list[Issue]]:
-    """Fill ``lat``/``lon`` text from Point geometries (GeoJSON accounts, reps)."""
+    """Reconcile Point geometries with the ``lat``/``lon`` columns (accounts, reps).
+
+    A record's Point fills both columns when both are blank; when the
+    columns are given too, they must agree with the point to
+    :data:`POINT_TOLERANCE_DEG`, or the record is refused: territory never
+    picks one of two places. Any geometry but a Point is refused.
+    """
     import shapely
 
-    frame = raw.frame
     geoms = shapely.from_wkb(frame.get_column("geometry").to_list())
-    kinds = shapely.get_type_id(geoms)
-    is_point = kinds == 0
-    has = ~shapely.is_missing(geoms)
+    has = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    is_point = has & (shapely.get_type_id(geoms) == 0)
+    rows = frame.get_column(ROW_COLUMN)
     issues = [
         Issue(
             problem="geometry is not a Point",
             hint="give each record a Point geometry or latitude/longitude columns",
-            file=raw.file,
+            file=file,
             row=int(r),
             field="geometry",
         )
-        for r, ok, h in zip(
-            frame.get_column(ROW_COLUMN).to_list(), is_point, has, strict=True
+        for r in rows.filter(pl.Series(has & ~is_point)).to_list()
+    ]
+    point = pl.Series(is_point)
+    px = pl.Series(shapely.get_x(geoms)).fill_nan(None).set(~point, None)
+    py = pl.Series(shapely.get_y(geoms)).fill_nan(None).set(~point, None)
+    n = frame.height
+    lat_text = (
+        frame.get_column(lat)
+        if lat in frame.columns
+        else _constant(None, n, pl.String())
+    )
+    lon_text = (
+        frame.get_column(lon)
+        if lon in frame.columns
+        else _constant(None, n, pl.String())
+    )
+    blank = lat_text.is_null() & lon_text.is_null()
+    lat_v, lon_v = _number(lat_text), _number(lon_text)
+    apart = (
+        point
+        & lat_v.is_not_null()
+        & lon_v.is_not_null()
+        & (
+            ((lat_v - py).abs() > POINT_TOLERANCE_DEG)
+            | ((lon_v - px).abs() > POINT_TOLERANCE_DEG)
         )
-        if h and not ok
-    ]
-    xs = [
-        repr(float(x)) if p else None
-        for x, p in zip(shapely.get_x(geoms), is_point, strict=True)
-    ]
-    ys = [
-        repr(float(y)) if p else None
-        for y, p in zip(shapely.get_y(geoms), is_point, strict=True)
-    ]
+    ).fill_null(False)
+    if apart.any():
+        for r, y, x, a, b in zip(
+            rows.filter(apart).to_list(),
+            py.filter(apart).to_list(),
+            px.filter(apart).to_list(),
+            lat_text.filter(apart).to_list(),
+            lon_text.filter(apart).to_list(),
+            strict=True,
+        ):
+            issues.append(
+                Issue(
+                    problem=f"the Point geometry (latitude {y:g}, longitude {x:g}) "
+                    f"and the columns {lat} {a}, {lon} {b} are different places",
+                    hint="make them agree or leave one of them out; GeoJSON "
+                    "points are [longitude, latitude], and territory never "
+                    "chooses between two places",
+                    file=file,
+                    row=int(r),
+                    field=lat,
+                )
+            )
+    fill = blank & point
     frame = frame.with_columns(
-        pl.Series(lat, ys, dtype=pl.String), pl.Series(lon, xs, dtype=pl.String)
+        pl.when(fill).then(_degrees_text(py)).otherwise(lat_text).alias(lat),
+        pl.when(fill).then(_degrees_text(px)).otherwise(lon_text).alias(lon),
     ).drop("geometry")
     return frame, issues
 
 
-def validate(raw: RawTable, schema: EntitySchema) -> Validated:
+def validate(
+    raw: RawTable, schema: EntitySchema, *, stored_custom: Iterable[str] = ()
+) -> Validated:
     """Type ``raw``'s columns by ``schema`` and collect every issue.
 
+    Columns are matched to fields by :func:`territory.io.columns.resolve_header`
+    (snake_case or Salesforce names, any case; ``stored_custom`` names the
+    custom fields the store holds, whose spelling a custom column takes).
     Checks: required columns present and values not blank; numbers, whole
-    numbers, booleans, dates and periods well formed; text within length
-    limits; ZIP codes that lost leading zeros (``2134``, ``2134-1234``);
-    latitude within -90..90 and longitude within -180..180, given in pairs;
-    roles, unit kinds and causes from their lists; opportunity splits well
-    formed, each 0-100 and together at most 100; end dates not before start
-    dates; a quota's owner being exactly one of territory and rep; and
-    duplicate keys (each issue names every row sharing the key).
+    numbers, booleans, dates and periods well formed; amounts and counts not
+    negative where the field says so; text within length limits; ZIP codes
+    that lost leading zeros (``2134``, ``2134-1234``); latitude within
+    -90..90 and longitude within -180..180, given in pairs, and agreeing
+    with a Point geometry given too; roles, unit kinds and causes from their
+    lists; opportunity splits well formed, each 0-100 and together at most
+    100; end dates not before start dates; a quota's owner being exactly one
+    of territory and rep; and duplicate keys (each issue names every row
+    sharing the key).
     """
-    frame = raw.frame
     file = raw.file
+    header = resolve_header(raw.columns, schema, file=file, stored_custom=stored_custom)
+    fatal: list[Issue] = list(header.fatal)
+    frame = raw.frame.rename({k: v for k, v in header.names.items() if k != v})
     pre_issues: list[Issue] = []
     names = set(schema.names)
     point_pair = next(
         ((a, b) for a, b in _PAIRS.items() if a in names and a != "centroid_lat"),
         None,
     )
-    if (
-        point_pair is not None
-        and "geometry" in frame.columns
-        and point_pair[0] not in frame.columns
-        and point_pair[1] not in frame.columns
-    ):
-        frame, pre_issues = _points_to_columns(
-            RawTable(file, frame, raw.columns), *point_pair
-        )
+    if "geometry" in frame.columns and schema.entity != "units":
+        if point_pair is None:
+            fatal.append(
+                Issue(
+                    problem="unknown column 'geometry'",
+                    hint=f"{schema.entity} files carry no geometry; remove it",
+                    file=file,
+                    row=1,
+                    field="geometry",
+                )
+            )
+            frame = frame.drop("geometry")
+        else:
+            frame, pre_issues = _points_to_columns(frame, file, *point_pair)
     columns = [c for c in frame.columns if c != ROW_COLUMN]
-    fatal: list[Issue] = []
     for spec in schema.fields:
         if spec.required and spec.name not in columns:
+            also = f" (Salesforce: {spec.salesforce})" if spec.salesforce else ""
             fatal.append(
                 Issue(
                     problem=f"required column '{spec.name}' is missing",
-                    hint=f"add a '{spec.name}' column; {schema.entity} files need "
-                    + ", ".join(f.name for f in schema.fields if f.required),
+                    hint=f"add a '{spec.name}' column{also}; {schema.entity} files "
+                    "need " + ", ".join(f.name for f in schema.fields if f.required),
                     file=file,
                     row=1,
                     field=spec.name,
                 )
             )
-    known = (
-        names
-        | set(schema.derived)
-        | ({"geometry"} if schema.entity == "units" else set())
-    )
-    extras = tuple(c for c in columns if c not in known)
-    if extras and schema.extras is Extras.REFUSE:
-        for col in extras:
-            fatal.append(
-                Issue(
-                    problem=f"unknown column '{col}'",
-                    hint=f"{schema.entity} files have the columns "
-                    + ", ".join(schema.names)
-                    + "; rename or remove it",
-                    file=file,
-                    row=1,
-                    field=col,
-                )
-            )
+    extras = header.extras
     present = tuple(n for n in schema.names if n in columns)
     checker = _Checker(
         frame=frame,
@@ -446,6 +526,8 @@ def validate(raw: RawTable, schema: EntitySchema) -> Validated:
         extras=extras,
         issues=checker.issues,
         fatal=fatal,
+        written=header.written,
+        stored_spelling=header.stored_spelling,
     )
     key = [k for k in schema.key if k in out.columns]
     if key and not fatal:

@@ -163,6 +163,22 @@ def test_unknown_column_is_fatal_where_extras_are_refused(tmp_path: Path) -> Non
             "names neither a territory nor a rep",
         ),
         ("reps", "id,name,capacity", "R1,Ann,-3", "capacity", "'-3' is negative"),
+        ("quotas", "territory_id,period,amount", "T1,2028,-1", "amount", "'-1' is"),
+        (
+            "opportunities",
+            "id,account_id,amount,stage",
+            "O1,A1,-0.5,new",
+            "amount",
+            "'-0.5' is negative",
+        ),
+        (
+            "accounts",
+            "id,name,annual_revenue",
+            "A1,x,-100",
+            "annual_revenue",
+            "'-100' is negative",
+        ),
+        ("accounts", "id,name,employees", "A1,x,-2", "employees", "'-2' is negative"),
         (
             "units",
             "id,kind,name,state",
@@ -310,4 +326,146 @@ def test_geojson_points_give_account_coordinates(tmp_path: Path) -> None:
     assert v.frame.get_column("longitude").to_list()[0] == -71.06
     assert [(i.row, i.field, i.problem) for i in v.issues] == [
         (3, "geometry", "geometry is not a Point")
+    ]
+
+
+def test_negative_amounts_say_what_to_write(tmp_path: Path) -> None:
+    v = _validate(tmp_path, "quotas", "territory_id,period,amount\nT1,2028,-1\n")
+    (issue,) = v.issues
+    assert issue.render() == (
+        "quotas.csv, row 2, field 'amount': '-1' is negative — a quota's amount "
+        "cannot be negative; write 0 or a positive number"
+    )
+
+
+def test_zero_and_negative_sales_are_accepted(tmp_path: Path) -> None:
+    """Credit notes and returns book negative sales in a period."""
+    v = _validate(
+        tmp_path, "sales", "account_id,period,amount\nA1,2027,-250.5\nA2,2027,0\n"
+    )
+    assert v.issues == []
+    assert v.good().get_column("amount").to_list() == [-250.5, 0.0]
+
+
+def test_salesforce_header_is_typed_and_issues_name_its_columns(
+    tmp_path: Path,
+) -> None:
+    v = _validate(
+        tmp_path,
+        "accounts",
+        "Id,Name,BillingPostalCode,AnnualRevenue,NumberOfEmployees,Tier__c\n"
+        "001A,Acme,30303,1000,10,Gold\n001B,Beta,2134,lots,-1,\n",
+    )
+    assert v.fatal == []
+    assert v.present == (
+        "id",
+        "name",
+        "billing_postal_code",
+        "annual_revenue",
+        "employees",
+    )
+    assert v.extras == ("Tier__c",)
+    assert v.frame.get_column("employees").to_list() == [10, -1]
+    assert [(i.row, i.field, i.problem) for i in v.all_issues()] == [
+        (3, "AnnualRevenue", "'lots' is not a number"),
+        (3, "BillingPostalCode", "ZIP code '2134' has lost its leading zero(s)"),
+        (3, "NumberOfEmployees", "'-1' is negative"),
+    ]
+
+
+def _geojson(path: Path, features: list[tuple[dict[str, object], object]]) -> Path:
+    import json
+
+    path.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "properties": p, "geometry": g}
+                    for p, g in features
+                ],
+            }
+        )
+    )
+    return path
+
+
+def _point(lon: float, lat: float) -> dict[str, object]:
+    return {"type": "Point", "coordinates": [lon, lat]}
+
+
+def test_geojson_point_and_agreeing_coordinates_import_once(tmp_path: Path) -> None:
+    """QGIS writes the point and the latitude/longitude it came from."""
+    path = _geojson(
+        tmp_path / "c7.geojson",
+        [
+            (
+                {"id": "C7", "name": "A", "latitude": 33.75, "longitude": -84.39},
+                _point(-84.39, 33.75),
+            ),
+            # rounded to 5 decimals in the geometry: still the same place
+            (
+                {"id": "C8", "name": "B", "latitude": 33.749996, "longitude": -84.39},
+                _point(-84.39, 33.75),
+            ),
+            # the point fills coordinates left blank
+            (
+                {"id": "C9", "name": "C", "latitude": None, "longitude": None},
+                _point(-71.06, 42.35),
+            ),
+            # coordinates without a geometry
+            ({"id": "C10", "name": "D", "latitude": 1.5, "longitude": 2.5}, None),
+        ],
+    )
+    v = validate(read_table(path), schema_of("accounts"))
+    assert v.issues == [] and v.fatal == []
+    assert "geometry" not in v.frame.columns and v.extras == ()
+    assert v.frame.get_column("latitude").to_list() == [33.75, 33.749996, 42.35, 1.5]
+    assert v.frame.get_column("longitude").to_list() == [-84.39, -84.39, -71.06, 2.5]
+
+
+def test_geojson_point_and_other_coordinates_are_refused(tmp_path: Path) -> None:
+    path = _geojson(
+        tmp_path / "a.geojson",
+        [
+            (
+                {"id": "G2", "name": "A", "latitude": 33.75, "longitude": -84.39},
+                _point(33.75, -84.39),
+            ),
+        ],
+    )
+    v = validate(read_table(path), schema_of("accounts"))
+    (issue,) = v.issues
+    assert (issue.row, issue.field) == (2, "latitude")
+    assert issue.problem == (
+        "the Point geometry (latitude -84.39, longitude 33.75) and the columns "
+        "latitude 33.75, longitude -84.39 are different places"
+    )
+    assert "GeoJSON points are [longitude, latitude]" in issue.hint
+    assert v.good().height == 0
+
+
+def test_rep_geojson_point_fills_home_coordinates(tmp_path: Path) -> None:
+    path = _geojson(
+        tmp_path / "reps.geojson",
+        [
+            (
+                {"id": "R1", "name": "Ann", "home_lat": 42.35, "home_lon": -71.06},
+                _point(-71.06, 42.35),
+            ),
+            ({"id": "R2", "name": "Bo"}, _point(-84.39, 33.75)),
+        ],
+    )
+    v = validate(read_table(path), schema_of("reps"))
+    assert v.fatal == [] and v.issues == []
+    assert v.frame.get_column("home_lat").to_list() == [42.35, 33.75]
+
+
+def test_geometry_in_a_file_without_places_is_refused(tmp_path: Path) -> None:
+    path = _geojson(
+        tmp_path / "territories.geojson", [({"id": "T1", "name": "E"}, _point(0, 0))]
+    )
+    v = validate(read_table(path), schema_of("territories"))
+    assert [(i.row, i.field, i.problem) for i in v.fatal] == [
+        (1, "geometry", "unknown column 'geometry'")
     ]
