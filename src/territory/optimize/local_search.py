@@ -1164,8 +1164,10 @@ def _polish(
     territory that lowers the summed moment most, as long as both
     territories stay within every tolerance, the donor stays connected,
     locks, centres and disruption limits hold, and the receiving territory's
-    cost stays below ``cap_keep`` (or does not grow). Stops after a sweep
-    without a move, or after 40 sweeps.
+    cost stays below ``POLISH_ROOM * cap_keep`` (or does not grow). A sweep
+    without a move is followed by a sweep of exchanges
+    (:func:`_polish_swaps`); stops when that makes none either, or after 40
+    sweeps.
     """
     n = labels.shape[0]
     total = secondary(geo)
@@ -1261,9 +1263,283 @@ def _polish(
                 geo,
             )
             moves += 1
+        if moves == 0:
+            # no single move left: exchanges keep balance where moves cannot
+            moves = _polish_swaps(
+                lim,
+                thr,
+                p,
+                indptr,
+                indices,
+                weights,
+                target,
+                tol,
+                centre,
+                coords,
+                dmat,
+                use_mat,
+                mode,
+                fixed,
+                contig,
+                cur,
+                lim_tot,
+                lim_terr,
+                labels,
+                members,
+                msize,
+                mpos,
+                sums,
+                viol,
+                cost,
+                pair,
+                moved_tot,
+                moved_terr,
+                stamp,
+                queue,
+                counter,
+                gxy,
+                geo,
+            )
         ist[I_POLISH] += moves
         if moves == 0:
             break
+
+
+@njit(cache=True)
+def _swap_gain(geo, a, b, gxy, u, v):
+    """Change of the summed shape measure when u goes a -> b and v goes b -> a."""
+    xu = gxy[u, 0]
+    yu = gxy[u, 1]
+    wu = gxy[u, 2]
+    xv = gxy[v, 0]
+    yv = gxy[v, 1]
+    wv = gxy[v, 2]
+    qu = wu * (xu * xu + yu * yu)
+    qv = wv * (xv * xv + yv * yv)
+    before = _moment(geo[a, 0], geo[a, 1], geo[a, 2], geo[a, 3]) + _moment(
+        geo[b, 0], geo[b, 1], geo[b, 2], geo[b, 3]
+    )
+    after = _moment(
+        geo[a, 0] - wu + wv,
+        geo[a, 1] - wu * xu + wv * xv,
+        geo[a, 2] - wu * yu + wv * yv,
+        geo[a, 3] - qu + qv,
+    ) + _moment(
+        geo[b, 0] + wu - wv,
+        geo[b, 1] + wu * xu - wv * xv,
+        geo[b, 2] + wu * yu - wv * yv,
+        geo[b, 3] + qu - qv,
+    )
+    return after - before
+
+
+@njit(cache=True)
+def _wider_with(k, u, out, members, msize, cost, coords, dmat, use_mat):
+    """Cost (diameter) of territory k with u in and ``out`` leaving, at least k's."""
+    c = cost[k]
+    for i in range(msize[k]):
+        y = members[k, i]
+        if y == out:
+            continue
+        d = _dist(u, y, coords, dmat, use_mat)
+        if d > c:
+            c = d
+    return c
+
+
+@njit(cache=True)
+def _polish_swaps(
+    lim,
+    thr,
+    p,
+    indptr,
+    indices,
+    weights,
+    target,
+    tol,
+    centre,
+    coords,
+    dmat,
+    use_mat,
+    mode,
+    fixed,
+    contig,
+    cur,
+    lim_tot,
+    lim_terr,
+    labels,
+    members,
+    msize,
+    mpos,
+    sums,
+    viol,
+    cost,
+    pair,
+    moved_tot,
+    moved_terr,
+    stamp,
+    queue,
+    counter,
+    gxy,
+    geo,
+):
+    """One sweep of exchanges that make the plan more compact; returns how many.
+
+    For each boundary unit u of territory a next to territory b, the unit v of
+    b touching a whose exchange with u lowers the summed shape measure most
+    is found; the exchange is made when both territories stay within every
+    tolerance and connected, no cost grows past ``lim`` (unless it does not
+    grow), and locks, centres and disruption limits hold.
+    """
+    n = labels.shape[0]
+    done = 0
+    for u in range(n):
+        a = labels[u]
+        if a < 0 or fixed[u] or msize[a] <= 1:
+            continue
+        last_b = -1
+        for f in range(indptr[u], indptr[u + 1]):
+            b = labels[indices[f]]
+            if b < 0 or b == a or b == last_b:  # noqa: SIM109 (numba)
+                continue
+            last_b = b
+            best = -thr
+            best_v = -1
+            counter[W_DONE] += msize[b]
+            for j in range(msize[b]):
+                v = members[b, j]
+                if fixed[v] or v == u:
+                    continue
+                touches = False
+                for g in range(indptr[v], indptr[v + 1]):
+                    y = indices[g]
+                    if labels[y] == a and y != u:
+                        touches = True
+                        break
+                if not touches:
+                    continue
+                gain = _swap_gain(geo, a, b, gxy, u, v)
+                if gain >= best:
+                    continue
+                if _viol_swap(sums[a], weights[u], weights[v], target[a], tol) > EPS:
+                    continue
+                if _viol_swap(sums[b], weights[v], weights[u], target[b], tol) > EPS:
+                    continue
+                if mode == 0:
+                    nb = _wider_with(
+                        b, u, v, members, msize, cost, coords, dmat, use_mat
+                    )
+                    na = _wider_with(
+                        a, v, u, members, msize, cost, coords, dmat, use_mat
+                    )
+                    counter[W_DONE] += msize[a] + msize[b]
+                else:
+                    nb = max(cost[b], _dist(centre[b], u, coords, dmat, use_mat))
+                    na = max(cost[a], _dist(centre[a], v, coords, dmat, use_mat))
+                if nb > cost[b] + 1e-12 and nb >= lim:
+                    continue
+                if na > cost[a] + 1e-12 and na >= lim:
+                    continue
+                best = gain
+                best_v = v
+            if best_v < 0:
+                continue
+            v = best_v
+            if not _disruption_ok(
+                u, b, cur, weights, moved_tot, moved_terr, lim_tot, lim_terr, labels
+            ):
+                continue
+            if contig and not _removable(
+                u, a, labels, indptr, indices, msize, stamp, queue, counter
+            ):
+                continue
+            _apply(
+                u,
+                b,
+                labels,
+                weights,
+                target,
+                tol,
+                centre,
+                coords,
+                dmat,
+                use_mat,
+                mode,
+                members,
+                msize,
+                mpos,
+                sums,
+                viol,
+                cost,
+                pair,
+                cur,
+                moved_tot,
+                moved_terr,
+                gxy,
+                geo,
+            )
+            ok = _disruption_ok(
+                v, a, cur, weights, moved_tot, moved_terr, lim_tot, lim_terr, labels
+            )
+            if ok and contig:
+                ok = _removable(
+                    v, b, labels, indptr, indices, msize, stamp, queue, counter
+                )
+            if ok:
+                _apply(
+                    v,
+                    a,
+                    labels,
+                    weights,
+                    target,
+                    tol,
+                    centre,
+                    coords,
+                    dmat,
+                    use_mat,
+                    mode,
+                    members,
+                    msize,
+                    mpos,
+                    sums,
+                    viol,
+                    cost,
+                    pair,
+                    cur,
+                    moved_tot,
+                    moved_terr,
+                    gxy,
+                    geo,
+                )
+                done += 1
+                break
+            # undo the first half
+            _apply(
+                u,
+                a,
+                labels,
+                weights,
+                target,
+                tol,
+                centre,
+                coords,
+                dmat,
+                use_mat,
+                mode,
+                members,
+                msize,
+                mpos,
+                sums,
+                viol,
+                cost,
+                pair,
+                cur,
+                moved_tot,
+                moved_terr,
+                gxy,
+                geo,
+            )
+    return done
 
 
 @njit(cache=True)
