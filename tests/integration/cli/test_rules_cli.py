@@ -56,6 +56,8 @@ def test_import_assign_explain_lint_export(sqlite_url: str, tmp_path: Path) -> N
         "Would change 3 associations" in out and "Dry run: nothing was written." in out
     )
     assert "Northeast Enterprise" in out and "200,000,000" in out
+    header = next(line for line in out.splitlines() if "gained" in line)
+    assert header.split("┃")[1].strip() == "territory"  # the key column's header
     code, out, err = _run(sqlite_url, "assign", "--model", "fy27")
     assert code == 0, err
     assert "Changed 3 associations" in out
