@@ -128,9 +128,7 @@ def _changes_of(
             "entity_id": f"{c['account_id']}|{c['territory_id']}",
             "model_id": run["model_id"],
             "action": c["action"],
-            "old_value": _value(
-                c["territory_id"], c["old_source"], c.get("old_cause")
-            ),
+            "old_value": _value(c["territory_id"], c["old_source"], c.get("old_cause")),
             "new_value": _value(c["territory_id"], c["new_source"]),
             "cause": run["cause"],
             "source": c["new_source"] if c["action"] != "delete" else c["old_source"],
