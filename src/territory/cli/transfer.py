@@ -117,12 +117,21 @@ def export_command(
             "--model", "-m", help="Territory model (default: the active model)."
         ),
     ] = None,
+    layout: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="Column names: 'territory' (snake_case, imports back as it "
+            "is) or 'salesforce' (accounts as a Data Loader file: Id, Name, "
+            "BillingStreet, ..., custom fields as they are).",
+        ),
+    ] = "territory",
 ) -> None:
     """Export ENTITY records from the store to FILE."""
 
     def go() -> None:
         check_entity(entity)
-        report = export_file(open_store(ctx), entity, file, model=model)
+        report = export_file(open_store(ctx), entity, file, model=model, layout=layout)
         for line in report.summary_lines():
             console.print(line, markup=False, highlight=False)
 

@@ -40,7 +40,7 @@ __all__ = [
 
 #: Similarity (difflib ratio of the names in lower case, without separators)
 #: from which an unknown column is taken for a misspelt field.
-TYPO_CUTOFF = 0.85
+TYPO_CUTOFF = 0.88
 
 #: Standard Salesforce Account fields territory has no field for: a Data
 #: Loader export carries them, and they are kept as custom fields under their
@@ -253,7 +253,10 @@ def resolve_header(
         )
         return False
 
-    for column in columns:
+    # Columns spelt exactly as a field claim it first: with ``Id`` and ``id``,
+    # ``id`` is the field and ``Id`` the column named twice.
+    exact = set(fields.values()) | set(derived.values())
+    for column in sorted(columns, key=lambda c: c not in exact):
         low = column.lower()
         if column == _GEOMETRY:
             names[column] = column
@@ -312,8 +315,9 @@ def resolve_header(
                 )
                 continue
         extras.append(name)
+    order = {c: i for i, c in enumerate(columns)}
     return Header(
-        names=names,
+        names=dict(sorted(names.items(), key=lambda kv: order[kv[0]])),
         extras=tuple(extras),
         stored_spelling=tuple(renamed),
         fatal=tuple(fatal),

@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine, null, select
 
-from territory.errors import NotFound
+from territory.errors import InputError, NotFound
 from territory.io.schema import schema_of
 from territory.io.tabular import write_table
 from territory.services.importing import check_entity
@@ -46,7 +46,7 @@ from territory.storage.tables import (
     territory_model,
 )
 
-__all__ = ["ExportReport", "export_file", "export_frame"]
+__all__ = ["LAYOUTS", "ExportReport", "export_file", "export_frame"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,39 +350,118 @@ _EXPORTERS: dict[str, Callable[[Connection, str | None], pl.DataFrame]] = {
 
 _MODEL_ENTITIES = ("territories", "assignments", "memberships", "quotas")
 
+#: Column layouts an export can write: territory's snake_case names, or the
+#: API names of a Salesforce Data Loader file (accounts only).
+LAYOUTS = ("territory", "salesforce")
+
+
+def _check_layout(entity: str, layout: str) -> None:
+    if layout not in LAYOUTS:
+        raise InputError(
+            f"Unknown export format '{layout}'; choose one of {', '.join(LAYOUTS)}.",
+            code="unknown_export_format",
+            details={"format": layout},
+        )
+    if layout == "salesforce" and entity != "accounts":
+        raise InputError(
+            f"Only accounts export in the Salesforce format, not {entity}; a "
+            "Salesforce territory setup is written by `territory rules export` "
+            "and its assignments by `territory rules export-assignments`.",
+            code="unknown_export_format",
+            details={"format": layout, "entity": entity},
+        )
+
+
+def _salesforce_accounts(frame: pl.DataFrame) -> pl.DataFrame:
+    """Return accounts under Data Loader names, without territory's own columns.
+
+    Coordinates of accounts placed by their ZIP code are that ZIP's centroid,
+    not a geocode of the account, and are left blank.
+    """
+    schema = schema_of("accounts")
+    standard = [f for f in schema.fields if f.salesforce is not None]
+    customs = [
+        c for c in frame.columns if c not in schema.names and c not in schema.derived
+    ]
+    taken = {str(f.salesforce).lower() for f in standard}
+    clash = [c for c in customs if c.lower() in taken]
+    if clash:
+        raise InputError(
+            f"Custom field(s) {', '.join(clash)} have the name of a Salesforce "
+            "standard field, so a Data Loader file cannot hold them beside it; "
+            "export with the territory format, or rename the custom field by "
+            "importing it under another name.",
+            code="salesforce_name_clash",
+            details={"fields": clash},
+        )
+    measured = pl.col("placed_by") == "coordinates"
+    return frame.select(
+        *[
+            (
+                pl.when(measured).then(pl.col(f.name))
+                if f.name in ("latitude", "longitude")
+                else pl.col(f.name)
+            ).alias(str(f.salesforce))
+            for f in standard
+        ],
+        *customs,
+    )
+
 
 def export_frame(
-    engine: Engine, entity: str, *, model: str | None = None
+    engine: Engine,
+    entity: str,
+    *,
+    model: str | None = None,
+    layout: str = "territory",
 ) -> pl.DataFrame:
     """Return ``entity`` as the typed frame an export would write.
 
+    ``layout`` ``salesforce`` names the account columns as a Salesforce Data
+    Loader file does (``Id``, ``BillingPostalCode``, custom fields as they
+    are) and leaves out territory's own (``is_sample``, ``county_id``,
+    ``zip_id``, ``placed_by``).
+
     Raises
     ------
     InputError
-        When the entity is unknown, or a model is needed and none is named
-        or active (``NotFound``).
+        When the entity or layout is unknown, or a model is needed and none
+        is named or active (``NotFound``).
     """
     check_entity(entity)
+    _check_layout(entity, layout)
     with engine.connect() as conn:
-        return _EXPORTERS[entity](conn, model)
+        frame = _EXPORTERS[entity](conn, model)
+    return _salesforce_accounts(frame) if layout == "salesforce" else frame
 
 
 def export_file(
-    engine: Engine, entity: str, path: str | Path, *, model: str | None = None
+    engine: Engine,
+    entity: str,
+    path: str | Path,
+    *,
+    model: str | None = None,
+    layout: str = "territory",
 ) -> ExportReport:
     """Write ``entity`` to ``path`` (format by extension); return what was written.
+
+    ``layout`` as for :func:`export_frame`.
 
     Raises
     ------
     InputError
-        When the entity or extension is unknown, the file cannot be written,
-        or a model is needed and none is named or active (``NotFound``).
+        When the entity, layout or extension is unknown, the file cannot be
+        written, or a model is needed and none is named or active
+        (``NotFound``).
     """
     check_entity(entity)
+    _check_layout(entity, layout)
     path = Path(path)
     with engine.connect() as conn:
         frame = _EXPORTERS[entity](conn, model)
         model_name = _model(conn, model)[1] if entity in _MODEL_ENTITIES else None
+    if layout == "salesforce":
+        frame = _salesforce_accounts(frame)
     write_table(frame, path)
     return ExportReport(
         entity, path.name, frame.height, tuple(frame.columns), model_name

@@ -1,6 +1,7 @@
-"""Importers of the catalogue: accounts, reps, units, opportunities and sales.
+"""Importers of the catalogue: reps, units, opportunities and sales.
 
-See :mod:`territory.services.importing` for the semantics every import shares.
+See :mod:`territory.services.importing` for the semantics every import shares;
+accounts are imported by :mod:`territory.services.account_import`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from territory.errors import Issue
 from territory.io.report import ImportReport
@@ -27,12 +28,7 @@ from territory.services.import_support import (
     fill_defaults,
     known_ids,
     model_of,
-    store_frame,
     write_rows,
-)
-from territory.services.placement import (
-    load_placement_sources,
-    place_accounts,
 )
 from territory.storage.bulk import insert_columns, upsert_columns
 from territory.storage.tables import (
@@ -48,99 +44,11 @@ from territory.storage.tables import (
 )
 
 __all__ = [
-    "import_accounts",
     "import_opportunities",
     "import_reps",
     "import_sales",
     "import_units",
 ]
-
-# ----------------------------------------------------------------- accounts
-
-
-def import_accounts(ctx: ImportContext) -> ImportReport:
-    good, skipped = accept_rows(ctx)
-    v = ctx.validated
-    good = fill_defaults(good, v.schema)
-    present = v.present
-    exists = exists_mask(ctx.conn, account, good, ["id"])
-    # Placement uses the values the account will have after the import:
-    # the file's, or the stored ones for columns the file leaves out.
-    place_cols = ("latitude", "longitude", "billing_postal_code", "billing_country")
-    effective = good.select([c for c in ("id", *place_cols) if c in good.columns])
-    missing = [c for c in place_cols if c not in good.columns]
-    if missing:
-        if bool(exists.any()):
-            stored = store_frame(
-                ctx.conn,
-                select(account.c.id, *[account.c[c] for c in missing]),
-                {"id": pl.String}
-                | {
-                    c: (pl.Float64 if c in ("latitude", "longitude") else pl.String)
-                    for c in missing
-                },
-            )
-            effective = effective.join(
-                stored, on="id", how="left", maintain_order="left"
-            )
-        else:
-            effective = effective.with_columns(
-                pl.lit(
-                    None,
-                    dtype=pl.Float64 if c in ("latitude", "longitude") else pl.String,
-                ).alias(c)
-                for c in missing
-            )
-    need_zips = bool(effective.get_column("billing_postal_code").is_not_null().any())
-    sources = load_placement_sources(
-        ctx.conn, need_zips=need_zips, read_zip_directory=ctx.read_zip_directory
-    )
-    placed = place_accounts(
-        effective.get_column("latitude"),
-        effective.get_column("longitude"),
-        effective.get_column("billing_postal_code"),
-        effective.get_column("billing_country"),
-        sources,
-    )
-    columns: dict[str, Any] = {name: good.get_column(name) for name in present}
-    for name in placed.columns:
-        columns[name] = placed.get_column(name)
-    if v.extras:
-        columns["custom_fields"] = good.select(
-            pl.struct(list(v.extras)).struct.json_encode()
-        ).to_series()
-    columns["created_at"] = ctx.now
-    columns["updated_at"] = ctx.now
-    update = [c for c in columns if c not in ("id", "created_at")]
-    n_new, n_old = write_rows(
-        ctx.conn, account, columns, exists, update=update, on_progress=ctx.on_progress
-    )
-    counts = placed.get_column("placed_by").value_counts()
-    placement = dict(counts.iter_rows())
-    unplaced = good.get_column("id").filter(
-        placed.get_column("placed_by") == "unplaced"
-    )
-    notes = []
-    if sources.zip_source != "none":
-        notes.append(f"ZIP codes looked up in the {sources.zip_source}")
-    if not sources.county_ids:
-        notes.append(
-            "no county polygons in the store: accounts with coordinates get the "
-            "county of their ZIP code (load counties with `territory data load-us`)"
-        )
-    return ImportReport(
-        entity="accounts",
-        file=ctx.file,
-        rows_read=v.n_rows,
-        rows_inserted=n_new,
-        rows_updated=n_old,
-        rows_skipped=v.n_bad,
-        skipped=skipped,
-        placement=placement,
-        unplaced=tuple(unplaced.sort().to_list()),
-        notes=tuple(notes),
-    )
-
 
 # --------------------------------------------------------------------- reps
 
@@ -269,7 +177,7 @@ def import_opportunities(ctx: ImportContext) -> ImportReport:
         ctx.model is not None
         or bool(frame.get_column("territory_id").is_not_null().any())
     ):
-        model_id, model_name = model_of(ctx)
+        model_id, model_name = model_of(ctx, action="route opportunities")
         v = check_references(
             v,
             "territory_id",

@@ -12,7 +12,7 @@ import polars as pl
 from sqlalchemy import and_, bindparam, select
 
 from territory.domain import check_hierarchy
-from territory.errors import InputError
+from territory.errors import NotFound
 from territory.io.report import ImportReport
 from territory.io.validation import (
     check_references,
@@ -29,7 +29,7 @@ from territory.services.import_support import (
     store_frame,
     write_rows,
 )
-from territory.services.models import resolve_model
+from territory.services.models import resolve_writable_model
 from territory.storage.bulk import insert_columns
 from territory.storage.tables import (
     account,
@@ -65,9 +65,10 @@ def import_territories(ctx: ImportContext) -> ImportReport:
     resolved: dict[str, str] = {}
     for name in names:
         try:
-            resolved[name] = str(resolve_model(conn, name).id)
-        except InputError:
-            continue
+            model = resolve_writable_model(conn, name, action="take territories")
+        except NotFound:
+            continue  # reported on its rows below
+        resolved[name] = str(model.id)
     v = check_references(
         v,
         "model",
@@ -78,7 +79,7 @@ def import_territories(ctx: ImportContext) -> ImportReport:
     default_id: str | None = None
     default_name: str | None = None
     if bool(model_col.is_null().any()) and frame.height:
-        default_id, default_name = model_of(ctx)
+        default_id, default_name = model_of(ctx, action="take territories")
     model_ids = model_col.replace_strict(resolved, default=None, return_dtype=pl.String)
     if default_id is not None:
         model_ids = model_ids.fill_null(default_id)
@@ -186,7 +187,7 @@ def import_territories(ctx: ImportContext) -> ImportReport:
 
 def import_assignments(ctx: ImportContext) -> ImportReport:
     conn = ctx.conn
-    model_id, model_name = model_of(ctx)
+    model_id, model_name = model_of(ctx, action="take account assignments")
     v = ctx.validated
     v = check_references(
         v,
@@ -335,7 +336,7 @@ def import_assignments(ctx: ImportContext) -> ImportReport:
 
 def import_memberships(ctx: ImportContext) -> ImportReport:
     conn = ctx.conn
-    model_id, model_name = model_of(ctx)
+    model_id, model_name = model_of(ctx, action="take rep memberships")
     v = ctx.validated
     v = check_references(
         v,
@@ -444,7 +445,7 @@ def import_memberships(ctx: ImportContext) -> ImportReport:
 
 def import_quotas(ctx: ImportContext) -> ImportReport:
     conn = ctx.conn
-    model_id, model_name = model_of(ctx)
+    model_id, model_name = model_of(ctx, action="take quotas")
     v = ctx.validated
     v = check_references(
         v,

@@ -18,8 +18,9 @@ from sqlalchemy import Connection, Table, select
 from territory.errors import Issue, ValidationFailed
 from territory.io.schema import EntitySchema
 from territory.io.validation import Validated
-from territory.services.models import resolve_model
+from territory.services.models import resolve_writable_model
 from territory.services.placement import ZipDirectoryReader
+from territory.services.reading import read_frame
 from territory.storage.bulk import insert_columns, upsert_columns
 from territory.storage.tables import audit_log
 
@@ -129,8 +130,10 @@ def exists_mask(
     stmt = select(*[table.c[rename.get(k, k)] for k in key])
     if where is not None:
         stmt = stmt.where(where)
+    # Natively on SQLite file stores: a million stored ids are no million
+    # Python objects.
     stored = (
-        store_frame(conn, stmt, {k: frame.schema[k] for k in key})
+        read_frame(conn, stmt, {k: frame.schema[k] for k in key}, large=True)
         .unique()
         .with_columns(pl.lit(True).alias("_exists"))
     )
@@ -181,9 +184,20 @@ def write_rows(
     return n_new, n_old
 
 
-def model_of(ctx: ImportContext) -> tuple[str, str]:
-    """Return (id, name) of ``--model`` or the active model."""
-    model = resolve_model(ctx.conn, ctx.model)
+def model_of(ctx: ImportContext, *, action: str) -> tuple[str, str]:
+    """Return (id, name) of ``--model`` or the active model, which it may change.
+
+    ``action`` says what the import would do to the model, for the message
+    refusing an archived one.
+
+    Raises
+    ------
+    NotFound
+        When no model has that name, or none is named and none is active.
+    Conflict
+        When the model is archived (``model_archived``).
+    """
+    model = resolve_writable_model(ctx.conn, ctx.model, action=action)
     return str(model.id), model.name
 
 

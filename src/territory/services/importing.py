@@ -40,12 +40,13 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from territory.errors import InputError
+from territory.io.columns import resolve_header
 from territory.io.report import ImportReport
-from territory.io.schema import ENTITIES, schema_of
+from territory.io.schema import ENTITIES, Extras, schema_of
 from territory.io.tabular import read_table
 from territory.io.validation import validate
+from territory.services.account_import import import_accounts, stored_custom_fields
 from territory.services.import_catalogue import (
-    import_accounts,
     import_opportunities,
     import_reps,
     import_sales,
@@ -136,8 +137,13 @@ def import_file(
     """
     schema = schema_of(check_entity(entity))
     raw = read_table(path, encoding=encoding)
-    validated = validate(raw, schema)
     with engine.begin() as conn:
+        stored_custom: list[str] = []
+        if schema.extras is Extras.CUSTOM_FIELDS:
+            header = resolve_header(raw.columns, schema, file=raw.file)
+            if header.extras or header.fatal:
+                stored_custom = stored_custom_fields(conn)
+        validated = validate(raw, schema, stored_custom=stored_custom)
         ctx = ImportContext(
             conn=conn,
             validated=validated,

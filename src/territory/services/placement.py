@@ -33,7 +33,10 @@ from territory.domain import Placement
 from territory.storage.tables import geo_unit
 
 __all__ = [
+    "MAX_POSTAL_DISTANCE_KM",
+    "PLACEMENT_COLUMNS",
     "PlacementSources",
+    "far_from_postal_place",
     "load_placement_sources",
     "place_accounts",
 ]
@@ -50,9 +53,10 @@ _US_NAMES = ["us", "usa", "u.s.", "u.s.a.", "united states", "united states of a
 class PlacementSources:
     """What placement looks accounts up in.
 
-    ``zips`` has columns ``zip``, ``lat``, ``lon``, ``county_fips`` (one row
-    per ZIP); ``county_ids`` and ``county_wkb`` hold the county polygons
-    (lon/lat WKB), empty when the store has none. ``zip_source`` says where
+    ``zips`` has columns ``zip``, ``lat``, ``lon``, ``county_fips`` and
+    ``state`` (postal code, null when unknown; one row per ZIP);
+    ``county_ids`` and ``county_wkb`` hold the county polygons (lon/lat WKB),
+    empty when the store has none. ``zip_source`` says where
     the ZIP directory came from.
     """
 
@@ -67,6 +71,7 @@ _ZIP_SCHEMA = {
     "lat": pl.Float64,
     "lon": pl.Float64,
     "county_fips": pl.String,
+    "state": pl.String,
 }
 
 
@@ -94,12 +99,19 @@ def load_placement_sources(
             geo_unit.c.centroid_lat,
             geo_unit.c.centroid_lon,
             geo_unit.c.parent_id,
+            geo_unit.c.state,
         ).where(geo_unit.c.kind == "zip")
     ).all()
     if rows:
-        ids, lats, lons, parents = zip(*rows, strict=True)
+        ids, lats, lons, parents, states = zip(*rows, strict=True)
         zips = pl.DataFrame(
-            {"zip": ids, "lat": lats, "lon": lons, "county_fips": parents},
+            {
+                "zip": ids,
+                "lat": lats,
+                "lon": lons,
+                "county_fips": parents,
+                "state": states,
+            },
             schema=_ZIP_SCHEMA,
         )
         source = "store ZIP units"
@@ -111,6 +123,11 @@ def load_placement_sources(
             pl.col("lat").cast(pl.Float64),
             pl.col("lon").cast(pl.Float64),
             pl.col("county_fips").cast(pl.String),
+            (
+                pl.col("state").cast(pl.String)
+                if "state" in raw.columns
+                else pl.lit(None, dtype=pl.String).alias("state")
+            ),
         ).unique("zip", keep="first", maintain_order=True)
         source = "packaged ZIP directory"
     else:
@@ -186,12 +203,16 @@ def place_accounts(
     postal_code: pl.Series,
     country: pl.Series | None,
     sources: PlacementSources,
+    *,
+    zip_claimed: pl.Series | None = None,
 ) -> pl.DataFrame:
     """Return ``county_id``, ``zip_id`` and ``placed_by`` for each account.
 
-    The ZIP codes are looked up with one join against the ZIP directory;
-    only accounts whose county a polygon decides reach the point-in-polygon
-    search.
+    Also ``zip_lat`` and ``zip_lon``, the centroid of the account's ZIP code
+    (null when the directory has none), for the checks of
+    :func:`far_from_postal_place`. The ZIP codes are looked up with one join
+    against the ZIP directory; only accounts whose county a polygon decides
+    reach the point-in-polygon search.
 
     Parameters
     ----------
@@ -203,6 +224,11 @@ def place_accounts(
     country
         Billing countries; a postal code is read as a US ZIP only when the
         country is blank or the United States.
+    zip_claimed
+        Accounts an earlier placement put at their ZIP centroid (an export's
+        ``placed_by = zip``): when their coordinates are that centroid (to
+        :data:`SAME_POINT_DEG`), they were filled in from the ZIP, not
+        measured, and the account stays placed by its ZIP.
     """
     n = len(latitude)
     zip5 = pl.col("postal").str.extract(r"^(\d{5})(?:-\d{4})?$")
@@ -240,6 +266,16 @@ def place_accounts(
             ),
         )
     )
+    if zip_claimed is not None:
+        at_centroid = (
+            pl.lit(zip_claimed.fill_null(False))
+            & pl.col("zip_centroid")
+            & ((pl.col("lat") - pl.col("zip_lat")).abs() <= SAME_POINT_DEG)
+            & ((pl.col("lon") - pl.col("zip_lon")).abs() <= SAME_POINT_DEG)
+        ).fill_null(False)
+        frame = frame.with_columns(
+            (pl.col("has_coords") & ~at_centroid).alias("has_coords")
+        )
     county = frame.get_column("county_fips")
     if sources.county_ids:
         # Coordinates first; accounts placed at a ZIP centroid whose county the
@@ -278,4 +314,142 @@ def place_accounts(
         .alias("county_id"),
         pl.col("zip").cast(pl.String).alias("zip_id"),
         pl.col("placed_by").cast(pl.String),
+        pl.col("zip_lat"),
+        pl.col("zip_lon"),
     )
+
+
+#: Placement columns of :func:`place_accounts` that the account table stores.
+PLACEMENT_COLUMNS = ("county_id", "zip_id", "placed_by")
+
+#: Farthest an account's coordinates may lie from its ZIP code's centroid, or
+#: outside the extent of its billing state, before the import refuses them.
+#: A ZIP code is a few km across in cities and rarely over 100 km in the West;
+#: swapped or mistyped coordinates land hundreds or thousands of km away.
+MAX_POSTAL_DISTANCE_KM = 250.0
+
+#: Coordinates this close (degrees, about 0.1 m) to a ZIP centroid are that
+#: centroid.
+SAME_POINT_DEG = 1e-6
+
+_EARTH_RADIUS_KM = 6371.0088
+
+
+def _haversine_km(
+    lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr
+) -> pl.Expr:
+    """Great-circle distance in km between two columns of points (degrees)."""
+    p1, p2 = lat1.radians(), lat2.radians()
+    dlat = p2 - p1
+    dlon = (lon2 - lon1).radians()
+    a = (dlat / 2).sin().pow(2) + p1.cos() * p2.cos() * (dlon / 2).sin().pow(2)
+    return 2 * _EARTH_RADIUS_KM * a.sqrt().clip(upper_bound=1.0).arcsin()
+
+
+def _state_extents(sources: PlacementSources) -> pl.DataFrame:
+    """Return each state's box around its ZIP centroids (``state``, ``s_*``)."""
+    return (
+        sources.zips.filter(
+            pl.col("state").is_not_null()
+            & pl.col("lat").is_not_null()
+            & pl.col("lon").is_not_null()
+        )
+        .group_by("state")
+        .agg(
+            pl.col("lat").min().alias("s_lat0"),
+            pl.col("lat").max().alias("s_lat1"),
+            pl.col("lon").min().alias("s_lon0"),
+            pl.col("lon").max().alias("s_lon1"),
+        )
+        .with_columns(pl.col("state").str.to_uppercase())
+    )
+
+
+def far_from_postal_place(
+    latitude: pl.Series,
+    longitude: pl.Series,
+    placed: pl.DataFrame,
+    state: pl.Series | None,
+    country: pl.Series | None,
+    sources: PlacementSources,
+    *,
+    max_km: float = MAX_POSTAL_DISTANCE_KM,
+) -> pl.DataFrame:
+    """Measure how far each account's coordinates lie from its postal place.
+
+    The postal place is the centroid of the account's ZIP code when the
+    directory knows it (``placed`` from :func:`place_accounts`), else the box
+    around the ZIP centroids of its billing state (a US postal code such as
+    ``GA``, for a US or blank country). Returns, per account, ``against``
+    (``zip``, ``state`` or null when there is nothing to compare),
+    ``ref_lat``/``ref_lon`` (the centroid, or the point of the state's box
+    nearest the account), ``distance_km``, ``swapped_km`` (the same distance
+    with latitude and longitude exchanged) and ``far`` (``distance_km`` over
+    ``max_km``; false where nothing is compared).
+    """
+    n = len(latitude)
+    null_text = pl.repeat(None, n, dtype=pl.String, eager=True)
+    frame = pl.DataFrame(
+        {
+            "lat": latitude.cast(pl.Float64),
+            "lon": longitude.cast(pl.Float64),
+            "zip_lat": placed.get_column("zip_lat"),
+            "zip_lon": placed.get_column("zip_lon"),
+            "state": (state.cast(pl.String) if state is not None else null_text)
+            .str.strip_chars()
+            .str.to_uppercase(),
+            "country": (
+                country.cast(pl.String) if country is not None else null_text
+            ).str.to_lowercase(),
+        }
+    )
+    lat, lon = pl.col("lat"), pl.col("lon")
+    valid = (
+        lat.is_not_null()
+        & lon.is_not_null()
+        & lat.is_between(-90, 90)
+        & lon.is_between(-180, 180)
+    )
+    by_zip = valid & pl.col("zip_lat").is_not_null() & pl.col("zip_lon").is_not_null()
+    us = pl.col("country").is_null() | pl.col("country").is_in(_US_NAMES)
+    frame = frame.join(
+        _state_extents(sources), on="state", how="left", maintain_order="left"
+    )
+    by_state = valid & ~by_zip & us & pl.col("s_lat0").is_not_null()
+
+    def nearest(a: pl.Expr, b: pl.Expr, prefix: str) -> tuple[pl.Expr, pl.Expr]:
+        """The point of the state's box nearest (a, b), else the ZIP centroid."""
+        return (
+            pl.when(by_zip)
+            .then(pl.col("zip_lat"))
+            .otherwise(a.clip(pl.col("s_lat0"), pl.col("s_lat1")))
+            .alias(f"{prefix}lat"),
+            pl.when(by_zip)
+            .then(pl.col("zip_lon"))
+            .otherwise(b.clip(pl.col("s_lon0"), pl.col("s_lon1")))
+            .alias(f"{prefix}lon"),
+        )
+
+    frame = frame.with_columns(
+        *nearest(lat, lon, "ref_"),
+        *nearest(lon, lat, "swap_"),
+        pl.when(by_zip)
+        .then(pl.lit("zip"))
+        .when(by_state)
+        .then(pl.lit("state"))
+        .alias("against"),
+    )
+    checked = pl.col("against").is_not_null()
+    return frame.select(
+        "against",
+        pl.when(checked).then(pl.col("ref_lat")).alias("ref_lat"),
+        pl.when(checked).then(pl.col("ref_lon")).alias("ref_lon"),
+        "state",
+        pl.when(checked)
+        .then(_haversine_km(lat, lon, pl.col("ref_lat"), pl.col("ref_lon")))
+        .alias("distance_km"),
+        # Swapped, the longitude must still be a latitude.
+        pl.when(checked & lon.is_between(-90, 90))
+        .then(_haversine_km(lon, lat, pl.col("swap_lat"), pl.col("swap_lon")))
+        .alias("swapped_km"),
+    ).with_columns((pl.col("distance_km") > max_km).fill_null(False).alias("far"))
