@@ -107,3 +107,94 @@ def test_unknown_entity_and_extension(sqlite_url: str, tmp_path: Path) -> None:
     result = _run(sqlite_url, "export", "reps", str(tmp_path / "r.xlsx"))
     assert result.exit_code == 2
     assert "Cannot tell the format of 'r.xlsx'" in result.stderr
+
+
+def test_sample_accounts_export_and_import_back_the_same(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """Sample accounts sit at their ZIP centroid: they come back placed by ZIP."""
+    assert _run(sqlite_url, "data", "load-us", "--states", "DC").exit_code == 0
+    made = _run(
+        sqlite_url,
+        "data",
+        "sample-accounts",
+        "--n",
+        "12",
+        "--seed",
+        "3",
+        "--states",
+        "DC",
+    )
+    assert made.exit_code == 0, made.output
+    first = tmp_path / "first.csv"
+    assert _run(sqlite_url, "export", "accounts", str(first)).exit_code == 0
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    result = _run(other, "import", "accounts", str(first))
+    assert result.exit_code == 0, result.output
+    assert "placed by: zip 12" in result.stdout
+    second = tmp_path / "second.csv"
+    assert _run(other, "export", "accounts", str(second)).exit_code == 0
+    assert second.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")
+
+
+def test_geojson_point_with_its_coordinates_imports_without_a_crash(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    feature = (
+        '{"type": "Feature", "properties": {"id": "C7", "name": "QGIS", '
+        '"latitude": %s, "longitude": -84.39}, "geometry": {"type": "Point", '
+        '"coordinates": [-84.39, 33.75]}}'
+    )
+    src = tmp_path / "c7.geojson"
+    src.write_text(
+        '{"type": "FeatureCollection", "features": [%s]}' % (feature % 33.75)
+    )
+    result = _run(sqlite_url, "import", "accounts", str(src))
+    assert result.exit_code == 0, result.output
+    assert "placed by: coordinates 1" in result.stdout
+    src.write_text('{"type": "FeatureCollection", "features": [%s]}' % (feature % 30.1))
+    result = _run(sqlite_url, "import", "accounts", str(src))
+    assert result.exit_code == 2
+    assert (
+        "c7.geojson, row 2, field 'latitude': the Point geometry (latitude 33.75, "
+        "longitude -84.39) and the columns latitude 30.1, longitude -84.39 are "
+        "different places" in result.stderr
+    )
+    assert "Traceback" not in result.output and "Panic" not in result.output
+
+
+def test_export_accounts_in_the_salesforce_format(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    src = tmp_path / "Account.csv"
+    src.write_text(
+        "Id,Name,BillingPostalCode,AnnualRevenue,Tier__c\n001A,Acme,02134,10,Gold\n"
+    )
+    result = _run(sqlite_url, "import", "accounts", str(src))
+    assert result.exit_code == 0, result.output
+    assert "custom fields: Tier__c" in result.stdout
+    out = tmp_path / "out.csv"
+    result = _run(sqlite_url, "export", "accounts", str(out), "--format", "salesforce")
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8").splitlines() == [
+        "Id,Name,BillingStreet,BillingCity,BillingState,BillingPostalCode,"
+        "BillingCountry,Industry,AnnualRevenue,NumberOfEmployees,BillingLatitude,"
+        "BillingLongitude,IsExcludedFromRealign,Tier__c",
+        "001A,Acme,,,,02134,,,10.0,,,,false,Gold",
+    ]
+    result = _run(sqlite_url, "export", "reps", str(out), "--format", "salesforce")
+    assert result.exit_code == 2
+    assert "Only accounts export in the Salesforce format, not reps" in result.stderr
+
+
+def test_header_typo_exits_2_with_the_field_meant(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    src = tmp_path / "typo.csv"
+    src.write_text("id,name,billing_postl_code\nT1,Typo,30303\n")
+    result = _run(sqlite_url, "import", "accounts", str(src))
+    assert result.exit_code == 2
+    assert (
+        "typo.csv, row 1, field 'billing_postl_code': unknown column "
+        "'billing_postl_code' — did you mean billing_postal_code?" in result.stderr
+    )

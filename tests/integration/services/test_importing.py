@@ -15,6 +15,7 @@ centroid but county 01003; ZIP 02136 has a centroid (1.5, 0.5) but no county.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -531,6 +532,27 @@ def _load_everything(engine: Engine, tmp_path: Path) -> None:
             else _csv(tmp_path, f"{entity}_in.csv", text)
         )
         run(entity, path)
+    # Accounts placed at their ZIP centroid with its coordinates filled in, as
+    # `territory data sample-accounts` stores them: they must come back placed
+    # by their ZIP, not by "their" coordinates.
+    with engine.begin() as conn:
+        insert_columns(
+            conn,
+            account,
+            {
+                "id": ["Z1", "Z2"],
+                "name": ["At the centroid", "Beside it"],
+                "billing_postal_code": ["02134", "02134"],
+                "latitude": [0.5, 0.5],
+                "longitude": [0.5, 0.75],
+                "zip_id": ["02134", "02134"],
+                "county_id": ["01001", "01001"],
+                "placed_by": ["zip", "coordinates"],
+                "custom_fields": [{"tier": "bronze"}, {"tier": None}],
+                "created_at": datetime(2027, 1, 1, tzinfo=UTC),
+                "updated_at": datetime(2027, 1, 1, tzinfo=UTC),
+            },
+        )
 
 
 @pytest.mark.parametrize("ext", ["csv", "parquet", "geojson"])
@@ -567,7 +589,15 @@ def test_export_then_import_gives_identical_data(
         now_rows = sorted(conn.execute(select(*cols)).all())
     assert now_rows == sorted(tuple(r[: len(cols)]) for r in snapshot["account"])
     with engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(account)).scalar() == 7
+        assert conn.execute(select(func.count()).select_from(account)).scalar() == 9
+        placed = dict(
+            conn.execute(
+                select(account.c.id, account.c.placed_by).where(
+                    account.c.id.in_(["Z1", "Z2"])
+                )
+            ).all()
+        )
+    assert placed == {"Z1": "zip", "Z2": "coordinates"}
 
 
 def test_units_export_columns_and_zip_leading_zeros(
