@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import typer
+from polars.exceptions import PanicException
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -107,7 +108,8 @@ def run_command(fn: Callable[[], T]) -> T:
         raise typer.Exit(exc.exit_code) from exc
     except typer.Exit:
         raise
-    except Exception as exc:  # top of a command: log, answer as InternalError
+    # A panic in a native library (polars) derives from BaseException only.
+    except (Exception, PanicException) as exc:  # top of a command: log, answer
         _log.exception("unexpected error")
         err_console.print(
             f"error: internal error ({type(exc).__name__}: {exc}); "

@@ -343,7 +343,32 @@ def _read_parquet(path: Path) -> pl.DataFrame:
             continue
         if dtype == pl.Binary and col == "geometry":
             continue
-        if dtype.is_float():
+        if dtype.is_nested():
+            # Lists and structs become JSON text, as GeoJSON properties do.
+            casts.append(
+                pl.Series(
+                    col,
+                    [
+                        None if v is None else json.dumps(v, default=str)
+                        for v in frame.get_column(col).to_list()
+                    ],
+                    dtype=pl.String,
+                )
+            )
+        elif dtype == pl.Binary:
+            try:
+                casts.append(pl.col(col).cast(pl.String))
+                frame.select(casts[-1])
+            except pl.exceptions.PolarsError as exc:
+                raise InputError(
+                    f"{path.name}: column '{col}' holds binary data that is not "
+                    "UTF-8 text; territory reads text, numbers, booleans and "
+                    "dates (and WKB in a 'geometry' column). Remove the column "
+                    "or store it as text.",
+                    code="bad_parquet",
+                    details={"file": path.name, "column": col},
+                ) from exc
+        elif dtype.is_float():
             # Shortest text that reads back to the same double.
             casts.append(pl.col(col).cast(pl.String))
         elif dtype == pl.Boolean:

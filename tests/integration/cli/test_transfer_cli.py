@@ -198,3 +198,25 @@ def test_header_typo_exits_2_with_the_field_meant(
         "typo.csv, row 1, field 'billing_postl_code': unknown column "
         "'billing_postl_code' — did you mean billing_postal_code?" in result.stderr
     )
+
+
+def test_a_native_library_panic_is_reported_not_raised(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """polars panics derive from BaseException; the command still answers."""
+    import typer
+    from polars.exceptions import PanicException
+
+    from territory.cli._common import run_command
+
+    def panic() -> None:
+        raise PanicException("not yet implemented: Writing BinaryView to JSON")
+
+    with pytest.raises(typer.Exit) as exc:
+        run_command(panic)
+    assert exc.value.exit_code == 1
+    assert (
+        "error: internal error (PanicException: not yet implemented: Writing "
+        "BinaryView to JSON); please report it"
+        in " ".join(capsys.readouterr().err.split())
+    )

@@ -189,3 +189,25 @@ def test_read_csv_strips_blanks_and_reads_blank_cells_as_missing(
     assert raw.frame.get_column("name").to_list() == [None, None]
     assert raw.frame.get_column("billing_postal_code").to_list() == ["02134", None]
     assert raw.frame.get_column("billing_city").to_list() == [None, "x"]
+
+
+def test_parquet_lists_and_structs_are_read_as_json_text(tmp_path: Path) -> None:
+    f = tmp_path / "a.parquet"
+    pl.DataFrame(
+        {
+            "id": ["A1", "A2"],
+            "tags": [["gold", "key"], None],
+            "owner": [{"name": "Ann", "share": 60}, None],
+        }
+    ).write_parquet(f)
+    frame = read_table(f).frame
+    assert frame.get_column("tags").to_list() == ['["gold", "key"]', None]
+    assert frame.get_column("owner").to_list() == ['{"name": "Ann", "share": 60}', None]
+
+
+def test_parquet_binary_column_that_is_not_text_is_refused(tmp_path: Path) -> None:
+    f = tmp_path / "a.parquet"
+    pl.DataFrame({"id": ["A1"], "blob": [b"\xff\xfe"]}).write_parquet(f)
+    with pytest.raises(InputError, match="column 'blob' holds binary data") as e:
+        read_table(f)
+    assert e.value.code == "bad_parquet"
