@@ -289,6 +289,19 @@ def resolve_header(
                 extras.append(column)
             continue
         # A custom field.
+        if '"' in column or "\\" in column:
+            names[column] = column
+            fatal.append(
+                Issue(
+                    problem=f"custom field name '{column}' holds a double quote or "
+                    "a backslash",
+                    hint="rename the column without them",
+                    file=file,
+                    row=1,
+                    field=column,
+                )
+            )
+            continue
         name = stored.get(low, column)
         if not claim(column, name, "custom field"):
             names[column] = column

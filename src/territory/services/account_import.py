@@ -227,8 +227,15 @@ def import_accounts(ctx: ImportContext) -> ImportReport:
     columns["created_at"] = ctx.now
     columns["updated_at"] = ctx.now
     update = [c for c in columns if c not in ("id", "created_at")]
+    # A stored account keeps the custom fields the file does not name.
     n_new, n_old = write_rows(
-        ctx.conn, account, columns, exists, update=update, on_progress=ctx.on_progress
+        ctx.conn,
+        account,
+        columns,
+        exists,
+        update=update,
+        on_progress=ctx.on_progress,
+        merge_keys={"custom_fields": v.extras} if v.extras else None,
     )
     placement = dict(placed.get_column("placed_by").value_counts().iter_rows())
     unplaced = good.get_column("id").filter(

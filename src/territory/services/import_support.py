@@ -159,8 +159,12 @@ def write_rows(
     update: Sequence[str],
     on_progress: Progress | None = None,
     key: Sequence[str] | None = None,
+    merge_keys: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[int, int]:
-    """Insert the new rows and upsert the existing ones; return (new, updated)."""
+    """Insert the new rows and upsert the existing ones; return (new, updated).
+
+    ``merge_keys`` as for :func:`territory.storage.bulk.upsert_columns`.
+    """
     n_new = int((~exists).sum())
     n_old = int(exists.sum())
 
@@ -179,6 +183,7 @@ def write_rows(
             part(exists),
             key=key,
             update=list(update),
+            merge_keys=merge_keys,
             on_progress=on_progress,
         )
     return n_new, n_old

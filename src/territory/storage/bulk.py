@@ -877,6 +877,34 @@ def insert_columns(
     return staged.n_rows
 
 
+def _merge_sql(conn: Connection, table: Table, column: str, keys: Sequence[str]) -> str:
+    """Return SQL setting JSON object ``column`` to the stored one with ``keys``
+    taken from the new row: the stored object's other keys stay.
+
+    The new values are JSON text or null (file columns); a stored value that
+    is not an object counts as ``{}``.
+    """
+    prep = conn.dialect.identifier_preparer
+    col = prep.quote(column)
+    if conn.dialect.name == "postgresql":
+        old = f"_t.{col}::jsonb"
+        return (
+            f"(CASE WHEN jsonb_typeof({old}) = 'object' THEN {old} ELSE "
+            f"'{{}}'::jsonb END || excluded.{col}::jsonb)::json"
+        )
+    bad = [k for k in keys if '"' in k or "\\" in k]
+    if bad:
+        raise InternalError(
+            f"Bulk upsert cannot merge JSON key(s) {', '.join(map(repr, bad))} "
+            f"of '{table.name}.{column}' on SQLite (a quote or backslash).",
+            code="bulk_merge_key",
+        )
+    old = f"CASE WHEN json_type({col}) = 'object' THEN {col} ELSE '{{}}' END"
+    paths = ["'$.\"" + k.replace("'", "''") + "\"'" for k in keys]
+    sets = ", ".join(f"{p}, json_extract(excluded.{col}, {p})" for p in paths)
+    return f"json_set({old}, {sets})" if keys else old
+
+
 def upsert_columns(
     conn: Connection,
     table: Table | str,
@@ -884,6 +912,7 @@ def upsert_columns(
     *,
     key: Sequence[str] | None = None,
     update: Sequence[str] | None = None,
+    merge_keys: Mapping[str, Sequence[str]] | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     on_progress: ProgressCallback | None = None,
 ) -> int:
@@ -893,6 +922,9 @@ def upsert_columns(
     primary key or unique constraint. ``update`` lists the columns overwritten
     on an existing row (default: every given column outside ``key``); columns
     left out of ``update`` (say ``created_at``) keep their stored value.
+    ``merge_keys`` names JSON object columns of ``update`` that are merged
+    instead of overwritten: an existing row takes the listed keys from the
+    new object (whose values are text or null) and keeps its other keys.
     On PostgreSQL the rows are copied into a temporary table first, then merged
     with ``INSERT ... SELECT ... ON CONFLICT DO UPDATE``.
 
@@ -922,8 +954,17 @@ def upsert_columns(
     )
     prep = conn.dialect.identifier_preparer
     conflict_target = ", ".join(prep.quote(k) for k in key_cols)
+    merge = dict(merge_keys or {})
     if upd:
-        sets = ", ".join(f"{prep.quote(c)} = excluded.{prep.quote(c)}" for c in upd)
+        sets = ", ".join(
+            f"{prep.quote(c)} = "
+            + (
+                _merge_sql(conn, tbl, c, merge[c])
+                if c in merge
+                else f"excluded.{prep.quote(c)}"
+            )
+            for c in upd
+        )
         conflict_sql = f" ON CONFLICT ({conflict_target}) DO UPDATE SET {sets}"
     else:
         conflict_sql = f" ON CONFLICT ({conflict_target}) DO NOTHING"
@@ -972,7 +1013,7 @@ def upsert_columns(
         )
         with raw.cursor() as cursor:  # type: ignore[union-attr]
             cursor.execute(
-                f"INSERT INTO {target} ({cols}) "
+                f"INSERT INTO {target} AS _t ({cols}) "
                 f"SELECT {cols} FROM {staging}{conflict_sql}"
             )
             cursor.execute(f"DROP TABLE {staging}")

@@ -230,6 +230,21 @@ def test_custom_field_names_match_the_stored_ones_ignoring_case(
     assert [c for c in header if c.lower() == "tier__c"] == ["tier__c"]
 
 
+def test_reimport_keeps_the_custom_fields_the_file_leaves_out(
+    engine: Engine, tmp_path: Path
+) -> None:
+    first = "id,name,tier,region\nA1,x,gold,East\nA2,y,,West\n"
+    _run(engine, "accounts", _csv(tmp_path, "a.csv", first))
+    again = "id,name,Tier\nA1,x,silver\nA3,z,bronze\n"
+    report = _run(engine, "accounts", _csv(tmp_path, "b.csv", again))
+    assert (report.rows_inserted, report.rows_updated) == (1, 1)
+    assert {k: v[-1] for k, v in _accounts(engine).items()} == {
+        "A1": {"tier": "silver", "region": "East"},
+        "A2": {"tier": None, "region": "West"},
+        "A3": {"tier": "bronze"},
+    }
+
+
 def test_header_typo_is_refused_and_other_columns_are_named(
     engine: Engine, tmp_path: Path
 ) -> None:

@@ -254,6 +254,60 @@ def test_upsert_columns_updates_listed_columns_only(engine: Engine) -> None:
     assert rows[2].created_at.replace(tzinfo=None) == later.replace(tzinfo=None)
 
 
+def test_upsert_columns_merges_json_objects_key_by_key(engine: Engine) -> None:
+    """Listed keys come from the new object, every other stored key stays."""
+    with engine.begin() as conn:
+        insert_columns(
+            conn,
+            account,
+            {
+                "id": ["A1", "A2", "A3"],
+                "name": "x",
+                "custom_fields": [
+                    {"tier": "gold", "flag": True, "n": 1.5, "deep": {"a": [1]}},
+                    None,
+                    {"tier": "bronze", "o'k": "kept"},
+                ],
+                "created_at": NOW,
+                "updated_at": NOW,
+            },
+        )
+        upsert_columns(
+            conn,
+            account,
+            {
+                "id": ["A1", "A2", "A3", "A4"],
+                # serialised JSON text, as an import passes it
+                "custom_fields": pl.Series(
+                    [
+                        '{"tier": "silver", "k.j": null}',
+                        '{"tier": null, "k.j": "v"}',
+                        '{"tier": null, "k.j": null}',
+                        '{"tier": "new", "k.j": null}',
+                    ]
+                ),
+                "name": "y",
+                "created_at": NOW,
+                "updated_at": NOW,
+            },
+            update=["custom_fields"],
+            merge_keys={"custom_fields": ["tier", "k.j"]},
+        )
+        got = dict(conn.execute(select(account.c.id, account.c.custom_fields)).all())
+    assert got == {
+        "A1": {
+            "tier": "silver",
+            "flag": True,
+            "n": 1.5,
+            "deep": {"a": [1]},
+            "k.j": None,
+        },
+        "A2": {"tier": None, "k.j": "v"},
+        "A3": {"tier": None, "o'k": "kept", "k.j": None},
+        "A4": {"tier": "new", "k.j": None},
+    }
+
+
 def test_insert_columns_joins_the_callers_transaction(engine: Engine) -> None:
     with pytest.raises(RuntimeError), engine.begin() as conn:
         insert_columns(

@@ -158,3 +158,11 @@ def test_unknown_column_of_a_strict_entity_suggests_the_field() -> None:
     (issue,) = header.fatal
     assert issue.problem == "unknown column 'capacty'"
     assert issue.hint.startswith("did you mean capacity? reps files have the columns")
+
+
+@pytest.mark.parametrize("column", ['say "hi"', "back\\slash"])
+def test_custom_field_name_with_a_quote_or_backslash_is_refused(column: str) -> None:
+    (issue,) = _accounts(["id", "name", column]).fatal
+    assert issue.problem == (
+        f"custom field name '{column}' holds a double quote or a backslash"
+    )
