@@ -1634,6 +1634,16 @@ def design_territories(
                 .group_by(account_assignment.c.territory_id)
             ).all()
         }
+        # a region holds the accounts of its territories
+        region_rows = [
+            dataclasses.replace(
+                r,
+                n_accounts=sum(
+                    acc_per_terr.get(t, 0) for t in tids if parent_of.get(t) == r.id
+                ),
+            )
+            for r in region_rows
+        ]
 
         summaries = tuple(
             TerritorySummary(

@@ -233,6 +233,20 @@ def _properties(
     return props
 
 
+def _number(value: float) -> str:
+    """Write a number at full precision: integers as integers.
+
+    Examples
+    --------
+    >>> [_number(20834412.0), _number(20834412.5), _number(-0.0123456789012)]
+    ['20834412', '20834412.5', '-0.0123456789012']
+    """
+    x = float(value)
+    if math.isfinite(x) and x.is_integer() and abs(x) < 2**53:
+        return str(int(x))
+    return repr(x)
+
+
 def _write_csvs(report: DesignReport, out: Path) -> tuple[Path, Path]:
     apath = out / "assignments.csv"
     with apath.open("w", newline="", encoding="utf-8") as fh:
@@ -264,12 +278,12 @@ def _write_csvs(report: DesignReport, out: Path) -> tuple[Path, Path]:
                 ]
                 for a in report.activities:
                     row += [
-                        f"{t.values[a]:.6g}",
-                        f"{t.targets[a]:.6g}",
-                        f"{t.deviations[a]:.6f}",
+                        _number(t.values[a]),
+                        _number(t.targets[a]),
+                        _number(t.deviations[a]),
                     ]
                 row += [
-                    f"{t.diameter_km:.3f}",
+                    _number(t.diameter_km),
                     str(t.contiguous).lower(),
                     t.n_moved_units,
                 ]

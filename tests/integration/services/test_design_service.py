@@ -572,3 +572,41 @@ def test_redesign_from_a_model_carries_its_overlays(
     (note,) = [k for k in again.notes if k.startswith("overlay territories")]
     assert "OVERLAY-BIG" in note and "1 rule and 2 account assignments" in note
     assert again.notes[note] == 1
+
+
+def test_summary_csv_keeps_full_precision_and_rolls_accounts_up_to_regions(
+    store: Engine, tmp_path: Path
+) -> None:
+    import csv
+
+    report = design_territories(
+        store,
+        _request(
+            n_territories=None,
+            levels=(2, 4),
+            balance=(("population", 0.20),),
+            max_iterations=500,
+        ),
+        actor="tester",
+    )
+    files = write_design_files(store, report, tmp_path / "out")
+    with files.summary.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    regions = [r for r in rows if r["level"] == "region"]
+    terrs = [r for r in rows if r["level"] == "territory"]
+    # every account of the 27 counties (2 each) is in a region, none lost
+    assert sum(int(r["accounts"]) for r in regions) == 54
+    for r in regions:
+        own = [t for t in terrs if t["parent"] == r["territory"]]
+        assert int(r["accounts"]) == sum(int(t["accounts"]) for t in own) > 0
+        # populations are whole people, written as integers and adding up
+        assert int(r["population"]) == sum(int(t["population"]) for t in own)
+    # CT + RI + MA 2019 population, split over 4 territories: 15,018,171 / 4
+    total = sum(int(t["population"]) for t in terrs)
+    assert total == 3_565_287 + 1_059_361 + MA_POPULATION
+    assert float(terrs[0]["population_target"]) == total / 4
+    # deviations to full precision, not 6 digits
+    t0 = terrs[0]
+    assert float(t0["population_deviation"]) == pytest.approx(
+        int(t0["population"]) / (total / 4) - 1, abs=1e-15
+    )
