@@ -397,6 +397,28 @@ def _haversine_km(
     return np.asarray(2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(1.0, h))))
 
 
+#: A snapped centre is "far" beyond this many km, or beyond its unit's reach.
+FAR_CENTRE_MIN_KM = 25.0
+
+
+def _unit_reach_km(units: Units, pairs: npt.NDArray[np.int64], u: int) -> float:
+    """How far a point may lie from unit ``u``'s centroid and still be in it.
+
+    The largest distance from ``u``'s centroid to a neighbouring unit's
+    centroid (a point farther away than every neighbour's centroid is not
+    inside ``u``), and at least :data:`FAR_CENTRE_MIN_KM`.
+    """
+    nbrs = np.concatenate(
+        [pairs[pairs[:, 0] == u, 1], pairs[pairs[:, 1] == u, 0]]
+    ).astype(np.int64)
+    if nbrs.size == 0:
+        return FAR_CENTRE_MIN_KM
+    d = _haversine_km(
+        float(units.lat[u]), float(units.lon[u]), units.lat[nbrs], units.lon[nbrs]
+    )
+    return max(FAR_CENTRE_MIN_KM, float(d.max()))
+
+
 @dataclass
 class _Current:
     territory_ids: list[str]
@@ -1077,6 +1099,7 @@ def _prepare(
     tnames = {t: (current.names.get(t, t) if current else t) for t in tids}
 
     centre_idx: list[int] | None = None
+    far: list[str] = []
     if centers:
         centre_idx = [-1] * p
         for c in centers:
@@ -1094,6 +1117,29 @@ def _prepare(
                 assert c.lat is not None and c.lon is not None
                 d = _haversine_km(c.lat, c.lon, units.lat, units.lon)
                 centre_idx[k] = int(np.argmin(d))
+                u = centre_idx[k]
+                reach = _unit_reach_km(units, adjacency.pairs, u)
+                if float(d[u]) > reach:
+                    far.append(
+                        f"{c.territory} (row {c.row}, {c.lat:g}, {c.lon:g}) is "
+                        f"{float(d[u]):,.0f} km from the nearest unit, "
+                        f"{units.names[u]} ({units.ids[u]}), farther than that "
+                        f"unit's neighbours ({reach:,.0f} km)"
+                    )
+        if far:
+            warning = (
+                f"{len(far)} centre(s) of {req.centers_file} lie outside the designed "
+                "units and were snapped to the nearest one: " + "; ".join(far) + ". "
+                "Check their coordinates and --states, or give them as "
+                "territory,unit_id."
+            )
+            log.warning("%s", warning)
+            if notify is not None:
+                notify(f"Warning: {warning}")
+            notes[
+                "centres far from every designed unit, snapped to the nearest: "
+                + "; ".join(far)
+            ] = len(far)
         used = [u for u in centre_idx if u >= 0]
         if len(set(used)) != len(used):
             dup = sorted({units.ids[u] for u in used if used.count(u) > 1})

@@ -174,6 +174,33 @@ def test_design_honours_locked_units_and_centres(store: Engine, tmp_path: Path) 
     assert report.contiguous
 
 
+def test_design_warns_about_a_centre_far_from_every_unit(
+    store: Engine, tmp_path: Path
+) -> None:
+    centres = tmp_path / "centres.csv"
+    # Providence lies in Providence county; Dallas is ~2,300 km from CT
+    centres.write_text(
+        "territory,lat,lon\nIsland,41.82,-71.42\nDallas,32.78,-96.80\n"
+    )
+    told: list[str] = []
+    report = design_territories(
+        store, _request(centers_file=centres), actor="tester", notify=told.append
+    )
+    warned = [m for m in told if m.startswith("Warning:")]
+    assert len(warned) == 1
+    assert "Dallas (row 3, 32.78, -96.8) is 2," in warned[0]
+    assert "Island" not in warned[0]
+    (note, count), *_ = (
+        (k, v) for k, v in report.notes.items() if k.startswith("centres far")
+    )
+    assert count == 1 and "Dallas" in note and "Fairfield" in note
+    with store.connect() as conn:
+        run = conn.execute(
+            select(design_run.c.result).where(design_run.c.id == report.run_id)
+        ).scalar_one()
+    assert note in run["notes"]
+
+
 @pytest.mark.slow
 def test_design_limits_disruption_against_the_current_plan(store: Engine) -> None:
     base = design_territories(store, _request("base", seed=1), actor="tester")
