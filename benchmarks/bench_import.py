@@ -12,6 +12,11 @@ Side by side, the same pipeline and a naive ORM insert (``csv.DictReader``,
 one mapped object per row, ``session.add``, one commit) import the first
 100,000 rows; the report gives the ratio of their rates.
 
+After each run the store holds the whole file; then a second file of
+100,000 of those accounts, changed (new names, revenues and segments), is
+imported into it: the upsert path, which finds the stored accounts among a
+million and updates them (``--upsert-rows``, 0 to skip).
+
 Besides wall time each run records the CPU time of this process and, when
 the PostgreSQL server runs on this machine, of the backend serving the
 import (from ``/proc``): on a machine shared with other work the wall time
@@ -20,7 +25,7 @@ follows the load, the CPU time much less.
 Usage::
 
     .venv/bin/python benchmarks/bench_import.py [--rows 1000000] [--repeat 3]
-        [--orm-rows 100000] [--pg URL] [--no-write]
+        [--orm-rows 100000] [--upsert-rows 100000] [--pg URL] [--no-write]
 
 The PostgreSQL runs use a private schema at ``--pg`` (default
 ``TERRITORY_TEST_POSTGRES_URL`` or the local ``test`` database), dropped
@@ -202,6 +207,29 @@ def write_accounts_csv(path: Path, n_rows: int, zips: pl.DataFrame, seed: int) -
     frame.write_csv(path)
 
 
+def write_changed_accounts_csv(big: Path, path: Path, n_rows: int, seed: int) -> int:
+    """Write ``n_rows`` accounts of ``big`` with changed names, revenue, segment.
+
+    Every other column is as in ``big``, so their placement and checks are
+    the same; returns the rows written.
+    """
+    frame = pl.read_csv(big, infer_schema=False)
+    rng = np.random.default_rng(seed + 1)
+    n = min(n_rows, frame.height)
+    picked = frame[np.sort(rng.choice(frame.height, n, replace=False))]
+    picked.with_columns(
+        (pl.col("name") + " (renamed)").alias("name"),
+        pl.Series("annual_revenue", np.round(rng.lognormal(14, 1.5, n), 2)).cast(
+            pl.String
+        ),
+        pl.Series(
+            "segment",
+            np.asarray(["SMB", "Mid-Market", "Enterprise"])[rng.integers(0, 3, n)],
+        ),
+    ).write_csv(path)
+    return n
+
+
 # ---------------------------------------------------------------- ORM naive
 
 
@@ -339,11 +367,16 @@ def bench_store(
     zips: pl.DataFrame,
     repeat: int,
     counties: pl.DataFrame | None,
+    changed: Path | None = None,
 ) -> dict[str, object]:
     times: list[float] = []
     cpu_times: list[float] = []
     server_times: list[float | None] = []
     loads: list[float] = []
+    up_times: list[float] = []
+    up_cpu: list[float] = []
+    up_server: list[float | None] = []
+    n_up = 0
     placement: dict[str, int] = {}
     n_big = 0
     for i in range(repeat):
@@ -362,6 +395,21 @@ def bench_store(
                 f"  {name} run {i + 1}: {seconds:.2f} s wall, {cpu:.2f} s client "
                 f"CPU{on_server} (load {loads[-1]:.1f})\n"
             )
+            if changed is not None:
+                u_s, u_cpu, u_server, u_report = _import(engine, changed)
+                n_up = int(u_report.rows_updated)  # type: ignore[attr-defined]
+                assert n_up == u_report.rows_read  # type: ignore[attr-defined]
+                up_times.append(u_s)
+                up_cpu.append(u_cpu)
+                up_server.append(u_server)
+                on_server = (
+                    "" if u_server is None else f" + {u_server:.2f} s server CPU"
+                )
+                sys.stdout.write(
+                    f"  {name} run {i + 1}, {n_up:,} changed accounts again: "
+                    f"{u_s:.2f} s wall, {u_cpu:.2f} s client CPU{on_server} "
+                    f"(load {os.getloadavg()[0]:.1f})\n"
+                )
             sys.stdout.flush()
     # The same service and the naive ORM insert on the same smaller file, one
     # after the other: their ratio is what the load cannot skew much.
@@ -412,6 +460,17 @@ def bench_store(
         "ratio": orm_s / small_s,
         "placement": placement,
         "polygons": polygons,
+        "upsert": (
+            {
+                "rows": n_up,
+                "runs": up_times,
+                "median_s": statistics.median(up_times),
+                "cpu_s": statistics.median(up_cpu),
+                "server_s": _median_or_none(up_server),
+            }
+            if up_times
+            else None
+        ),
     }
 
 
@@ -538,6 +597,28 @@ def render(
             + ".",
             "",
         ]
+    with_upsert = [r for r in rows if r.get("upsert")]
+    if with_upsert:
+        u0 = with_upsert[0]["upsert"]
+        lines += [
+            f"After each run, {u0['rows']:,} of the {n:,} stored accounts "  # type: ignore[index]
+            "imported again, changed (new names, revenues and segments): the "
+            "upsert path finds them among the stored accounts and updates "
+            "them. Median of the runs:",
+            "",
+            "| store | rows | stored | median s | rows/s | runs (s) | client CPU s "
+            "| server CPU s |",
+            "|---|---:|---:|---:|---:|---|---:|---:|",
+        ]
+        for r in with_upsert:
+            u = r["upsert"]
+            runs = ", ".join(f"{t:.2f}" for t in u["runs"])  # type: ignore[index]
+            lines.append(
+                f"| {r['store']} | {u['rows']:,} | {n:,} | {u['median_s']:.2f} | "  # type: ignore[index]
+                f"{u['rows'] / u['median_s']:,.0f} | {runs} | {u['cpu_s']:.2f} | "  # type: ignore[index,operator]
+                f"{_s(u['server_s'])} |"  # type: ignore[index]
+            )
+        lines.append("")
     lines += [
         "*client CPU s* is the median CPU time of the importing process (all "
         "its threads); *server CPU s* that of the PostgreSQL backend serving "
@@ -569,6 +650,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--orm-rows", type=int, default=100_000)
+    parser.add_argument(
+        "--upsert-rows",
+        type=int,
+        default=100_000,
+        help="changed accounts imported again into the full store (0: skip)",
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--pg", default=PG_DEFAULT)
     parser.add_argument("--seed", type=int, default=20270101)
@@ -589,6 +676,10 @@ def main(argv: list[str] | None = None) -> int:
         small = Path(tmp) / "accounts_small.csv"
         write_accounts_csv(big, args.rows, zips, args.seed)
         pl.read_csv(big, infer_schema=False).head(args.orm_rows).write_csv(small)
+        changed: Path | None = None
+        if args.upsert_rows > 0:
+            changed = Path(tmp) / "accounts_changed.csv"
+            write_changed_accounts_csv(big, changed, args.upsert_rows, args.seed)
         sys.stdout.write(
             f"{args.rows:,} accounts, {big.stat().st_size / 1e6:.0f} MB of CSV\n"
         )
@@ -601,7 +692,9 @@ def main(argv: list[str] | None = None) -> int:
             if name.lower() not in wanted:
                 continue
             rows.append(
-                bench_store(name, store, big, small, zips, args.repeat, counties)
+                bench_store(
+                    name, store, big, small, zips, args.repeat, counties, changed
+                )
             )
     with_pg = any(r["store"] == "PostgreSQL" for r in rows)
     section = render(

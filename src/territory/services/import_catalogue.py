@@ -25,6 +25,7 @@ from territory.services.import_support import (
     ImportContext,
     accept_rows,
     exists_mask,
+    file_values,
     fill_defaults,
     known_ids,
     model_of,
@@ -164,7 +165,7 @@ def import_opportunities(ctx: ImportContext) -> ImportReport:
     v = check_references(
         v,
         "account_id",
-        known_ids(conn, account.c.id),
+        known_ids(conn, account.c.id, among=file_values(v, "account_id")),
         what="account",
         hint="import the account first (territory import accounts FILE)",
     )
@@ -181,7 +182,12 @@ def import_opportunities(ctx: ImportContext) -> ImportReport:
         v = check_references(
             v,
             "territory_id",
-            known_ids(conn, territory.c.id, territory.c.model_id == model_id),
+            known_ids(
+                conn,
+                territory.c.id,
+                territory.c.model_id == model_id,
+                among=file_values(v, "territory_id"),
+            ),
             what=f"territory in model '{model_name}'",
             hint="import the territory first, or pick its model with --model",
         )
@@ -308,7 +314,7 @@ def import_sales(ctx: ImportContext) -> ImportReport:
     v = check_references(
         ctx.validated,
         "account_id",
-        known_ids(conn, account.c.id),
+        known_ids(conn, account.c.id, among=file_values(ctx.validated, "account_id")),
         what="account",
         hint="import the account first (territory import accounts FILE)",
     )

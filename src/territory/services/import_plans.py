@@ -23,6 +23,7 @@ from territory.services.import_support import (
     accept_rows,
     audit_changes,
     exists_mask,
+    file_values,
     fill_defaults,
     known_ids,
     model_of,
@@ -192,14 +193,19 @@ def import_assignments(ctx: ImportContext) -> ImportReport:
     v = check_references(
         v,
         "account_id",
-        known_ids(conn, account.c.id),
+        known_ids(conn, account.c.id, among=file_values(v, "account_id")),
         what="account",
         hint="import the account first (territory import accounts FILE)",
     )
     v = check_references(
         v,
         "territory_id",
-        known_ids(conn, territory.c.id, territory.c.model_id == model_id),
+        known_ids(
+            conn,
+            territory.c.id,
+            territory.c.model_id == model_id,
+            among=file_values(v, "territory_id"),
+        ),
         what=f"territory in model '{model_name}'",
         hint="import the territory first, or pick its model with --model",
     )
@@ -341,14 +347,19 @@ def import_memberships(ctx: ImportContext) -> ImportReport:
     v = check_references(
         v,
         "territory_id",
-        known_ids(conn, territory.c.id, territory.c.model_id == model_id),
+        known_ids(
+            conn,
+            territory.c.id,
+            territory.c.model_id == model_id,
+            among=file_values(v, "territory_id"),
+        ),
         what=f"territory in model '{model_name}'",
         hint="import the territory first, or pick its model with --model",
     )
     v = check_references(
         v,
         "rep_id",
-        known_ids(conn, rep.c.id),
+        known_ids(conn, rep.c.id, among=file_values(v, "rep_id")),
         what="rep",
         hint="import the rep first (territory import reps FILE)",
     )
@@ -450,14 +461,19 @@ def import_quotas(ctx: ImportContext) -> ImportReport:
     v = check_references(
         v,
         "territory_id",
-        known_ids(conn, territory.c.id, territory.c.model_id == model_id),
+        known_ids(
+            conn,
+            territory.c.id,
+            territory.c.model_id == model_id,
+            among=file_values(v, "territory_id"),
+        ),
         what=f"territory in model '{model_name}'",
         hint="import the territory first, or pick its model with --model",
     )
     v = check_references(
         v,
         "rep_id",
-        known_ids(conn, rep.c.id),
+        known_ids(conn, rep.c.id, among=file_values(v, "rep_id")),
         what="rep",
         hint="import the rep first (territory import reps FILE)",
     )

@@ -13,7 +13,17 @@ from datetime import date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Table,
+    Text,
+    bindparam,
+    func,
+    select,
+    tuple_,
+)
 
 from territory.errors import Issue, ValidationFailed
 from territory.io.schema import EntitySchema
@@ -30,10 +40,12 @@ __all__ = [
     "accept_rows",
     "audit_changes",
     "exists_mask",
+    "file_values",
     "fill_defaults",
     "known_ids",
     "model_of",
     "store_frame",
+    "stored_rows",
     "write_rows",
 ]
 
@@ -106,6 +118,66 @@ def store_frame(conn: Connection, stmt: Any, schema: Mapping[str, Any]) -> pl.Da
     )
 
 
+def _among(
+    conn: Connection, columns: Sequence[Any], values: pl.DataFrame
+) -> ColumnElement[bool]:
+    """Return ``columns IN values`` with the values bound as one parameter.
+
+    One JSON text (SQLite, through ``json_each``) or one array per column
+    (PostgreSQL, through ``unnest``), so the store looks each key up in its
+    index instead of returning every row; ``values`` has one text column per
+    column of ``columns``.
+    """
+    names = values.columns
+    if conn.dialect.name == "postgresql":
+        arrays = [
+            bindparam(f"_among_{i}", values.get_column(n).to_list(), ARRAY(Text))
+            for i, n in enumerate(names)
+        ]
+        if len(columns) == 1:
+            return columns[0] == func.any(arrays[0])
+        return tuple_(*columns).in_(select(*[func.unnest(a) for a in arrays]))
+    # [{"k0": "...", "k1": "..."}, ...]: polars writes the JSON, escapes and all.
+    doc = values.select(pl.struct(names).struct.json_encode().str.join(",")).item()
+    each = func.json_each(bindparam("_among", f"[{doc}]")).table_valued("value")
+    picked = [func.json_extract(each.c.value, f'$."{n}"') for n in names]
+    if len(columns) == 1:
+        return columns[0].in_(select(picked[0]))
+    return tuple_(*columns).in_(select(*picked))
+
+
+def stored_rows(
+    conn: Connection,
+    table: Table,
+    frame: pl.DataFrame,
+    key: Sequence[str],
+    columns: Mapping[str, Any] | None = None,
+    *,
+    where: Any = None,
+    rename: Mapping[str, str] | None = None,
+) -> pl.DataFrame:
+    """Return ``key`` and ``columns`` of the stored rows whose key ``frame`` holds.
+
+    Only those rows are read (set-based: the keys go to the store as one
+    parameter), so the cost follows the file, not the table. ``columns``
+    maps table column -> polars dtype; ``rename`` maps frame column -> table
+    column where their names differ. Keys with a blank part match nothing.
+    """
+    rename = dict(rename or {})
+    columns = dict(columns or {})
+    key_cols = [table.c[rename.get(k, k)] for k in key]
+    schema = dict.fromkeys(key, pl.String) | columns
+    keys = frame.select([pl.col(k).cast(pl.String) for k in key]).drop_nulls().unique()
+    if keys.height == 0:
+        return pl.DataFrame(schema=schema)
+    stmt = select(*key_cols, *[table.c[c] for c in columns]).where(
+        _among(conn, key_cols, keys)
+    )
+    if where is not None:
+        stmt = stmt.where(where)
+    return read_frame(conn, stmt, schema)
+
+
 def exists_mask(
     conn: Connection,
     table: Table,
@@ -118,6 +190,7 @@ def exists_mask(
     """Return, for each row of ``frame``, whether ``table`` already holds its key.
 
     ``rename`` maps frame column -> table column where their names differ.
+    Only the file's keys are looked up (:func:`stored_rows`).
     """
     rename = dict(rename or {})
     probe = select(table.c[rename.get(key[0], key[0])]).limit(1)
@@ -127,27 +200,42 @@ def exists_mask(
         return pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True).alias(
             "_exists"
         )
-    stmt = select(*[table.c[rename.get(k, k)] for k in key])
-    if where is not None:
-        stmt = stmt.where(where)
-    # Natively on SQLite file stores: a million stored ids are no million
-    # Python objects.
     stored = (
-        read_frame(conn, stmt, {k: frame.schema[k] for k in key}, large=True)
+        stored_rows(conn, table, frame, key, where=where, rename=rename)
         .unique()
         .with_columns(pl.lit(True).alias("_exists"))
     )
-    joined = frame.select(key).join(
-        stored, on=list(key), how="left", nulls_equal=True, maintain_order="left"
+    joined = frame.select([pl.col(k).cast(pl.String) for k in key]).join(
+        stored, on=list(key), how="left", maintain_order="left"
     )
     return joined.get_column("_exists").fill_null(False)
 
 
-def known_ids(conn: Connection, column: Any, where: Any = None) -> pl.Series:
-    stmt = select(column).distinct()
+def file_values(validated: Validated, field: str) -> pl.Series:
+    """Return the values of ``field`` in the file (empty when it has no such column)."""
+    if field not in validated.frame.columns:
+        return pl.Series(field, [], dtype=pl.String)
+    return validated.frame.get_column(field)
+
+
+def known_ids(
+    conn: Connection, column: Any, where: Any = None, *, among: pl.Series | None = None
+) -> pl.Series:
+    """Return the distinct values of ``column`` (under ``where``) in the store.
+
+    With ``among``, only those of its values the store holds: a file's
+    references are looked up, not the whole table read.
+    """
+    if among is not None:
+        values = among.cast(pl.String).drop_nulls().unique().to_frame("v")
+        if values.height == 0:
+            return pl.Series([], dtype=pl.String)
+        stmt = select(column).where(_among(conn, [column], values)).distinct()
+    else:
+        stmt = select(column).distinct()
     if where is not None:
         stmt = stmt.where(where)
-    return pl.Series([r[0] for r in conn.execute(stmt)], dtype=pl.String)
+    return read_frame(conn, stmt, {"v": pl.String}).get_column("v")
 
 
 def write_rows(

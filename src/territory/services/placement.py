@@ -21,6 +21,7 @@ The ZIP directory comes from the store's ZIP units (``territory data load-us
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ import polars as pl
 from sqlalchemy import Connection, select
 
 from territory.domain import Placement
+from territory.services.reading import read_frame
 from territory.storage.tables import geo_unit
 
 __all__ = [
@@ -93,27 +95,20 @@ def load_placement_sources(
     a small frame); it is called only when the store has no ZIP units and
     ``need_zips`` holds.
     """
-    rows = conn.execute(
+    # Tens of thousands of ZIP units: read through the raw cursor.
+    stored = read_frame(
+        conn,
         select(
             geo_unit.c.id,
             geo_unit.c.centroid_lat,
             geo_unit.c.centroid_lon,
             geo_unit.c.parent_id,
             geo_unit.c.state,
-        ).where(geo_unit.c.kind == "zip")
-    ).all()
-    if rows:
-        ids, lats, lons, parents, states = zip(*rows, strict=True)
-        zips = pl.DataFrame(
-            {
-                "zip": ids,
-                "lat": lats,
-                "lon": lons,
-                "county_fips": parents,
-                "state": states,
-            },
-            schema=_ZIP_SCHEMA,
-        )
+        ).where(geo_unit.c.kind == "zip"),
+        _ZIP_SCHEMA,
+    )
+    if stored.height:
+        zips = stored
         source = "store ZIP units"
     elif need_zips:
         reader = read_zip_directory or _default_zip_directory
@@ -333,6 +328,7 @@ MAX_POSTAL_DISTANCE_KM = 250.0
 SAME_POINT_DEG = 1e-6
 
 _EARTH_RADIUS_KM = 6371.0088
+_KM_PER_DEGREE = math.pi * _EARTH_RADIUS_KM / 180
 
 
 def _haversine_km(
@@ -375,17 +371,24 @@ def far_from_postal_place(
     *,
     max_km: float = MAX_POSTAL_DISTANCE_KM,
 ) -> pl.DataFrame:
-    """Measure how far each account's coordinates lie from its postal place.
+    """Return the accounts whose coordinates lie over ``max_km`` from their postcode.
 
     The postal place is the centroid of the account's ZIP code when the
-    directory knows it (``placed`` from :func:`place_accounts`), else the box
-    around the ZIP centroids of its billing state (a US postal code such as
-    ``GA``, for a US or blank country). Returns, per account, ``against``
-    (``zip``, ``state`` or null when there is nothing to compare),
-    ``ref_lat``/``ref_lon`` (the centroid, or the point of the state's box
-    nearest the account), ``distance_km``, ``swapped_km`` (the same distance
-    with latitude and longitude exchanged) and ``far`` (``distance_km`` over
-    ``max_km``; false where nothing is compared).
+    directory knows it (``zip_lat``/``zip_lon`` of ``placed``, from
+    :func:`place_accounts`), else the box around the ZIP centroids of its
+    billing state (a US postal code such as ``GA``, any case, for a US or
+    blank country). One row per far account: ``row`` (its position in the
+    input), ``against`` (``zip`` or ``state``), ``ref_lat``/``ref_lon`` (the
+    centroid, or the point of the state's box nearest the account),
+    ``state``, ``distance_km`` and ``swapped_km`` (the same distance with
+    latitude and longitude exchanged; null when the longitude is no
+    latitude). Accounts without coordinates in range, or with nothing to
+    compare them with, are never far.
+
+    Only accounts farther than a cheap bound from their ZIP centroid have
+    their great-circle distance computed: within ``max_km / (111.195 km *
+    sqrt 2)`` degrees of latitude and of longitude, a point is within
+    ``max_km`` anywhere on Earth.
     """
     n = len(latitude)
     null_text = pl.repeat(None, n, dtype=pl.String, eager=True)
@@ -395,14 +398,8 @@ def far_from_postal_place(
             "lon": longitude.cast(pl.Float64),
             "zip_lat": placed.get_column("zip_lat"),
             "zip_lon": placed.get_column("zip_lon"),
-            "state": (state.cast(pl.String) if state is not None else null_text)
-            .str.strip_chars()
-            .str.to_uppercase(),
-            "country": (
-                country.cast(pl.String) if country is not None else null_text
-            ).str.to_lowercase(),
         }
-    )
+    ).with_row_index("row")
     lat, lon = pl.col("lat"), pl.col("lon")
     valid = (
         lat.is_not_null()
@@ -410,46 +407,74 @@ def far_from_postal_place(
         & lat.is_between(-90, 90)
         & lon.is_between(-180, 180)
     )
-    by_zip = valid & pl.col("zip_lat").is_not_null() & pl.col("zip_lon").is_not_null()
-    us = pl.col("country").is_null() | pl.col("country").is_in(_US_NAMES)
-    frame = frame.join(
-        _state_extents(sources), on="state", how="left", maintain_order="left"
+    by_zip = pl.col("zip_lat").is_not_null() & pl.col("zip_lon").is_not_null()
+    sure = max_km / (_KM_PER_DEGREE * math.sqrt(2.0)) * 0.999
+    near = ((lat - pl.col("zip_lat")).abs() <= sure) & (
+        (lon - pl.col("zip_lon")).abs() <= sure
     )
-    by_state = valid & ~by_zip & us & pl.col("s_lat0").is_not_null()
-
-    def nearest(a: pl.Expr, b: pl.Expr, prefix: str) -> tuple[pl.Expr, pl.Expr]:
-        """The point of the state's box nearest (a, b), else the ZIP centroid."""
-        return (
-            pl.when(by_zip)
-            .then(pl.col("zip_lat"))
-            .otherwise(a.clip(pl.col("s_lat0"), pl.col("s_lat1")))
-            .alias(f"{prefix}lat"),
-            pl.when(by_zip)
-            .then(pl.col("zip_lon"))
-            .otherwise(b.clip(pl.col("s_lon0"), pl.col("s_lon1")))
-            .alias(f"{prefix}lon"),
+    flags = frame.select(
+        (valid & by_zip & ~near).fill_null(False).alias("zip"),
+        (valid & ~by_zip).fill_null(False).alias("other"),
+    )
+    zip_rows = frame.filter(flags.get_column("zip")).with_columns(
+        pl.lit("zip").alias("against"),
+        pl.col("zip_lat").alias("ref_lat"),
+        pl.col("zip_lon").alias("ref_lon"),
+        pl.col("zip_lat").alias("swap_lat"),
+        pl.col("zip_lon").alias("swap_lon"),
+        pl.lit(None, dtype=pl.String).alias("state"),
+    )
+    parts = [zip_rows]
+    other = flags.get_column("other")
+    if state is not None and bool(other.any()):
+        us = pl.col("country").is_null() | pl.col("country").is_in(_US_NAMES)
+        box = ("s_lat0", "s_lat1", "s_lon0", "s_lon1")
+        states = (
+            frame.filter(other)
+            .with_columns(
+                state.filter(other)
+                .cast(pl.String)
+                .str.strip_chars()
+                .str.to_uppercase()
+                .alias("state"),
+                (country if country is not None else null_text)
+                .filter(other)
+                .cast(pl.String)
+                .str.to_lowercase()
+                .alias("country"),
+            )
+            .filter(us & pl.col("state").is_not_null())
+            .join(_state_extents(sources), on="state", how="inner")
+            .with_columns(
+                pl.lit("state").alias("against"),
+                lat.clip(pl.col(box[0]), pl.col(box[1])).alias("ref_lat"),
+                lon.clip(pl.col(box[2]), pl.col(box[3])).alias("ref_lon"),
+                lon.clip(pl.col(box[0]), pl.col(box[1])).alias("swap_lat"),
+                lat.clip(pl.col(box[2]), pl.col(box[3])).alias("swap_lon"),
+            )
+            .drop("country", *box)
         )
-
-    frame = frame.with_columns(
-        *nearest(lat, lon, "ref_"),
-        *nearest(lon, lat, "swap_"),
-        pl.when(by_zip)
-        .then(pl.lit("zip"))
-        .when(by_state)
-        .then(pl.lit("state"))
-        .alias("against"),
+        parts.append(states.select(zip_rows.columns))
+    rows = pl.concat(parts)
+    return (
+        rows.with_columns(
+            _haversine_km(lat, lon, pl.col("ref_lat"), pl.col("ref_lon")).alias(
+                "distance_km"
+            ),
+            # Swapped, the longitude must still be a latitude.
+            pl.when(lon.is_between(-90, 90))
+            .then(_haversine_km(lon, lat, pl.col("swap_lat"), pl.col("swap_lon")))
+            .alias("swapped_km"),
+        )
+        .filter(pl.col("distance_km") > max_km)
+        .sort("row")
+        .select(
+            pl.col("row").cast(pl.Int64),
+            "against",
+            "ref_lat",
+            "ref_lon",
+            "state",
+            "distance_km",
+            "swapped_km",
+        )
     )
-    checked = pl.col("against").is_not_null()
-    return frame.select(
-        "against",
-        pl.when(checked).then(pl.col("ref_lat")).alias("ref_lat"),
-        pl.when(checked).then(pl.col("ref_lon")).alias("ref_lon"),
-        "state",
-        pl.when(checked)
-        .then(_haversine_km(lat, lon, pl.col("ref_lat"), pl.col("ref_lon")))
-        .alias("distance_km"),
-        # Swapped, the longitude must still be a latitude.
-        pl.when(checked & lon.is_between(-90, 90))
-        .then(_haversine_km(lon, lat, pl.col("swap_lat"), pl.col("swap_lon")))
-        .alias("swapped_km"),
-    ).with_columns((pl.col("distance_km") > max_km).fill_null(False).alias("far"))
