@@ -151,6 +151,15 @@ def design_command(
             "every run, whatever the machine's speed.",
         ),
     ] = None,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="auto (the exact MIP up to 16 units, and a feasibility proof by "
+            "the MIP up to 40 units before the heuristic), exact (the MIP, with a "
+            "proven gap; at most 200 units) or heuristic.",
+        ),
+    ] = "auto",
     replace: Annotated[
         bool, typer.Option("--replace", help="Replace the planning model if it exists.")
     ] = False,
@@ -190,6 +199,7 @@ def design_command(
             seed=seed,
             time_limit_s=time_limit,
             max_iterations=max_iterations,
+            method=method,
             replace=replace,
             workload_file=workload,
         )

@@ -29,7 +29,7 @@ from scipy.sparse import csgraph
 from territory.optimize.problem import DesignOptions, DesignProblem
 from territory.optimize.result import DesignResult, InfeasibilityDiagnosis
 
-__all__ = ["solve_exact"]
+__all__ = ["prove_feasibility", "solve_exact"]
 
 
 def _quiet_highs(highspy: Any) -> Any:
@@ -130,21 +130,19 @@ def _solve(
     return "time_limit", x, obj, bound
 
 
-def solve_exact(
+def _build(
     problem: DesignProblem,
     options: DesignOptions,
-    *,
     targets: np.ndarray,
-    bridges: tuple[tuple[int, int], ...] = (),
-    diagnosis: InfeasibilityDiagnosis | None = None,
-    started: float | None = None,
-) -> DesignResult:
-    """Solve ``problem`` to proven optimality (or to the time limit) with HiGHS."""
-    from territory.optimize.solve import finish
+    *,
+    with_objective: bool = True,
+) -> tuple[_Model, np.ndarray]:
+    """The MIP of ``problem`` without contiguity; returns it and ``x[i, k]``.
 
-    started = time.perf_counter() if started is None else started
+    Without the objective (``with_objective=False``) it is a pure feasibility
+    model: assignment, balance, locks, centres and disruption rows only.
+    """
     n, p, m = problem.n_units, options.n_territories, problem.n_activities
-    dist = np.asarray(problem.distance(np.arange(n)[:, None], np.arange(n)[None, :]))
     model = _Model()
     x = np.array([[model.var(0, 1, integer=True) for _ in range(p)] for _ in range(n)])
     interchangeable = (
@@ -203,6 +201,9 @@ def solve_exact(
                             total - options.max_disruption_per_territory * total,
                             np.inf,
                         )
+    if not with_objective:
+        return model, x
+    dist = np.asarray(problem.distance(np.arange(n)[:, None], np.arange(n)[None, :]))
     big = float(dist.max()) if n > 1 else 0.0
     if options.objective == "diameter":
         d_var = model.var(0, big, cost=1.0)
@@ -251,9 +252,19 @@ def solve_exact(
                                 -1.0,
                                 np.inf,
                             )
+    return model, x
 
+
+def _solve_contiguous(
+    model: _Model,
+    x: np.ndarray,
+    problem: DesignProblem,
+    options: DesignOptions,
+    deadline: float,
+) -> tuple[str, np.ndarray | None, float, float]:
+    """Solve, cut the territories in pieces, solve again, until none is."""
     adjacency = sp.csr_array(problem.adjacency)
-    deadline = started + options.time_limit_s
+    p = options.n_territories
     seed = options.seed if isinstance(options.seed, int) else 0
     status, sol, obj, bound = "time_limit", None, np.inf, -np.inf
     while True:
@@ -269,6 +280,50 @@ def solve_exact(
         if time.perf_counter() >= deadline:
             status = "time_limit"
             break
+    return status, sol, obj, bound
+
+
+def prove_feasibility(
+    problem: DesignProblem,
+    options: DesignOptions,
+    targets: np.ndarray,
+    time_limit_s: float,
+) -> tuple[str, np.ndarray | None]:
+    """Decide whether any plan meets every constraint, by the MIP.
+
+    The model has no objective (assignment, balance within the tolerances,
+    locks, centres, disruption limits), and contiguity is added by cuts as in
+    :func:`solve_exact`. Returns ``("infeasible", None)`` when HiGHS proves
+    that no plan exists, ``("feasible", labels)`` with one plan meeting every
+    constraint, or ``("unknown", None)`` when ``time_limit_s`` ran out.
+    Meant for a few dozen units.
+    """
+    deadline = time.perf_counter() + time_limit_s
+    model, x = _build(problem, options, targets, with_objective=False)
+    status, sol, _, _ = _solve_contiguous(model, x, problem, options, deadline)
+    if status == "infeasible":
+        return "infeasible", None
+    if sol is not None and status == "optimal":
+        return "feasible", np.argmax(sol[x], axis=1).astype(np.int64)
+    return "unknown", None
+
+
+def solve_exact(
+    problem: DesignProblem,
+    options: DesignOptions,
+    *,
+    targets: np.ndarray,
+    bridges: tuple[tuple[int, int], ...] = (),
+    diagnosis: InfeasibilityDiagnosis | None = None,
+    started: float | None = None,
+) -> DesignResult:
+    """Solve ``problem`` to proven optimality (or to the time limit) with HiGHS."""
+    from territory.optimize.solve import finish
+
+    started = time.perf_counter() if started is None else started
+    model, x = _build(problem, options, targets)
+    deadline = started + options.time_limit_s
+    status, sol, obj, bound = _solve_contiguous(model, x, problem, options, deadline)
     if sol is None:
         # no plan from the MIP: fall back to the heuristic for the best plan
         import dataclasses

@@ -24,6 +24,8 @@ ProgressCallback = Callable[[float, float, float], None]
 """Called as ``progress(best_objective, imbalance, elapsed_s)`` during a run."""
 
 Objective = Literal["diameter", "moment", "pcenter"]
+#: Largest instance ``method="exact"`` accepts.
+EXACT_LIMIT_UNITS = 200
 
 
 def _as_csr(adjacency: object, n: int) -> sp.csr_array:
@@ -288,6 +290,19 @@ class DesignOptions:
             )
         if self.time_limit_s <= 0:
             raise InputError("time_limit_s must be > 0", code="bad_time_limit")
+        if self.method not in ("auto", "exact", "heuristic"):
+            raise InputError(
+                f"unknown method {self.method!r} — use auto, exact or heuristic",
+                code="bad_method",
+            )
+        if self.method == "exact" and n > EXACT_LIMIT_UNITS:
+            raise InputError(
+                f"the exact MIP is for small instances (at most {EXACT_LIMIT_UNITS} "
+                f"units; its diameter rows grow as units squared times territories), "
+                f"and this one has {n} units — use method auto or heuristic",
+                code="bad_method",
+                details={"n_units": n, "limit": EXACT_LIMIT_UNITS},
+            )
         if self.tie_break not in ("moment", "none"):
             raise InputError(
                 f"unknown tie_break {self.tie_break!r} — use moment or none",

@@ -20,6 +20,15 @@ __all__ = ["design"]
 
 log = logging.getLogger(__name__)
 
+#: ``method="auto"``: instances up to this many units get a feasibility proof
+#: by the MIP (no objective) before the heuristic searches.
+PROVE_MAX_UNITS = 40
+#: The proof's time cap: this share of the time limit, at most PROVE_MAX_S.
+PROVE_SHARE = 0.25
+PROVE_MAX_S = 10.0
+#: After a proof of infeasibility, the search for the least violating plan.
+AFTER_PROOF_S = 2.0
+
 
 def design(problem: DesignProblem, options: DesignOptions) -> DesignResult:
     """Partition the units of ``problem`` into ``options.n_territories`` territories.
@@ -118,6 +127,31 @@ def design(problem: DesignProblem, options: DesignOptions) -> DesignResult:
             started=started,
         )
 
+    # small instances: the MIP without objective says at once whether any
+    # plan exists, so that a search that finds none is not mistaken for one
+    # that ran out of time
+    verdict, proof_plan = "unknown", None
+    if (
+        options.method == "auto"
+        and diagnosis is None
+        and not excluded
+        and n <= PROVE_MAX_UNITS
+    ):
+        from territory.optimize.exact import prove_feasibility
+
+        verdict, proof_plan = prove_feasibility(
+            solved,
+            options,
+            targets,
+            min(PROVE_MAX_S, PROVE_SHARE * options.time_limit_s),
+        )
+        log.info("feasibility proof on %d units: %s", n, verdict)
+    deadline = None
+    if verdict == "infeasible":
+        # the plan only shows how close the units allow: a short search
+        left = options.time_limit_s - (time.perf_counter() - started)
+        deadline = time.perf_counter() + max(0.05, min(AFTER_PROOF_S, left))
+
     # a diagnosed request cannot be met: stop at the first plan within the
     # widened tolerances, which shows the tolerance the units allow
     labels, iterations, trace = run_heuristic(
@@ -128,8 +162,9 @@ def design(problem: DesignProblem, options: DesignOptions) -> DesignResult:
         active,
         started,
         stop_at_feasible=diagnosis is not None,
+        deadline=deadline,
     )
-    return finish(
+    result = finish(
         solved,
         options,
         labels,
@@ -141,7 +176,22 @@ def design(problem: DesignProblem, options: DesignOptions) -> DesignResult:
         iterations=iterations,
         trace=trace,
         started=started,
+        status="infeasible" if verdict == "infeasible" else None,
     )
+    if result.status == "time_limit" and proof_plan is not None:
+        # the search missed a plan the MIP found: return that one
+        result = finish(
+            solved,
+            options,
+            proof_plan,
+            targets=targets,
+            bridges=bridges,
+            method="exact",
+            iterations=iterations,
+            trace=trace,
+            started=started,
+        )
+    return result
 
 
 def finish(

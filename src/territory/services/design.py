@@ -69,6 +69,7 @@ from territory.optimize import (
     plan_oversize_units,
 )
 from territory.optimize.contiguity import bridge_components
+from territory.optimize.problem import EXACT_LIMIT_UNITS
 from territory.services.design_carry import (
     carry_hierarchy,
     carry_memberships,
@@ -189,6 +190,7 @@ class DesignRequest:
     seed: int = 0
     time_limit_s: float = 60.0
     max_iterations: int | None = None
+    method: str = "auto"
     replace: bool = False
     description: str = ""
     workload_file: Path | None = None
@@ -298,6 +300,11 @@ def _check_request(req: DesignRequest) -> None:
     if req.oversize not in _OVERSIZE:
         raise InputError(
             f"--oversize {req.oversize!r} is not known; use refuse or own-territory.",
+            code="bad_option",
+        )
+    if req.method not in ("auto", "exact", "heuristic"):
+        raise InputError(
+            f"--method {req.method!r} is not known; use auto, exact or heuristic.",
             code="bad_option",
         )
     if req.islands not in ("bridge", "exclude"):
@@ -1082,6 +1089,15 @@ def _prepare(
             code="bad_territory_count",
             details={"n_territories": p, "n_units": n},
         )
+    if req.method == "exact" and n > EXACT_LIMIT_UNITS:
+        raise InputError(
+            f"--method exact solves a MIP whose rows grow as units squared times "
+            f"territories: it takes at most {EXACT_LIMIT_UNITS} units, and "
+            f"{n} {units.level} units are being designed. Use --method auto (or "
+            "heuristic), or fewer --states.",
+            code="bad_option",
+            details={"n_units": n, "limit": EXACT_LIMIT_UNITS},
+        )
     centers = read_centers_file(req.centers_file) if req.centers_file else []
     locks = read_lock_file(req.lock_file) if req.lock_file else []
     named: list[str] = list(current.territory_ids) if current else []
@@ -1188,6 +1204,7 @@ def _prepare(
         seed=req.seed,
         time_limit_s=req.time_limit_s,
         max_iterations=req.max_iterations,
+        method=req.method,  # type: ignore[arg-type]
         islands=req.islands,  # type: ignore[arg-type]
         contiguity=req.contiguity != "none",
         centers=centre_idx,

@@ -98,3 +98,57 @@ def test_design_rejects_a_malformed_balance(db: list[str]) -> None:
     )
     assert result.exit_code == 2
     assert "NAME=NUMBER" in result.output
+
+
+def _ma_ri(p: str, tol: str, *extra: str) -> list[str]:
+    return [
+        "design",
+        "--model",
+        "ma-ri",
+        "--territories",
+        p,
+        "--balance",
+        f"population={tol}",
+        "--states",
+        "MA,RI",
+        "--time-limit",
+        "20",
+        *extra,
+    ]
+
+
+def test_design_proves_a_small_infeasible_request_instead_of_asking_for_time(
+    db: list[str],
+) -> None:
+    """MA and RI (19 counties) in 3 territories at ±10 %: no contiguous plan.
+
+    The 14 MA counties and 5 RI counties hold 7,951,864 people: a target of
+    2,650,621. The auto method proves by the MIP that no plan exists, so the
+    message says so instead of asking for more --time-limit.
+    """
+    result = CliRunner().invoke(app, [*db, *_ma_ri("3", "0.10")])
+    assert result.exit_code == 3, result.output
+    text = " ".join(result.output.split())
+    assert "No plan can meet every constraint" in text
+    assert "proved it on these 19 units" in text
+    assert "--time-limit" not in text
+    heuristic = CliRunner().invoke(
+        app,
+        [*db, *_ma_ri("3", "0.10", "--method", "heuristic", "--time-limit", "3")],
+    )
+    assert heuristic.exit_code == 3
+    assert "Give more --time-limit" in " ".join(heuristic.output.split())
+
+
+def test_design_method_exact_is_optimal_on_a_small_case(db: list[str]) -> None:
+    result = CliRunner().invoke(
+        app, [*db, *_ma_ri("2", "0.10", "--method", "exact")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Model ma-ri: 2 territories (optimal" in result.output
+
+
+def test_design_method_is_checked(db: list[str]) -> None:
+    result = CliRunner().invoke(app, [*db, *_ma_ri("2", "0.10", "--method", "best")])
+    assert result.exit_code == 2
+    assert "--method 'best' is not known" in result.output

@@ -290,3 +290,81 @@ def test_oversize_units_worth_every_rep_are_an_infeasible_error() -> None:
         plan_oversize_units(problem, DesignOptions(2))
     assert info.value.code == "oversize_units_exceed_reps"
     assert info.value.details["units"] == [2]
+
+
+def _star(arm: int = 6) -> DesignProblem:
+    """Three arms of ``arm`` units around a centre, tolerance 0.05.
+
+    ::
+
+        12 .. 8 7 - 0 - 1 2 .. 6
+                    |
+                    13 14 .. 18
+
+    The centre (unit 0) weighs 2, every other unit 1: total 20, two
+    territories of target 10 (9.5 .. 10.5). Balance alone is easy (any 10),
+    but the territory without the centre lies inside one arm, so it holds at
+    most 6 < 9.5: no contiguous plan exists. Every unit is worth at most
+    2 / 10 of a territory, below the half that the neighbourhood diagnosis
+    looks at, so only the MIP can tell. 19 units: above the 16 that ``auto``
+    solves exactly, within the 40 it proves.
+    """
+    edges = []
+    for a in range(3):
+        first = 1 + a * arm
+        edges.append((0, first))
+        edges += [(first + i, first + i + 1) for i in range(arm - 1)]
+    n = 1 + 3 * arm
+    w = np.ones(n)
+    w[0] = 2.0
+    ang = [0.0, 2.1, 4.2]
+    xy = [(0.0, 0.0)] + [
+        ((i + 1) * math.cos(ang[a]), (i + 1) * math.sin(ang[a]))
+        for a in range(3)
+        for i in range(arm)
+    ]
+    return DesignProblem.from_edges(n, edges, w, 0.05, coords=np.array(xy))
+
+
+def test_auto_proves_a_small_contiguity_infeasible_request() -> None:
+    from territory.optimize.exact import prove_feasibility
+
+    star = _star()
+    options = DesignOptions(2, time_limit_s=5.0, seed=1)
+    targets = options.targets(star)
+    assert prove_feasibility(star, options, targets, 5.0) == ("infeasible", None)
+    result = design(star, options)
+    assert result.status == "infeasible"
+    assert result.method == "heuristic"
+    assert result.violations  # the plan shown misses, and says by how much
+    # the heuristic alone cannot tell a proof from a search that ran out
+    alone = design(star, DesignOptions(2, method="heuristic", max_iterations=500))
+    assert alone.status == "time_limit"
+    # without contiguity the same balance is easy
+    free = design(star, DesignOptions(2, contiguity=False, seed=1, time_limit_s=5.0))
+    assert free.status in ("feasible", "optimal")
+
+
+def test_feasibility_proof_returns_a_plan_meeting_every_constraint(
+    grid_4x5: DesignProblem,
+) -> None:
+    from territory.optimize.exact import prove_feasibility
+
+    options = DesignOptions(2)
+    verdict, labels = prove_feasibility(
+        grid_4x5, options, options.targets(grid_4x5), 5.0
+    )
+    assert verdict == "feasible" and labels is not None
+    sums = np.zeros((2, 2))
+    np.add.at(sums, labels, grid_4x5.weights)
+    # targets 10 units and 30 column weight, each within 10 %
+    assert np.all(np.abs(sums / np.array([10.0, 30.0]) - 1) <= 0.10 + 1e-9)
+    assert territory_contiguity(grid_4x5.adjacency, labels, 2).all()
+
+
+def test_exact_method_refuses_a_large_instance() -> None:
+    big = grid_problem(15, 15)
+    with pytest.raises(InputError, match="at most 200 units") as err:
+        design(big, DesignOptions(5, method="exact"))
+    assert err.value.code == "bad_method"
+    assert err.value.details == {"n_units": 225, "limit": 200}
