@@ -223,7 +223,11 @@ def import_accounts(ctx: ImportContext) -> ImportReport:
     columns["created_at"] = ctx.now
     columns["updated_at"] = ctx.now
     update = [c for c in columns if c not in ("id", "created_at")]
-    # A stored account keeps the custom fields the file does not name.
+    # A stored account keeps the custom fields the file does not name: the
+    # stored objects are merged key by key, unless the file names every
+    # custom field the store holds and replacing them is the same.
+    others = {c.lower() for c in ctx.stored_custom} - {c.lower() for c in v.extras}
+    merge = {"custom_fields": v.extras} if v.extras and others else None
     n_new, n_old = write_rows(
         ctx.conn,
         account,
@@ -231,7 +235,7 @@ def import_accounts(ctx: ImportContext) -> ImportReport:
         exists,
         update=update,
         on_progress=ctx.on_progress,
-        merge_keys={"custom_fields": v.extras} if v.extras else None,
+        merge_keys=merge,
     )
     placement = dict(placed.get_column("placed_by").value_counts().iter_rows())
     unplaced = good.get_column("id").filter(

@@ -64,6 +64,9 @@ class ImportContext:
     now: datetime
     read_zip_directory: ZipDirectoryReader | None
     on_progress: Progress | None
+    #: Custom field names the store's accounts hold (read for account files
+    #: with custom columns only).
+    stored_custom: tuple[str, ...] = ()
 
     @property
     def file(self) -> str:

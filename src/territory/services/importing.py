@@ -153,6 +153,7 @@ def import_file(
             now=datetime.now(UTC),
             read_zip_directory=read_zip_directory,
             on_progress=on_progress,
+            stored_custom=tuple(stored_custom),
         )
         report = _IMPORTERS[entity](ctx)
     _log.info("imported %s", report.summary_lines()[0])
