@@ -76,32 +76,50 @@ def size(
         )
         console.print(
             f"Model [bold]{res.model}[/]: {res.workload_hours:,.0f} h of yearly "
-            f"workload at {res.capacity_hours:,.0f} h per rep needs "
-            f"[bold]{res.reps_needed}[/] reps."
+            f"workload{' in the regions' if res.overlays.height else ''} at "
+            f"{res.capacity_hours:,.0f} h per rep needs "
+            f"[bold]{res.reps_needed}[/] reps"
+            + (
+                f"; the overlays' {res.overlay_workload_hours:,.0f} h need "
+                f"[bold]{res.overlay_reps_needed}[/] more."
+                if res.overlays.height
+                else "."
+            )
         )
-        print_table(
-            console,
-            [
-                Column("region", justify="left", is_id=True),
-                Column("territories", 3),
-                Column("accounts", 2),
-                Column("workload h", 1),
-                Column("FTE", 1),
-                Column("reps"),
-            ],
-            [
+        for title, tops in (
+            ("Reps needed per region", res.regions),
+            ("Reps needed per overlay (sized apart from the regions)", res.overlays),
+        ):
+            if not tops.height:
+                continue
+            print_table(
+                console,
                 [
-                    f"{r['name']} ({r['region_id']})",
-                    f"{r['territories']:,}",
-                    f"{r['accounts']:,}",
-                    ratio(r["workload_hours"], 0),
-                    ratio(r["fte"], 2),
-                    f"{r['reps_needed']}",
-                ]
-                for r in res.regions.to_dicts()
-            ],
-            title="Reps needed per region",
-        )
+                    Column(
+                        "region" if tops is res.regions else "overlay",
+                        justify="left",
+                        is_id=True,
+                    ),
+                    Column("territories", 3),
+                    Column("accounts", 2),
+                    Column("workload h", 1),
+                    Column("FTE", 1),
+                    Column("reps"),
+                ],  # fmt: skip
+                [
+                    [
+                        f"{r['name']} ({r['region_id']})",
+                        f"{r['territories']:,}",
+                        f"{r['accounts']:,}",
+                        ratio(r["workload_hours"], 0),
+                        ratio(r["fte"], 2),
+                        f"{r['reps_needed']}",
+                    ]
+                    for r in tops.to_dicts()
+                ],
+                title=title,
+            )
+        n_region_leaves = res.region_territories.height
         for label, frame in (("over", res.over), ("under", res.under)):
             if not frame.height:
                 continue
@@ -125,10 +143,12 @@ def size(
                     for r in frame.head(25).to_dicts()
                 ],
                 title=f"{frame.height} territories {label} capacity "
-                f"(of {res.territories.height})",
+                f"(of {n_region_leaves} in the regions)",
             )
             if frame.height > 25:
                 console.print(f"… and {frame.height - 25} more.")
+        for note in res.notes:
+            console.print(f"note: {note}", markup=False, highlight=False)
 
     run_command(go)
 
@@ -244,6 +264,8 @@ def staff(
             console.print(
                 f"{res.carried.height} overlay and manager memberships carried over."
             )
+        for note in res.notes:
+            console.print(f"note: {note}", markup=False, highlight=False)
         if dry_run:
             console.print("Dry run: nothing written.")
         else:
@@ -362,7 +384,11 @@ def metrics(
     """Track performance: sales, quota, attainment, pipeline, workload, balance."""
 
     def go() -> None:
-        from territory.services.performance import compute_metrics, write_metrics
+        from territory.services.performance import (
+            compute_metrics,
+            metadata_path,
+            write_metrics,
+        )
 
         if level not in ("territory", "rep", "region"):
             raise InputError(
@@ -397,15 +423,23 @@ def metrics(
         _print_metrics(res, limit)
         if out is not None:
             path = write_metrics(res, out)
-            console.print(f"Wrote {res.table.height:,} rows to {path}.")
+            where = (
+                f" (model, period and notes in {metadata_path(path).name})"
+                if path.suffix.lower() == ".csv"
+                else " (model, period and notes in its metadata)"
+            )
+            console.print(f"Wrote {res.table.height:,} rows to {path}{where}.")
 
     run_command(go)
 
 
-def _print_metrics(res, limit: int) -> None:  # type: ignore[no-untyped-def]
-    key = "rep" if res.level == "rep" else res.level
-    columns = [
-        Column(key, justify="left", is_id=True),
+def _metric_rows(  # type: ignore[no-untyped-def]
+    res, df, limit: int, key: str
+) -> tuple[list[Column], list[list[str]]]:
+    columns = [Column(key, justify="left", is_id=True)]
+    if res.level == "rep":
+        columns.append(Column("roles", 2, justify="left"))
+    columns += [
         Column("accts", 1),
         Column("potential", 2),
         Column("sales", 3),
@@ -418,10 +452,7 @@ def _print_metrics(res, limit: int) -> None:  # type: ignore[no-untyped-def]
         Column("util.", 7),
     ]
     if res.level != "rep":
-        columns += [Column("diam km", 12), Column("contig.", 11)]
-    df = res.table
-    if res.level == "territory":
-        df = df.sort(["depth", "territory_id"])
+        columns += [Column("acct diam km", 12), Column("contig.", 11)]
     rows = []
     for r in df.head(limit).to_dicts():
         if res.level == "rep":
@@ -431,8 +462,10 @@ def _print_metrics(res, limit: int) -> None:  # type: ignore[no-untyped-def]
         else:
             name = r["territory_id"]
         coverage = "met" if r["quota_met"] else ratio(r["coverage"], 2)
-        row = [
-            name,
+        row = [name]
+        if res.level == "rep":
+            row.append(r["roles"].replace(",", ", "))
+        row += [
             f"{r['accounts']:,}",
             money(r["potential"]),
             money(r["sales"]),
@@ -447,21 +480,49 @@ def _print_metrics(res, limit: int) -> None:  # type: ignore[no-untyped-def]
         if res.level != "rep":
             contiguous = r["contiguous"]
             row += [
-                ratio(r["diameter_km"], 0),
+                ratio(r["account_diameter_km"], 0),
                 "—"
                 if contiguous is None
                 else ("yes" if contiguous else f"no ({r['pieces']})"),
             ]
         rows.append(row)
-    print_table(
-        console,
-        columns,
-        rows,
-        title=f"{res.model} — {res.level} metrics, {res.period}",
-        hint=_OUT_HINT,
-    )
-    if df.height > limit:
-        console.print(f"… {df.height - limit:,} more rows (use --limit or --out).")
+    return columns, rows
+
+
+def _print_metrics(res, limit: int) -> None:  # type: ignore[no-untyped-def]
+    import polars as pl
+
+    df = res.table
+    if res.level == "territory":
+        df = df.sort(["depth", "territory_id"])
+    parts = [(df, res.level, f"{res.model} — {res.level} metrics, {res.period}")]
+    if res.level == "region" and "kind" in df.columns:
+        # Overlays cover the regions' accounts again: shown apart.
+        parts = [
+            (df.filter(pl.col("kind") == "region"), "region", parts[0][2]),
+            (
+                df.filter(pl.col("kind") == "overlay"),
+                "overlay",
+                f"Overlays of {res.model} (another territory type; not regions), "
+                f"{res.period}",
+            ),
+        ]
+    for frame, key, title in parts:
+        if frame.height == 0:
+            continue
+        columns, rows = _metric_rows(res, frame, limit, key)
+        print_table(console, columns, rows, title=title, hint=_OUT_HINT)
+        if frame.height > limit:
+            console.print(
+                f"… {frame.height - limit:,} more rows (use --limit or --out)."
+            )
+    if res.level == "rep":
+        console.print(
+            "Roles: an owner or overlay is credited with its territories (and "
+            "their descendants), a manager with the territories it manages; "
+            "splits credit the reps they name, except under a manager, who holds "
+            "the whole pipeline (docs/metrics.md)."
+        )
     balance_rows = []
     for b in res.balance:
         is_money = b.measure in _MONEY_MEASURES
@@ -496,7 +557,7 @@ def _print_metrics(res, limit: int) -> None:  # type: ignore[no-untyped-def]
         hint=_OUT_HINT,
     )
     for note in res.notes:
-        console.print(f"note: {note}")
+        console.print(f"note: {note}", markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -101,6 +101,41 @@ class Period:
         months = [str(Period(self.year, month=m)) for m in range(1, 13)]
         return [str(self), *quarters, *months]
 
+    def coarser(self) -> list[str]:
+        """Return the periods that contain this one, finest first (itself not).
+
+        A stored row of one of these cannot be split into this period.
+
+        Examples
+        --------
+        >>> parse_period("2027-05").coarser()
+        ['2027-Q2', '2027']
+        >>> parse_period("2027").coarser()
+        []
+        """
+        out = []
+        for grain in (Grain.QUARTER, Grain.YEAR):
+            if grain < self.grain:
+                outer = self.at(grain)
+                assert outer is not None
+                out.append(str(outer))
+        return out
+
+    def months(self) -> frozenset[int]:
+        """Return the calendar months (1-12) the period covers.
+
+        Examples
+        --------
+        >>> sorted(parse_period("2027-Q2").months())
+        [4, 5, 6]
+        """
+        if self.month is not None:
+            return frozenset({self.month})
+        if self.quarter is not None:
+            first = 3 * (self.quarter - 1) + 1
+            return frozenset(range(first, first + 3))
+        return frozenset(range(1, 13))
+
     def last_day(self) -> date:
         """Return the last calendar day of the period.
 

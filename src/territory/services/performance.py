@@ -29,6 +29,7 @@ Counting rules:
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -59,12 +60,14 @@ from territory.metrics.performance import (
     utilisation,
 )
 from territory.metrics.period import Grain, Period, parse_period
+from territory.services.location import describe_unlocated
 from territory.services.models import resolve_model
 from territory.services.plan import (
     Plan,
     balance_peers,
     load_plan,
     read_frame,
+    region_roots,
     sales_by_account,
 )
 from territory.services.reading import is_memory_store
@@ -77,6 +80,8 @@ __all__ = [
     "Level",
     "MetricsResult",
     "compute_metrics",
+    "metadata_path",
+    "metrics_metadata",
     "resolve_period",
     "write_metrics",
 ]
@@ -116,8 +121,12 @@ class MetricsResult:
     compared: str
     notes: tuple[str, ...] = field(default_factory=tuple)
     #: Ids of the rows the balance compares (territory level: the leaves of
-    #: the main territory type; empty: every row of ``table``).
+    #: the main territory type; region level: the regions, not the
+    #: overlays; empty: every row of ``table``).
     compared_ids: tuple[str, ...] = ()
+    #: Distinct accounts in the model (an account in two territories, or in
+    #: a region and an overlay, counts once).
+    n_accounts: int = 0
 
     def compared_rows(self) -> pl.DataFrame:
         """Return the rows of ``table`` that the balance indices compare."""
@@ -155,34 +164,77 @@ def resolve_period(conn: Connection, model_id: str, period: str | None) -> Perio
     return Period(date.today().year)
 
 
-def _quota_rows(conn: Connection, model_id: str, period: Period) -> pl.DataFrame:
+def _quota_rows(
+    conn: Connection, model_id: str, period: Period
+) -> tuple[pl.DataFrame, list[str]]:
+    """Return the quota rows that count for ``period``, and notes on them.
+
+    Rows inside the period are summed; without any, the quota of the
+    quarter or year containing it is pro-rated by length. The notes say
+    what was summed when it is not simply the period's own rows: a quota
+    pro-rated from a coarser period, or rows that cover only part of the
+    period (a quarter's quota for a year).
+    """
     q = t.quota
-    inside = read_frame(
+    schema = {
+        "territory_id": pl.String,
+        "rep_id": pl.String,
+        "period": pl.String,
+        "amount": pl.Float64,
+    }
+    members, outer = period.members(), period.coarser()
+    rows = read_frame(
         conn,
-        select(q.c.territory_id, q.c.rep_id, q.c.amount).where(
-            (q.c.model_id == model_id) & q.c.period.in_(period.members())
+        select(q.c.territory_id, q.c.rep_id, q.c.period, q.c.amount).where(
+            (q.c.model_id == model_id) & q.c.period.in_(members + outer)
         ),
-        {"territory_id": pl.String, "rep_id": pl.String, "amount": pl.Float64},
+        schema,
     )
+    inside = rows.filter(pl.col("period").is_in(members))
     if inside.height:
-        return inside
-    months = {Grain.YEAR: 12.0, Grain.QUARTER: 3.0, Grain.MONTH: 1.0}
-    for grain in (Grain.QUARTER, Grain.YEAR):
-        if grain >= period.grain:
-            continue
-        outer = period.at(grain)
-        assert outer is not None
-        rows = read_frame(
-            conn,
-            select(q.c.territory_id, q.c.rep_id, q.c.amount).where(
-                (q.c.model_id == model_id) & (q.c.period == str(outer))
-            ),
-            {"territory_id": pl.String, "rep_id": pl.String, "amount": pl.Float64},
-        )
-        if rows.height:
+        return inside.drop("period"), _partial_quota_note(inside, period)
+    months = {Grain.YEAR: 12, Grain.QUARTER: 3, Grain.MONTH: 1}
+    for text in outer:  # finest first
+        found = rows.filter(pl.col("period") == text)
+        if found.height:
+            grain = parse_period(text).grain
             share = months[period.grain] / months[grain]
-            return rows.with_columns(pl.col("amount") * share)
-    return inside
+            note = (
+                f"quota: no quota row lies inside {period}; the {text} quota is "
+                f"pro-rated by length ({months[period.grain]} of "
+                f"{months[grain]} months, {found.height:,} rows)"
+            )
+            return (
+                found.drop("period").with_columns(pl.col("amount") * share),
+                [note],
+            )
+    return inside.drop("period"), []
+
+
+def _partial_quota_note(inside: pl.DataFrame, period: Period) -> list[str]:
+    """Say when quota rows cover only part of ``period`` (e.g. one quarter)."""
+    wanted = period.months()
+    covered: dict[tuple[str | None, str | None], set[int]] = {}
+    texts: dict[tuple[str | None, str | None], set[str]] = {}
+    for tid, rid, text in inside.select("territory_id", "rep_id", "period").iter_rows():
+        key = (tid, rid)
+        covered.setdefault(key, set()).update(parse_period(text).months())
+        texts.setdefault(key, set()).add(text)
+    partial = [k for k, m in covered.items() if m != wanted]
+    if not partial:
+        return []
+    shapes: dict[tuple[str, ...], int] = {}
+    for k in partial:
+        shape = tuple(sorted(texts[k]))
+        shapes[shape] = shapes.get(shape, 0) + 1
+    common = sorted(shapes.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+    n_months = len(set().union(*(parse_period(p).months() for p in common)))
+    return [
+        f"quota: {len(partial):,} of {len(covered):,} quota holders have rows for "
+        f"only part of {period} (most often {', '.join(common)}: {n_months} of "
+        f"{len(wanted)} months); those rows are summed as the quota of {period}, "
+        "so attainment compares the whole period's sales with part of its quota"
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,12 +244,26 @@ class _Pipeline:
     ``by_account``: ``account_id, pipe, pipe_unsplit`` for opportunities that
     name no territory of the model; ``named``: ``territory_id`` (then
     ``t_idx``), ``pipe, pipe_unsplit`` for those that do; ``split_credit``:
-    ``rep_id, credit``.
+    ``rep_id, credit``; ``manager_splits``: ``rep_id, account_id,
+    territory_id, credit`` of the splits that name a rep who manages a
+    territory of the model (a manager already holds the whole pipeline of
+    the territories managed, so those splits must not count twice).
     """
 
     by_account: pl.DataFrame
     named: pl.DataFrame
     split_credit: pl.DataFrame
+    manager_splits: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=_MANAGER_SPLITS)
+    )
+
+
+_MANAGER_SPLITS = {
+    "rep_id": pl.String,
+    "account_id": pl.String,
+    "territory_id": pl.String,
+    "credit": pl.Float64,
+}
 
 
 def _open_pipeline(
@@ -273,7 +339,33 @@ def _open_pipeline(
         if with_splits
         else pl.DataFrame(schema={"rep_id": pl.String, "credit": pl.Float64})
     )
-    return _Pipeline(by_account=by_account, named=named_rows, split_credit=split_credit)
+    manager_splits = pl.DataFrame(schema=_MANAGER_SPLITS)
+    if with_splits:
+        m = t.territory_membership
+        managers = select(m.c.rep_id).where(
+            (m.c.model_id == model_id) & (m.c.role == "manager")
+        )
+        manager_splits = read_frame(
+            conn,
+            select(
+                s.c.rep_id,
+                o.c.account_id,
+                ot.c.territory_id,
+                func.sum(o.c.amount * s.c.percent / 100.0),
+            )
+            .select_from(s.join(o, o.c.id == s.c.opportunity_id).outerjoin(
+                ot, (ot.c.model_id == model_id) & (ot.c.opportunity_id == o.c.id)
+            ))
+            .where(is_open & s.c.rep_id.in_(managers))
+            .group_by(s.c.rep_id, o.c.account_id, ot.c.territory_id),
+            _MANAGER_SPLITS,
+        )  # fmt: skip
+    return _Pipeline(
+        by_account=by_account,
+        named=named_rows,
+        split_credit=split_credit,
+        manager_splits=manager_splits,
+    )
 
 
 def _index_named(pipeline: _Pipeline, plan: Plan) -> tuple[_Pipeline, int]:
@@ -286,6 +378,7 @@ def _index_named(pipeline: _Pipeline, plan: Plan) -> tuple[_Pipeline, int]:
             by_account=pipeline.by_account,
             named=joined.select("t_idx", "pipe", "pipe_unsplit"),
             split_credit=pipeline.split_credit,
+            manager_splits=pipeline.manager_splits,
         ),
         pipeline.named.height - joined.height,
     )
@@ -293,21 +386,75 @@ def _index_named(pipeline: _Pipeline, plan: Plan) -> tuple[_Pipeline, int]:
 
 @dataclass(frozen=True, slots=True)
 class _Facts:
-    """What a period adds to a plan: sales, pipeline, quota rows."""
+    """What a period adds to a plan: sales, pipeline, quota rows, and notes
+    on what was summed (periods that could not be split or cover part)."""
 
     sales: pl.DataFrame
     pipeline: _Pipeline
     quota_rows: pl.DataFrame
+    notes: tuple[str, ...] = ()
+
+
+def _period_sales(conn: Connection, period: Period) -> tuple[pl.DataFrame, list[str]]:
+    """Return ``account_id, sales`` of ``period`` and a note on coarser rows.
+
+    A row of a coarser period (a quarter's sales when a month is asked)
+    cannot be split, so it does not count; the same scan counts the
+    accounts that hold one, so the note can say what was left out. A year
+    has no coarser period: then this is :func:`sales_by_account`.
+    """
+    outer = period.coarser()
+    if not outer:
+        return sales_by_account(conn, period), []
+    sh = t.sales_history
+    members = period.members()
+    stmt = (
+        select(
+            sh.c.account_id,
+            func.sum(sh.c.amount).filter(sh.c.period.in_(members)),
+            *[func.count().filter(sh.c.period == p) for p in outer],
+        )
+        .where(sh.c.period.in_(members + outer))
+        .group_by(sh.c.account_id)
+        .order_by(sh.c.account_id)
+    )
+    counts = [f"coarser_{k}" for k in range(len(outer))]
+    both = read_frame(
+        conn,
+        stmt,
+        {
+            "account_id": pl.String,
+            "sales": pl.Float64,
+            **dict.fromkeys(counts, pl.Int64),
+        },
+        large=True,
+    )
+    sales = both.filter(pl.col("sales").is_not_null()).drop(counts)
+    held = [(p, int((both[c] > 0).sum())) for p, c in zip(outer, counts, strict=True)]
+    held = [(p, n) for p, n in held if n]
+    if not held:
+        return sales, []
+    named = " and ".join(f"{p} ({n:,} accounts)" for p, n in held)
+    return sales, [
+        f"sales: rows of {named} are coarser than {period} and cannot be split, "
+        f"so none of them counts in {period}; summed: the rows of {period}"
+        + (" and the months inside it" if len(members) > 1 else "")
+        + f", found for {sales.height:,} accounts; ask for --period {held[0][0]} "
+        "to count them"
+    ]
 
 
 def _read_facts(
     engine: Engine | Connection, model_id: str, period: Period, with_splits: bool
 ) -> _Facts:
     if isinstance(engine, Connection):
+        sales, sales_notes = _period_sales(engine, period)
+        quota_rows, quota_notes = _quota_rows(engine, model_id, period)
         return _Facts(
-            sales=sales_by_account(engine, period),
+            sales=sales,
             pipeline=_open_pipeline(engine, model_id, period, with_splits=with_splits),
-            quota_rows=_quota_rows(engine, model_id, period),
+            quota_rows=quota_rows,
+            notes=(*sales_notes, *quota_notes),
         )
     with engine.connect() as conn:
         return _read_facts(conn, model_id, period, with_splits)
@@ -321,7 +468,7 @@ def _on_own_connection(engine: Engine, read: Callable[..., _T], *args: object) -
 
 def _pipeline_and_quota(
     conn: Connection, model_id: str, period: Period, with_splits: bool
-) -> tuple[_Pipeline, pl.DataFrame]:
+) -> tuple[_Pipeline, tuple[pl.DataFrame, list[str]]]:
     return (
         _open_pipeline(conn, model_id, period, with_splits=with_splits),
         _quota_rows(conn, model_id, period),
@@ -332,12 +479,13 @@ def _pipeline_and_quota(
 class _FactsJobs:
     """The facts of a period being read by workers."""
 
-    sales: Future[pl.DataFrame]
-    rest: Future[tuple[_Pipeline, pl.DataFrame]]
+    sales: Future[tuple[pl.DataFrame, list[str]]]
+    rest: Future[tuple[_Pipeline, tuple[pl.DataFrame, list[str]]]]
 
     def result(self) -> _Facts:
-        pipeline, quota_rows = self.rest.result()
-        return _Facts(self.sales.result(), pipeline, quota_rows)
+        pipeline, (quota_rows, quota_notes) = self.rest.result()
+        sales, sales_notes = self.sales.result()
+        return _Facts(sales, pipeline, quota_rows, (*sales_notes, *quota_notes))
 
 
 def _unit_labels(
@@ -669,7 +817,7 @@ def compute_metrics(
         splits = level == "rep"
         pending = (
             _FactsJobs(
-                sales=pool.submit(_on_own_connection, engine, sales_by_account, per),
+                sales=pool.submit(_on_own_connection, engine, _period_sales, per),
                 rest=pool.submit(
                     _on_own_connection,
                     engine,
@@ -699,10 +847,12 @@ def compute_metrics(
         if pool is not None:
             pool.shutdown(wait=True)
     sales, quota_rows = facts.sales, facts.quota_rows
+    notes.extend(facts.notes)
     pipeline_rows, unknown_named = _index_named(facts.pipeline, plan)
     n = plan.n_territories
     # Whether an account sits in two territories: decides cheap counting.
     duplicated = has_repeats(acc["account_id"])
+    n_accounts = acc["account_id"].n_unique() if duplicated else acc.height
     acc = left_join_sorted(acc, sales, "account_id")
     if duplicated:
         matched = sales.join(acc.select("account_id"), on="account_id", how="semi")
@@ -760,7 +910,7 @@ def compute_metrics(
             "open_pipeline": pipeline,
             "workload_hours": workload,
             "capacity_hours": capacity,
-            "diameter_km": pl.Series(diameter).fill_nan(None),
+            "account_diameter_km": pl.Series(diameter).fill_nan(None),
             "inertia_km": pl.Series(inertia).fill_nan(None),
             "pieces": pl.Series(pieces, dtype=pl.Int64)
             if pieces is not None
@@ -770,6 +920,9 @@ def compute_metrics(
     table = _ratios(table).with_columns((pl.col("pieces") <= 1).alias("contiguous"))
     if pieces is None:
         notes.append("contiguity not measured: the model has no unit assignments")
+    unlocated = describe_unlocated(acc, "travel and compactness")
+    if unlocated:
+        notes.append(unlocated)
     if unmatched:
         notes.append(
             f"{unmatched:,} accounts with sales in {per} are in no territory of "
@@ -795,17 +948,36 @@ def compute_metrics(
             "leaf territories",
             tuple(notes),
             tuple(compared["territory_id"].to_list()),
+            n_accounts=n_accounts,
         )
     if level == "region":
-        regions = table.filter(pl.col("depth") == 0)
+        # Regions are the roots of the main type's hierarchy; overlays (roots
+        # of another type) cover their accounts again and are shown apart.
+        is_region = region_roots(plan.territories)
+        tops = table.with_columns(
+            pl.Series("kind", np.where(is_region, "region", "overlay"), dtype=pl.String)
+        ).filter(pl.col("depth") == 0)
+        tops = tops.sort(pl.col("kind") != "region", "territory_id")
+        regions = tops.filter(pl.col("kind") == "region")
+        overlays = tops.filter(pl.col("kind") == "overlay")
+        if overlays.height:
+            notes.append(
+                f"balance compares the {regions.height:,} regions; "
+                f"{overlays.height:,} overlays (top-level territories of another "
+                "type) are shown apart and left out: "
+                + ", ".join(overlays["territory_id"].head(5).to_list())
+                + (" ..." if overlays.height > 5 else "")
+            )
         return MetricsResult(
             plan.model.name,
             level,
             str(per),
-            regions,
+            tops,
             _balance(regions),
             "regions",
             tuple(notes),
+            tuple(regions["territory_id"].to_list()),
+            n_accounts=n_accounts,
         )
     reps = _rep_table(plan, acc, table, quota_rows, pipeline_rows, cfg, duplicated)
     compared = reps.filter(pl.col("roles").str.contains("owner"))
@@ -817,6 +989,8 @@ def compute_metrics(
         _balance(compared),
         "owning reps",
         tuple(notes),
+        tuple(compared["rep_id"].to_list()),
+        n_accounts=n_accounts,
     )
 
 
@@ -835,29 +1009,65 @@ def _rep_table(
     cfg: WorkloadConfig,
     duplicated: bool,
 ) -> pl.DataFrame:
+    """One row per rep with a membership: what each role is credited with.
+
+    A rep *covers* every territory it is a member of, with its descendants.
+    Accounts, potential and sales are those of the covered accounts (each
+    once); quota is the rep's own quota rows, else the quota of its top
+    covered territories (a territory's quota includes its children's). Open
+    pipeline: an opportunity without splits counts in full for every rep
+    covering it; one with splits credits the reps it names by percentage,
+    except in the territories a rep *manages*, where the manager holds the
+    whole pipeline, split or not. Workload and capacity are those of the
+    territories the rep works: the ones it owns, and overlay territories
+    (another type, staffed by overlay memberships) it is an overlay on.
+    """
+    n = plan.n_territories
     mem = plan.memberships.select("t_idx", "rep_id", "role").unique()
     node, anc = plan.hierarchy.closure()
     closure = pl.DataFrame({"t_idx": node, "anc": anc})
-    # rep -> every territory covered (member territory and its descendants)
+    # rep -> every territory covered (member territory and its descendants),
+    # and whether the rep manages it (a manager membership above or on it)
     covers = (
         mem.join(closure, left_on="t_idx", right_on="anc", how="inner")
-        .select("rep_id", pl.col("t_idx_right").alias("t_idx"))
-        .unique()
+        .group_by("rep_id", pl.col("t_idx_right").alias("t_idx"))
+        .agg((pl.col("role") == "manager").any().alias("managed"))
+        .sort("rep_id", "t_idx")
+    )
+    has_pipe = pipeline_rows.by_account.select(
+        "account_id",
+        pl.col("pipe_unsplit").alias("unsplit"),
+        (pl.col("pipe") - pl.col("pipe_unsplit")).alias("split"),
     )
     sums = [pl.col("potential").sum(), pl.col("sales").sum()]
     if duplicated:
         # An account in two covered territories counts once for the rep.
-        per_acc = (
+        per_rep_acc = (
             acc.select("account_id", "t_idx", "potential", "sales")
             .join(covers, on="t_idx", how="inner")
-            .unique(subset=["rep_id", "account_id"], keep="first")
-            .group_by("rep_id")
-            .agg(pl.len().alias("accounts"), *sums)
+            .group_by("rep_id", "account_id")
+            .agg(
+                pl.col("potential").first(),
+                pl.col("sales").first(),
+                pl.col("managed").any(),
+            )
+            .join(has_pipe, on="account_id", how="left")
         )
+        per_acc = per_rep_acc.group_by("rep_id").agg(
+            pl.len().alias("accounts"),
+            *sums,
+            (
+                pl.col("unsplit").fill_null(0.0)
+                + pl.when(pl.col("managed")).then(pl.col("split")).otherwise(0.0)
+                .fill_null(0.0)
+            ).sum().alias("pipe_accounts"),
+        )  # fmt: skip
     else:
         # Each account in one territory: sum the territories' own figures.
-        n = plan.n_territories
         t_idx = acc["t_idx"].to_numpy()
+        pipe = left_join_sorted(
+            acc.select("account_id", "t_idx"), has_pipe, "account_id"
+        )
         own = pl.DataFrame(
             {
                 "t_idx": np.arange(n, dtype=np.int64),
@@ -868,50 +1078,86 @@ def _rep_table(
                 "sales": np.bincount(
                     t_idx, weights=acc["sales"].to_numpy(), minlength=n
                 ),
+                "unsplit": np.bincount(
+                    t_idx,
+                    weights=pipe["unsplit"].fill_null(0.0).to_numpy(),
+                    minlength=n,
+                ),
+                "split": np.bincount(
+                    t_idx, weights=pipe["split"].fill_null(0.0).to_numpy(), minlength=n
+                ),
             }
         )
         per_acc = (
             covers.join(own, on="t_idx", how="inner")
             .group_by("rep_id")
-            .agg(pl.col("accounts").sum().alias("accounts"), *sums)
+            .agg(
+                pl.col("accounts").sum().alias("accounts"),
+                *sums,
+                (
+                    pl.col("unsplit")
+                    + pl.when(pl.col("managed")).then(pl.col("split")).otherwise(0.0)
+                ).sum().alias("pipe_accounts"),
+            )
+        )  # fmt: skip
+    # Opportunities naming a territory count there once, as for accounts.
+    named = pipeline_rows.named.select(
+        "t_idx",
+        pl.col("pipe_unsplit").alias("unsplit"),
+        (pl.col("pipe") - pl.col("pipe_unsplit")).alias("split"),
+    )
+    pipe_named = (
+        covers.join(named, on="t_idx", how="inner")
+        .group_by("rep_id")
+        .agg(
+            (
+                pl.col("unsplit")
+                + pl.when(pl.col("managed")).then(pl.col("split")).otherwise(0.0)
+            ).sum().alias("pipe_named")
         )
-    # workload and capacity: territories the rep owns (with descendants)
-    owned = mem.filter(pl.col("role") == "owner")
+    )  # fmt: skip
+    # Split credit, less what a manager already holds in full.
+    inside = _managed_split_credit(plan, acc, covers, pipeline_rows.manager_splits)
+    credit = pipeline_rows.split_credit.join(inside, on="rep_id", how="left").select(
+        "rep_id",
+        (pl.col("credit") - pl.col("inside").fill_null(0.0)).alias("pipe_split"),
+    )
+    # quota: the rep's own rows, else its top covered territories' quota
     terr_vals = terr_table.select(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("t_idx"),
         "workload_hours",
         "quota",
     )
+    member_t = mem.select("rep_id", "t_idx").unique()
+    below_other = (
+        member_t.join(closure, on="t_idx", how="inner")
+        .filter(pl.col("anc") != pl.col("t_idx"))
+        .join(member_t.rename({"t_idx": "anc"}), on=["rep_id", "anc"], how="semi")
+        .select("rep_id", "t_idx")
+    )
+    top_quota = (
+        member_t.join(below_other, on=["rep_id", "t_idx"], how="anti")
+        .join(terr_vals, on="t_idx", how="left")
+        .group_by("rep_id")
+        .agg(pl.col("quota").sum().alias("covered_quota"))
+    )
+    # workload and capacity: the territories the rep works
+    overlay_team = ~region_roots(plan.territories)[plan.hierarchy.root]
+    worked = (
+        mem.filter(
+            (pl.col("role") == "owner")
+            | (
+                (pl.col("role") == "overlay")
+                & pl.col("t_idx").is_in(np.flatnonzero(overlay_team).tolist())
+            )
+        )
+        .select("rep_id", "t_idx")
+        .unique()
+    )
     own_work = (
-        owned.join(terr_vals, on="t_idx", how="left")
+        worked.join(terr_vals, on="t_idx", how="left")
         .group_by("rep_id")
-        .agg(pl.col("workload_hours").sum())
-    )
-    # quota without rep rows: the territories the rep owns or manages
-    led = mem.filter(pl.col("role").is_in(["owner", "manager"]))
-    led_quota = (
-        led.join(terr_vals, on="t_idx", how="left")
-        .group_by("rep_id")
-        .agg(pl.col("quota").sum().alias("owned_quota"))
-    )
-    # pipeline: split credit, else full credit to owners of covering territories
-    # An account's unsplit pipeline goes in full to each owner covering it.
-    via_account = (
-        pipeline_rows.by_account.filter(pl.col("pipe_unsplit") != 0)
-        .join(acc.select("account_id", "t_idx"), on="account_id")
-        .join(owned.select("t_idx", "rep_id"), on="t_idx", how="inner")
-        .unique(subset=["account_id", "rep_id"], keep="first")
-        .select("rep_id", pl.col("pipe_unsplit").alias("credit"))
-    )
-    via_named = pipeline_rows.named.join(
-        owned.select("t_idx", "rep_id"), on="t_idx", how="inner"
-    ).select("rep_id", pl.col("pipe_unsplit").alias("credit"))
-    split_credit = pipeline_rows.split_credit
-    owner_credit = pl.concat([via_account, via_named])
-    pipe = (
-        pl.concat([split_credit, owner_credit])
-        .group_by("rep_id")
-        .agg(pl.col("credit").sum().alias("open_pipeline"))
+        .agg(pl.col("workload_hours").sum(), pl.len().alias("_works"))
     )
     rep_quota = (
         quota_rows.filter(pl.col("rep_id").is_not_null())
@@ -926,18 +1172,23 @@ def _rep_table(
     out = (
         roles.join(reps, on="rep_id", how="left")
         .join(per_acc, on="rep_id", how="left")
+        .join(pipe_named, on="rep_id", how="left")
+        .join(credit, on="rep_id", how="left")
         .join(own_work, on="rep_id", how="left")
-        .join(led_quota, on="rep_id", how="left")
-        .join(pipe, on="rep_id", how="left")
+        .join(top_quota, on="rep_id", how="left")
         .join(rep_quota, on="rep_id", how="left")
         .with_columns(
             pl.col("accounts").fill_null(0).cast(pl.Int64),
             pl.col("potential").fill_null(0.0),
             pl.col("sales").fill_null(0.0),
             pl.col("workload_hours").fill_null(0.0),
-            pl.col("open_pipeline").fill_null(0.0),
-            pl.coalesce("rep_quota", "owned_quota", pl.lit(0.0)).alias("quota"),
-            pl.when(pl.col("roles").str.contains("owner"))
+            (
+                pl.col("pipe_accounts").fill_null(0.0)
+                + pl.col("pipe_named").fill_null(0.0)
+                + pl.col("pipe_split").fill_null(0.0)
+            ).alias("open_pipeline"),
+            pl.coalesce("rep_quota", "covered_quota", pl.lit(0.0)).alias("quota"),
+            pl.when(pl.col("_works").is_not_null())
             .then(pl.col("capacity").fill_null(cfg.workload.capacity_hours))
             .otherwise(None)
             .alias("capacity_hours"),
@@ -962,8 +1213,75 @@ def _rep_table(
     return out.with_columns(pl.col("capacity_hours").fill_nan(None))
 
 
+def _managed_split_credit(
+    plan: Plan, acc: pl.DataFrame, covers: pl.DataFrame, splits: pl.DataFrame
+) -> pl.DataFrame:
+    """Return ``rep_id, inside``: split credit a manager holds in full already.
+
+    ``splits`` (``rep_id, account_id, territory_id, credit``) are splits
+    naming managers; one counts *inside* when its opportunity counts in a
+    territory the rep manages (the territory it names, else any territory
+    of its account).
+    """
+    empty = pl.DataFrame(schema={"rep_id": pl.String, "inside": pl.Float64})
+    if splits.height == 0:
+        return empty
+    managed = covers.filter(pl.col("managed")).select("rep_id", "t_idx")
+    ids = plan.territories.select("territory_id", "t_idx")
+    by_named = (
+        splits.filter(pl.col("territory_id").is_not_null())
+        .join(ids, on="territory_id", how="inner")
+        .join(managed, on=["rep_id", "t_idx"], how="semi")
+        .select("rep_id", "credit")
+    )
+    by_account = (
+        splits.filter(pl.col("territory_id").is_null())
+        .join(
+            acc.select("account_id", "t_idx").join(
+                splits.select("account_id").unique(), on="account_id", how="semi"
+            ),
+            on="account_id",
+            how="inner",
+        )
+        .join(managed, on=["rep_id", "t_idx"], how="semi")
+        .unique(subset=["rep_id", "account_id"], keep="first")
+        .select("rep_id", "credit")
+    )
+    both = pl.concat([by_named, by_account])
+    if both.height == 0:
+        return empty
+    return both.group_by("rep_id").agg(pl.col("credit").sum().alias("inside"))
+
+
+def metrics_metadata(result: MetricsResult) -> dict[str, str]:
+    """Return what a metrics file carries beside its rows (all text).
+
+    Keys: ``model``, ``level``, ``period``, ``compared`` (what the balance
+    compares), ``accounts`` (distinct accounts) and ``notes`` (a JSON list:
+    what was left out or summed, as printed under the terminal table).
+    """
+    return {
+        "model": result.model,
+        "level": result.level,
+        "period": result.period,
+        "compared": result.compared,
+        "accounts": str(result.n_accounts),
+        "notes": json.dumps(list(result.notes), ensure_ascii=False),
+    }
+
+
+def metadata_path(path: Path) -> Path:
+    """Return the JSON file written beside a CSV metrics file (``X.csv.meta.json``)."""
+    return path.with_name(path.name + ".meta.json")
+
+
 def write_metrics(result: MetricsResult, path: Path) -> Path:
     """Write the metrics table to ``path`` (.csv or .parquet); undefined is null.
+
+    The notes (periods that could not be split or cover part, rows left
+    out) travel with the file: in a Parquet file's key-value metadata
+    (:func:`metrics_metadata`, keys prefixed ``territory.``), beside a CSV
+    file as :func:`metadata_path` (``metrics.csv.meta.json``).
 
     Raises
     ------
@@ -974,11 +1292,20 @@ def write_metrics(result: MetricsResult, path: Path) -> Path:
         pl.lit(result.model).alias("model"), pl.lit(result.period).alias("period")
     )
     suffix = path.suffix.lower()
+    meta = metrics_metadata(result)
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
         df.write_csv(path)
+        side = {k: v for k, v in meta.items() if k != "notes"}
+        metadata_path(path).write_text(
+            json.dumps(
+                {**side, "notes": list(result.notes)}, ensure_ascii=False, indent=2
+            )
+            + "\n",
+            encoding="utf-8",
+        )
     elif suffix == ".parquet":
-        df.write_parquet(path)
+        df.write_parquet(path, metadata={f"territory.{k}": v for k, v in meta.items()})
     else:
         raise InputError(
             f"Cannot write metrics to {path}: use a .csv or .parquet file name.",

@@ -23,6 +23,7 @@ from territory.domain import TerritoryModel
 from territory.errors import InputError
 from territory.metrics.hierarchy import Hierarchy, build_hierarchy
 from territory.metrics.period import Period
+from territory.services.location import with_effective_location
 from territory.services.models import resolve_model
 from territory.services.reading import fetch_columns, read_frame
 from territory.storage import tables as t
@@ -34,6 +35,7 @@ __all__ = [
     "load_plan",
     "read_accounts",
     "read_frame",
+    "region_roots",
     "sales_by_account",
     "unit_metric_frame",
 ]
@@ -47,10 +49,14 @@ class Plan:
     depth, root_idx, is_leaf`` (one row per territory, ``t_idx`` = row).
     ``assignments``: one row per account assignment, ordered by account id
     as the store orders it — ``account_id, t_idx,
-    annual_revenue, employees, industry, county_id, latitude, longitude,
-    imported_potential``. ``memberships``: ``t_idx, rep_id, role,
-    start_date, end_date`` (those in force on ``as_of``). ``reps``: ``rep_id,
-    name, home_lat, home_lon, capacity, active``.
+    annual_revenue, employees, industry, county_id, zip_id, latitude,
+    longitude, imported_potential, located_by`` — ``latitude, longitude``
+    are the account's *effective location* (its coordinates, else its ZIP
+    unit's centroid, else its county unit's; ``located_by`` says which, null
+    for none: see :mod:`territory.services.location`). ``memberships``:
+    ``t_idx, rep_id, role, start_date, end_date`` (those in force on
+    ``as_of``). ``reps``: ``rep_id, name, home_lat, home_lon, capacity,
+    active``.
     """
 
     model: TerritoryModel
@@ -125,6 +131,34 @@ def balance_peers(territories: pl.DataFrame) -> np.ndarray:
         return leaf
     main = min(counts, key=lambda ty: (-counts[ty], ty is not None, ty or ""))
     return leaf & np.array([ty == main for ty in types], dtype=bool)
+
+
+def region_roots(territories: pl.DataFrame) -> np.ndarray:
+    """Return which territories are regions: roots of the main type's hierarchy.
+
+    A region is a top-level territory whose tree holds a leaf of the main
+    territory type (:func:`balance_peers`). Other top-level territories are
+    **overlays** (an industry overlay, a named-account team): they cover the
+    regions' accounts a second time, so region figures, balance and
+    headcount leave them out and show them apart. ``territories`` needs the
+    columns of :attr:`Plan.territories` (``root_idx``, ``depth``, ``is_leaf``,
+    ``type_id``).
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame({
+    ...     "t_idx": [0, 1, 2, 3], "depth": [0, 1, 1, 0], "root_idx": [0, 0, 0, 3],
+    ...     "is_leaf": [False, True, True, True],
+    ...     "type_id": [None, None, None, "overlay"],
+    ... })
+    >>> region_roots(frame).tolist()
+    [True, False, False, False]
+    """
+    peers = balance_peers(territories)
+    root = territories["root_idx"].to_numpy()
+    is_region = np.zeros(territories.height, dtype=bool)
+    is_region[root[peers]] = True
+    return is_region & (territories["depth"].to_numpy() == 0)
 
 
 def _hierarchy(territories: pl.DataFrame) -> tuple[pl.DataFrame, Hierarchy]:
@@ -223,6 +257,7 @@ def _assignments(
             a.c.employees,
             a.c.industry,
             a.c.county_id,
+            a.c.zip_id,
             a.c.latitude,
             a.c.longitude,
             *imported,
@@ -242,13 +277,14 @@ def _assignments(
             "employees": pl.Float64,
             "industry": pl.String,
             "county_id": pl.String,
+            "zip_id": pl.String,
             "latitude": pl.Float64,
             "longitude": pl.Float64,
             **_IMPORTED_SCHEMA,
         },
         large=True,
     )
-    df = _parse_imported(df)
+    df = with_effective_location(conn, _parse_imported(df))
     idx = territories.select("territory_id", "t_idx")
     return (
         df.join(idx, on="territory_id", how="left", maintain_order="left")
@@ -270,6 +306,10 @@ def read_accounts(
     by id), read as :func:`load_plan` reads a model's assignments, so a
     design balances the same potential that quota and metrics measure.
     ``account_ids`` limits the read to those accounts (default: all).
+    ``latitude, longitude`` are the stored coordinates (null for an account
+    placed by ZIP or county); measures take the effective location from
+    :func:`territory.services.location.with_effective_location`, as
+    :func:`load_plan` does.
     """
     a = t.account
     stmt = select(

@@ -66,7 +66,7 @@ TERRITORY_MEASURES: tuple[str, ...] = (
     "attainment",
     "penetration",
     "utilisation",
-    "diameter_km",
+    "account_diameter_km",
 )
 # --------------------------------------------------------------------------- #
 # data for the pictures

@@ -140,7 +140,7 @@ def _territory_section(metrics: MetricsResult) -> str:
                 _pct(r["attainment"]),
                 _num(r["workload_hours"]),
                 _pct(r["utilisation"]),
-                _num(r["diameter_km"]),
+                _num(r["account_diameter_km"]),
                 "—"
                 if contiguous is None
                 else (
@@ -356,7 +356,7 @@ def render_report(
     accounts = int(table.filter(pl.col("depth") == 0)["accounts"].sum())
     reps = table["owner"].drop_nulls().n_unique()
     peers = metrics.compared_rows()
-    diam = peers["diameter_km"].drop_nulls()
+    diam = peers["account_diameter_km"].drop_nulls()
     max_diam = float(diam.max()) if diam.len() else None  # type: ignore[arg-type]
     pot_cv = by["potential"].cv if "potential" in by else None
     work_cv = by["workload_hours"].cv if "workload_hours" in by else None

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, or_, select
 from territory.domain import TerritoryModel
 from territory.errors import InputError, InternalError
 from territory.metrics.hierarchy import build_hierarchy
+from territory.services.location import with_effective_location
 from territory.services.plan import Plan, read_accounts, read_frame
 from territory.services.sorted_keys import (
     has_repeats,
@@ -219,8 +220,11 @@ def scenario_plan(
     new_ids = matched.filter(pl.col("_known").is_null()).select("account_id", "t_idx")
     if new_ids.height:
         # Accounts only in B: read as load_plan reads them (a few at most).
-        extra = read_accounts(
-            conn, potential_field, account_ids=new_ids["account_id"].to_list()
+        extra = with_effective_location(
+            conn,
+            read_accounts(
+                conn, potential_field, account_ids=new_ids["account_id"].to_list()
+            ),
         ).select(firmo.columns)
         known = pl.concat(
             [known, new_ids.join(extra, on="account_id", how="inner")],

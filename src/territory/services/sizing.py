@@ -7,19 +7,27 @@ leaf territory is one rep's job: it is *over* capacity when its workload
 exceeds the capacity, *under* when it falls below ``(1 − tolerance) ×
 capacity``, and *ok* otherwise; ``gap_hours = workload − capacity`` says by
 how much.
+
+Regions are the top-level territories of the main territory type's
+hierarchy (:func:`~territory.services.plan.region_roots`). Overlays —
+top-level territories of another type, such as an industry team — cover the
+regions' accounts a second time and are worked by their own people, so they
+are sized apart (their own headcount) and never counted among the regions
+or in the regions' capacity lists.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 from sqlalchemy import Engine
 
 from territory.errors import InputError
-from territory.services.plan import load_plan
+from territory.services.location import describe_unlocated
+from territory.services.plan import load_plan, region_roots
 from territory.services.workload import WorkloadConfig, account_measures
 
 __all__ = ["SizingResult", "size_model"]
@@ -30,9 +38,13 @@ class SizingResult:
     """Reps needed and each territory's load against one rep's capacity.
 
     ``regions``: ``region_id, name, territories, accounts, workload_hours,
-    fte, reps_needed``. ``territories`` (leaves only): ``territory_id, name,
-    region_id, accounts, workload_hours, capacity_hours, utilisation,
-    gap_hours, status``.
+    fte, reps_needed`` (the regions only); ``overlays``: the same columns for
+    each overlay (a top-level territory of another type). ``territories``
+    (leaves only): ``territory_id, name, region_id, overlay, accounts,
+    workload_hours, capacity_hours, utilisation, gap_hours, status``.
+    ``workload_hours`` and ``reps_needed`` are the regions' (the geographic
+    team); ``overlay_workload_hours`` and ``overlay_reps_needed`` the
+    overlays' (each overlay rounds up on its own).
     """
 
     model: str
@@ -42,18 +54,34 @@ class SizingResult:
     reps_needed: int
     regions: pl.DataFrame
     territories: pl.DataFrame
+    overlays: pl.DataFrame = field(default_factory=pl.DataFrame)
+    overlay_workload_hours: float = 0.0
+    overlay_reps_needed: int = 0
+    notes: tuple[str, ...] = ()
 
     @property
     def over(self) -> pl.DataFrame:
-        """Return the territories over capacity, largest gap first."""
-        return self.territories.filter(pl.col("status") == "over").sort(
-            "gap_hours", descending=True
-        )
+        """Return the regions' territories over capacity, largest gap first."""
+        return self.territories.filter(
+            (pl.col("status") == "over") & ~pl.col("overlay")
+        ).sort("gap_hours", descending=True)
 
     @property
     def under(self) -> pl.DataFrame:
-        """Return the territories under capacity, largest shortfall first."""
-        return self.territories.filter(pl.col("status") == "under").sort("gap_hours")
+        """Return the regions' territories under capacity, largest shortfall first."""
+        return self.territories.filter(
+            (pl.col("status") == "under") & ~pl.col("overlay")
+        ).sort("gap_hours")
+
+    @property
+    def region_territories(self) -> pl.DataFrame:
+        """Return the leaf territories of the regions (overlays left out)."""
+        return self.territories.filter(~pl.col("overlay"))
+
+    @property
+    def overlay_territories(self) -> pl.DataFrame:
+        """Return the leaf territories of the overlays."""
+        return self.territories.filter(pl.col("overlay"))
 
 
 def _needed(hours: float, capacity: float) -> int:
@@ -105,8 +133,9 @@ def size_model(
     hours = h.roll_up(own_hours)
     terr = plan.territories
     region_ids = terr["territory_id"].to_numpy()[h.root]
-    roots = np.flatnonzero(h.parent < 0)
-    # Distinct accounts per region (an account in two territories counts once).
+    is_region = region_roots(terr)
+    # Distinct accounts per top-level territory (an account in two
+    # territories counts once).
     region_acc = (
         acc.select("account_id", pl.Series("r", h.root[idx]))
         .unique()
@@ -116,22 +145,32 @@ def size_model(
     acc_by_region = dict(
         zip(region_acc["r"].to_list(), region_acc["len"].to_list(), strict=True)
     )
-    regions = pl.DataFrame(
-        {
-            "region_id": terr["territory_id"].to_numpy()[roots],
-            "name": terr["name"].to_numpy()[roots],
-            "territories": np.bincount(h.root, minlength=n)[roots].astype(np.int64),
-            "accounts": np.array(
-                [acc_by_region.get(int(r), 0) for r in roots], dtype=np.int64
-            ),
-            "workload_hours": hours[roots],
-        }
-    ).with_columns(
-        (pl.col("workload_hours") / capacity).alias("fte"),
-        pl.col("workload_hours")
-        .map_elements(lambda v: _needed(v, capacity), return_dtype=pl.Int64)
-        .alias("reps_needed"),
-    )
+
+    def tops(roots: np.ndarray) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "region_id": pl.Series(
+                    terr["territory_id"].to_numpy()[roots].tolist(), dtype=pl.String
+                ),
+                "name": pl.Series(
+                    terr["name"].to_numpy()[roots].tolist(), dtype=pl.String
+                ),
+                "territories": np.bincount(h.root, minlength=n)[roots].astype(np.int64),
+                "accounts": np.array(
+                    [acc_by_region.get(int(r), 0) for r in roots], dtype=np.int64
+                ),
+                "workload_hours": hours[roots].astype(np.float64),
+            }
+        ).with_columns(
+            (pl.col("workload_hours") / capacity).alias("fte"),
+            pl.col("workload_hours")
+            .map_elements(lambda v: _needed(v, capacity), return_dtype=pl.Int64)
+            .alias("reps_needed"),
+        )
+
+    region_idx = np.flatnonzero(is_region)
+    overlay_idx = np.flatnonzero((h.parent < 0) & ~is_region)
+    regions, overlays = tops(region_idx), tops(overlay_idx)
     leaves = np.flatnonzero(terr["is_leaf"].to_numpy())
     gap = hours[leaves] - capacity
     status = np.where(
@@ -144,6 +183,7 @@ def size_model(
             "territory_id": terr["territory_id"].to_numpy()[leaves],
             "name": terr["name"].to_numpy()[leaves],
             "region_id": region_ids[leaves],
+            "overlay": ~is_region[h.root[leaves]],
             "accounts": own_accounts[leaves].astype(np.int64),
             "workload_hours": hours[leaves],
             "capacity_hours": np.full(leaves.size, capacity),
@@ -152,7 +192,18 @@ def size_model(
             "status": status,
         }
     )
-    total = float(hours[roots].sum())
+    total = float(hours[region_idx].sum())
+    notes = []
+    unlocated = describe_unlocated(acc, "travel")
+    if unlocated:
+        notes.append(unlocated)
+    if overlays.height:
+        notes.append(
+            f"{overlays.height:,} overlays (top-level territories of another type: "
+            f"{', '.join(overlays['region_id'].head(5).to_list())}"
+            + (" ..." if overlays.height > 5 else "")
+            + ") cover the regions' accounts a second time and are sized apart"
+        )
     return SizingResult(
         model=plan.model.name,
         capacity_hours=float(capacity),
@@ -161,4 +212,8 @@ def size_model(
         reps_needed=_needed(total, capacity),
         regions=regions,
         territories=territories,
+        overlays=overlays,
+        overlay_workload_hours=float(hours[overlay_idx].sum()),
+        overlay_reps_needed=int(overlays["reps_needed"].sum() or 0),
+        notes=tuple(notes),
     )

@@ -39,6 +39,7 @@ from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 from territory.errors import InputError, Issue, ValidationFailed
 from territory.metrics.allocation import OwnerAssignment, assign_owners
 from territory.metrics.compactness import haversine_km
+from territory.services.location import describe_unlocated
 from territory.services.models import resolve_model, resolve_writable_model
 from territory.services.plan import Plan, balance_peers, load_plan, read_frame
 from territory.services.workload import (
@@ -62,6 +63,8 @@ class StaffingResult:
     ``carried``: overlay and manager rows added beside the owners.
     ``not_matched``: leaf territories of other types (overlays) that the
     matching left out; their people come from overlay memberships.
+    ``distance_km`` is null where it is unknown (a territory without a
+    located account, a rep without a home); ``notes`` says so.
     """
 
     model: str
@@ -75,6 +78,8 @@ class StaffingResult:
     inserted: int
     ended: int
     not_matched: tuple[str, ...] = ()
+    #: Distances that are unknown and accounts without a location, counted.
+    notes: tuple[str, ...] = ()
 
 
 def read_locks(path: Path) -> list[tuple[str, str]]:
@@ -226,11 +231,21 @@ def staff_model(
         dist = haversine_km(
             h_lat[:, None], h_lon[:, None], c_lat[None, :], c_lon[None, :]
         )
-        dist = np.asarray(dist).reshape(n_r, n_t)
-        if np.isfinite(dist).any():
-            dist = np.where(np.isfinite(dist), dist, float(np.nanmedian(dist)))
-        else:
-            dist = np.zeros((n_r, n_t))
+        known_dist = np.asarray(dist).reshape(n_r, n_t)
+        # An unknown distance (no located account, or no home) is never 0 km:
+        # the cost takes the median of the known ones and the result says so.
+        known = np.isfinite(known_dist)
+        fill = float(np.median(known_dist[known])) if known.any() else 0.0
+        dist = np.where(known, known_dist, fill)
+        notes = _distance_notes(
+            leaf_ids, rep_ids, np.isfinite(c_lat) & np.isfinite(c_lon), h_lat, h_lon
+        )
+        unlocated = describe_unlocated(
+            acc.filter(pl.col("t_idx").is_in(leaves.tolist())),
+            "the territory centres and travel",
+        )
+        if unlocated:
+            notes.append(unlocated)
         # workload of rep r in territory t, travel from r's home
         idx = acc["t_idx"].to_numpy()
         visits = _visits(acc, cfg)
@@ -254,7 +269,7 @@ def staff_model(
         lock_idx = _lock_indices(locks or [], rep_ids, leaf_ids)
         result = assign_owners(cost, allowed, lock_idx)
         owners, vacancies, surplus = _frames(
-            result, plan, reps, leaf_ids, dist, lost, work, cap, allowed, lock_idx
+            result, plan, reps, leaf_ids, known_dist, lost, work, cap, allowed, lock_idx
         )
         carried = _carry(plan, others, src_id)
         inserted = ended = 0
@@ -274,7 +289,52 @@ def staff_model(
         inserted=inserted,
         ended=ended,
         not_matched=not_matched,
+        notes=tuple(notes),
     )
+
+
+def _distance_notes(
+    leaf_ids: list[str],
+    rep_ids: list[str],
+    centre_known: np.ndarray,
+    home_lat: np.ndarray,
+    home_lon: np.ndarray,
+) -> list[str]:
+    """Say which distances are unknown and what the matching used instead."""
+    notes: list[str] = []
+    no_centre = [tid for tid, ok in zip(leaf_ids, centre_known.tolist(), strict=True)
+                 if not ok]  # fmt: skip
+    no_home = [
+        rid
+        for rid, la, lo in zip(
+            rep_ids, home_lat.tolist(), home_lon.tolist(), strict=True
+        )
+        if not (np.isfinite(la) and np.isfinite(lo))
+    ]
+    if (
+        rep_ids
+        and leaf_ids
+        and (len(no_centre) == len(leaf_ids) or len(no_home) == len(rep_ids))
+    ):
+        notes.append(
+            "no distance is known (no territory has a located account, or no rep "
+            "has a home location), so the match weighs continuity and capacity "
+            "only; give accounts coordinates or load their geo units, and reps "
+            "their home"
+        )
+        return notes
+    for ids, what in (
+        (no_centre, "territories have no located account (their centre is unknown)"),
+        (no_home, "reps have no home location"),
+    ):
+        if ids:
+            notes.append(
+                f"{len(ids):,} {what}: their distances count as the median known "
+                f"distance and show as — ({', '.join(ids[:8])}"
+                + (" ..." if len(ids) > 8 else "")
+                + ")"
+            )
+    return notes
 
 
 #: Distance classes (km from the centre) that summarise a territory's
@@ -447,7 +507,7 @@ def _frames(
             (
                 leaf_ids[j],
                 rep_ids[r],
-                float(dist[r, j]),
+                float(dist[r, j]) if np.isfinite(dist[r, j]) else None,
                 int(lost[r, j]),
                 float(work[r, j]),
                 float(cap[r]),

@@ -238,7 +238,7 @@ def test_metrics_at_80_columns_keeps_key_columns_compact(run) -> None:  # type: 
     assert f"│   {BOSTON} " in res.stdout
     assert (
         "Not shown at 80 columns: penetr., pipeline, coverage, workload h, util., "
-        "diam km, contig. (--out FILE.csv has all of them)." in res.stdout
+        "acct diam km, contig. (--out FILE.csv has all of them)." in res.stdout
     )
     assert "28,729,612" not in res.stdout
 
@@ -261,7 +261,7 @@ def test_metrics_at_132_columns_shows_ratios_and_pipeline(run) -> None:  # type:
     }
     assert _row(res.stdout, REGION)["pipeline"] == "30.3M"
     assert _row(res.stdout, REGION)["util."] == "34.4%"  # 11 h of 32 h
-    assert "Not shown at 132 columns: diam km, contig." in res.stdout
+    assert "Not shown at 132 columns: acct diam km, contig." in res.stdout
     # Balance across the two leaves: money compact, ratios with two decimals.
     assert _row(res.stdout, "potential") == {
         "measure": "potential",

@@ -65,7 +65,7 @@ def test_attainment_coverage_and_undefined_cases(plan_engine: Engine) -> None:
 def test_compactness_and_contiguity(plan_engine: Engine) -> None:
     df = compute_metrics(plan_engine, "plan", period="2027", config=SIMPLE).table
     t4 = _row(df, "territory_id", "T4")
-    assert t4["diameter_km"] == pytest.approx(2 * 111.19508, rel=1e-5)
+    assert t4["account_diameter_km"] == pytest.approx(2 * 111.19508, rel=1e-5)
     assert t4["inertia_km"] == pytest.approx(111.19508, rel=1e-3)
     t1 = _row(df, "territory_id", "T1")
     assert (t1["pieces"], t1["contiguous"]) == (2, False)  # C1 and C3 apart
@@ -89,9 +89,11 @@ def test_rep_metrics_credit_splits(plan_engine: Engine) -> None:
         plan_engine, "plan", level="rep", period="2027", config=SIMPLE
     )
     df = res.table
-    # O1 split 60/40; O2 (A5 in T4) to owner P3; O3 (names T1) to owner P1
+    # O1 (split 60/40) credits P1 600 and P2 400; O2 (A5 in T4, no split)
+    # counts in full for P3; O3 (names T1, no split) in full for T1's owner P1
+    # and overlay P4. M1 manages D1 and holds its whole pipeline: O1 + O3.
     pipe = {r["rep_id"]: r["open_pipeline"] for r in df.to_dicts()}
-    assert pipe == {"M1": 0.0, "P1": 800.0, "P2": 400.0, "P3": 500.0, "P4": 0.0}
+    assert pipe == {"M1": 1200.0, "P1": 800.0, "P2": 400.0, "P3": 500.0, "P4": 200.0}
     m1 = _row(df, "rep_id", "M1")
     assert (m1["accounts"], m1["sales"], m1["roles"]) == (3, 350.0, "manager")
     assert m1["quota"] == 300.0  # the quota of D1, which M1 manages
@@ -152,7 +154,7 @@ def test_metrics_on_a_model_without_accounts(engine: Engine) -> None:
     res = compute_metrics(engine, "bare", period="2027")
     row = _row(res.table, "territory_id", "T")
     assert (row["accounts"], row["sales"], row["attainment"]) == (0, 0.0, None)
-    assert row["diameter_km"] is None
+    assert row["account_diameter_km"] is None
     acc = next(b for b in res.balance if b.measure == "accounts")
     assert acc.cv is None and acc.max_min is None and acc.gini is None
 
@@ -272,7 +274,8 @@ def test_rep_metrics_when_every_account_sits_in_one_territory(
     """A1 taken out of T2: rep sums come from the territories' own figures.
 
     P1 and P4 (T1): A1, A2 — potential 1 500, sales 150; P2 (T2): A3 — 2 000,
-    200; P3 (T4): A5, A6 — 3 400, 70; M1 (D1): A1, A2, A3 — 3 500, 350.
+    200; P3 (T4): A5, A6 — 3 400, 70; M1 (D1): A1, A2, A3 — 3 500, 350, and
+    D1's whole pipeline (O1 1 000 + O3 200).
     """
     from sqlalchemy import delete
 
@@ -292,11 +295,11 @@ def test_rep_metrics_when_every_account_sits_in_one_territory(
         for r in res.table.to_dicts()
     }
     assert got == {
-        "M1": (3, 3500.0, 350.0, 0.0),
+        "M1": (3, 3500.0, 350.0, 1200.0),
         "P1": (2, 1500.0, 150.0, 800.0),
         "P2": (1, 2000.0, 200.0, 400.0),
         "P3": (2, 3400.0, 70.0, 500.0),
-        "P4": (2, 1500.0, 150.0, 0.0),
+        "P4": (2, 1500.0, 150.0, 200.0),
     }
     # The per-territory shortcut equals the per-account count it replaces.
     with plan_engine.connect() as conn:
@@ -314,3 +317,138 @@ def test_rep_metrics_when_every_account_sits_in_one_territory(
         for dup in (False, True)
     )
     assert fast.equals(slow)
+
+
+def test_rep_credit_by_role_is_consistent(plan_engine: Engine) -> None:
+    """Each role is credited with the same territories for every measure.
+
+    Added to the plan: M2 manages R1; P1, owner of T1, is also an overlay on
+    T3 (vacant); M1 is also named on 25 % of O1. Hand-computed:
+
+    * M2 covers R1 = {A1, A2, A3, A4}: sales 150 + 200 + 30 = 380, quota
+      T1 300 + T2 0 + T3 30 = 330, pipeline O1 1 000 + O3 200 (names T1) =
+      1 200 — R1's own figures, split or not;
+    * P1 covers T1 and T3 = {A1, A2, A4}: sales 150 + 30 = 180, quota 300 +
+      30 = 330 (attainment 180 / 330), pipeline 60 % of O1 + O3 in full = 800;
+      P1 works T1 only (T3 is a main-type territory: an overlay there helps,
+      its workload is the owner's), 11 h;
+    * M1 manages D1 (O1 inside it): its 25 % of O1 is not added to the 1 200
+      it already holds;
+    * the splits now add up to 125 %: P2 keeps 40 % = 400.
+    """
+    from datetime import date
+
+    from sqlalchemy import insert, select
+
+    from territory.storage import tables as t
+
+    with plan_engine.begin() as conn:
+        model_id = conn.execute(
+            select(t.territory_model.c.id).where(t.territory_model.c.name == "plan")
+        ).scalar_one()
+        conn.execute(
+            insert(t.rep),
+            [{"id": "M2", "name": "Rep M2", "home_lat": None, "home_lon": None,
+              "capacity": None, "active": True}],
+        )  # fmt: skip
+        conn.execute(
+            insert(t.territory_membership),
+            [
+                {"model_id": model_id, "territory_id": tid, "rep_id": rid,
+                 "role": role, "start_date": date(2020, 1, 1)}
+                for tid, rid, role in [("R1", "M2", "manager"), ("T3", "P1", "overlay")]
+            ],
+        )  # fmt: skip
+        conn.execute(
+            insert(t.opportunity_split),
+            [{"opportunity_id": "O1", "rep_id": "M1", "percent": 25.0}],
+        )
+    res = compute_metrics(
+        plan_engine, "plan", level="rep", period="2027", config=SIMPLE
+    )
+    terr = compute_metrics(plan_engine, "plan", period="2027", config=SIMPLE).table
+    r1 = _row(terr, "territory_id", "R1")
+    m2 = _row(res.table, "rep_id", "M2")
+    for col in ("accounts", "sales", "quota", "open_pipeline"):
+        assert m2[col] == r1[col], col
+    assert (m2["sales"], m2["quota"], m2["open_pipeline"]) == (380.0, 330.0, 1200.0)
+    assert m2["roles"] == "manager"
+    assert m2["capacity_hours"] is None and m2["utilisation"] is None
+    p1 = _row(res.table, "rep_id", "P1")
+    assert (p1["accounts"], p1["sales"], p1["quota"]) == (3, 180.0, 330.0)
+    assert p1["attainment"] == pytest.approx(180 / 330)
+    assert p1["open_pipeline"] == 800.0
+    assert p1["roles"] == "overlay,owner"
+    assert (p1["workload_hours"], p1["capacity_hours"]) == (11.0, 16.0)
+    m1 = _row(res.table, "rep_id", "M1")
+    assert m1["open_pipeline"] == 1200.0  # O1 + O3 in full, the 25 % not again
+    assert _row(res.table, "rep_id", "P2")["open_pipeline"] == 400.0
+
+
+def test_periods_finer_than_the_rows_are_noted(plan_engine: Engine) -> None:
+    """March 2027: A3's yearly 2027 row cannot be split, and there is no
+    monthly quota, so the yearly quota is pro-rated (300 / 12 for T1)."""
+    res = compute_metrics(plan_engine, "plan", period="2027-03", config=SIMPLE)
+    assert _row(res.table, "territory_id", "T4")["sales"] == 70.0  # A5 2027-03
+    assert _row(res.table, "territory_id", "T2")["sales"] == 0.0  # A3 yearly only
+    assert _row(res.table, "territory_id", "T1")["quota"] == 25.0
+    sales_note = next(n for n in res.notes if n.startswith("sales:"))
+    assert "rows of 2027 (1 accounts) are coarser than 2027-03" in sales_note
+    assert "found for 1 accounts" in sales_note
+    assert "--period 2027 " in sales_note
+    quota_note = next(n for n in res.notes if n.startswith("quota:"))
+    assert "the 2027 quota is pro-rated by length (1 of 12 months, 4 rows)" in (
+        quota_note
+    )
+    # a whole year has nothing coarser and a quota row of its own: no note
+    year = compute_metrics(plan_engine, "plan", period="2027", config=SIMPLE)
+    assert not [n for n in year.notes if n.startswith(("sales:", "quota:"))]
+
+
+def test_quota_for_part_of_the_period_is_noted(plan_engine: Engine) -> None:
+    """2026 holds a Q1 quota only (T1 100, T4 50): summed, and said so."""
+    from sqlalchemy import insert, select
+
+    from territory.storage import tables as t
+
+    with plan_engine.begin() as conn:
+        model_id = conn.execute(
+            select(t.territory_model.c.id).where(t.territory_model.c.name == "plan")
+        ).scalar_one()
+        conn.execute(
+            insert(t.quota),
+            [
+                {"model_id": model_id, "territory_id": tid, "period": "2026-Q1",
+                 "amount": amount}
+                for tid, amount in [("T1", 100.0), ("T4", 50.0)]
+            ],
+        )  # fmt: skip
+    res = compute_metrics(plan_engine, "plan", period="2026", config=SIMPLE)
+    t1 = _row(res.table, "territory_id", "T1")
+    assert (t1["sales"], t1["quota"]) == (999.0, 100.0)  # A1's 2026 row
+    assert t1["attainment"] == pytest.approx(9.99)
+    note = next(n for n in res.notes if n.startswith("quota:"))
+    assert "2 of 2 quota holders have rows for only part of 2026" in note
+    assert "most often 2026-Q1: 3 of 12 months" in note
+
+
+def test_files_carry_the_notes(plan_engine: Engine, tmp_path: Path) -> None:
+    import json
+
+    import pyarrow.parquet as pq
+
+    from territory.services.performance import metadata_path
+
+    res = compute_metrics(plan_engine, "plan", period="2027-03", config=SIMPLE)
+    assert any(n.startswith("sales:") for n in res.notes)
+    csv = write_metrics(res, tmp_path / "m.csv")
+    side = json.loads(metadata_path(csv).read_text(encoding="utf-8"))
+    assert metadata_path(csv).name == "m.csv.meta.json"
+    assert (side["model"], side["period"], side["level"]) == ("plan", "2027-03",
+                                                              "territory")  # fmt: skip
+    assert side["notes"] == list(res.notes)
+    assert side["accounts"] == "6"
+    parquet = write_metrics(res, tmp_path / "m.parquet")
+    meta = pq.read_metadata(parquet).metadata
+    assert json.loads(meta[b"territory.notes"]) == list(res.notes)
+    assert meta[b"territory.period"] == b"2027-03"
