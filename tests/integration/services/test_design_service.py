@@ -637,3 +637,43 @@ def test_summary_csv_keeps_full_precision_and_rolls_accounts_up_to_regions(
     assert float(t0["population_deviation"]) == pytest.approx(
         int(t0["population"]) / (total / 4) - 1, abs=1e-15
     )
+
+
+@pytest.mark.slow
+def test_oversize_own_territory_on_georgia_alabama_florida(tmp_path: Path) -> None:
+    """GA, AL and FL (293 counties) for 20 reps at ±5 % population.
+
+    36,998,345 people / 20 = 1,849,917 per rep: Miami-Dade (2,716,940) and
+    Broward (1,952,778) are 1.47 and 1.06 reps, so both are too big for a
+    one-rep territory at ±5 % (+46.9 % and +5.6 % alone). Each anchors a
+    two-rep territory: 18 territories for 20 reps, all within ±5 % per rep.
+    """
+    from territory.services.geodata import load_us
+    from territory.storage.engine import make_engine, migrate
+
+    eng = make_engine(f"sqlite:///{tmp_path / 'gaf.db'}")
+    migrate(eng)
+    load_us(eng, states="GA,AL,FL")
+    report = design_territories(
+        eng,
+        DesignRequest(
+            model="gaf",
+            balance=(("population", 0.05),),
+            n_territories=20,
+            states=("GA", "AL", "FL"),
+            oversize="own-territory",
+            time_limit_s=30.0,
+        ),
+        actor="tester",
+    )
+    assert report.status == "feasible" and report.contiguous
+    assert len(report.assignment) == 293
+    assert dict(report.oversize) == {"12086": 2, "12011": 2}
+    assert sum(t.reps for t in report.territories) == 20
+    assert len(report.territories) == 18
+    total = sum(t.values["population"] for t in report.territories)
+    assert total == 36_998_345
+    for t in report.territories:
+        assert t.targets["population"] == pytest.approx(total / 20 * t.reps)
+        assert abs(t.deviations["population"]) <= 0.05 + 1e-9
+    eng.dispose()
