@@ -27,6 +27,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +36,7 @@ from scipy.spatial import Delaunay, QhullError
 from sqlalchemy import Connection, and_, func, select
 
 from territory.errors import InputError, Issue, ValidationFailed
+from territory.services.location import with_effective_location
 from territory.services.plan import read_accounts
 from territory.services.workload import WorkloadConfig, account_calls
 from territory.storage.tables import account, geo_adjacency, geo_unit, geo_unit_metric
@@ -128,9 +130,10 @@ def _check_level(level: str) -> str:
 def read_units(conn: Connection, level: str, states: Sequence[str] | None) -> Units:
     """Return the units of ``level`` in ``states`` (all stored states if None).
 
-    At account level the units are the accounts with a location whose county
-    lies in ``states``; accounts without a location are counted in
-    ``left_out``.
+    At account level the units are the accounts whose county (else ZIP, else
+    billing state) lies in ``states``, at their effective location (their
+    coordinates, else their ZIP's or county's centroid); accounts without any
+    location are named in ``left_out``.
 
     Raises
     ------
@@ -139,35 +142,9 @@ def read_units(conn: Connection, level: str, states: Sequence[str] | None) -> Un
     """
     _check_level(level)
     left_out: dict[str, int] = {}
+    rows: Sequence[Any]
     if level == "account":
-        county_state = (
-            select(geo_unit.c.id, geo_unit.c.state)
-            .where(geo_unit.c.kind == "county")
-            .subquery()
-        )
-        stmt = (
-            select(
-                account.c.id,
-                account.c.name,
-                func.coalesce(county_state.c.state, account.c.billing_state),
-                account.c.latitude,
-                account.c.longitude,
-            )
-            .select_from(
-                account.outerjoin(
-                    county_state, county_state.c.id == account.c.county_id
-                )
-            )
-            .order_by(account.c.id)
-        )
-        rows = conn.execute(stmt).all()
-        if states is not None:
-            wanted = set(states)
-            rows = [r for r in rows if r[2] in wanted]
-        located = [r for r in rows if r[3] is not None and r[4] is not None]
-        if len(located) < len(rows):
-            left_out["accounts without a location"] = len(rows) - len(located)
-        rows = located
+        rows = _located_accounts(conn, states, left_out)
     else:
         stmt = select(
             geo_unit.c.id,
@@ -203,6 +180,98 @@ def read_units(conn: Connection, level: str, states: Sequence[str] | None) -> Un
         xy_km=project_km(lat, lon),
         left_out=left_out,
     )
+
+
+def _located_accounts(
+    conn: Connection, states: Sequence[str] | None, left_out: dict[str, int]
+) -> list[tuple[str, str, str, float, float]]:
+    """``(id, name, state, lat, lon)`` of the accounts in ``states``, by id.
+
+    An account's place is its *effective location*
+    (:func:`~territory.services.location.with_effective_location`): its own
+    coordinates, else its ZIP unit's centroid, else its county unit's. Its
+    state is its county's, else its ZIP's, else its billing state. Accounts
+    with no location at all cannot be placed on the map of units: they are
+    named in ``left_out`` (the first 20 ids), never dropped silently.
+    """
+    units_state = (
+        select(geo_unit.c.kind, geo_unit.c.id, geo_unit.c.state)
+        .where(geo_unit.c.kind.in_(("county", "zip")))
+        .subquery()
+    )
+    county_state = units_state.alias("county_state")
+    zip_state = units_state.alias("zip_state")
+    stmt = (
+        select(
+            account.c.id.label("account_id"),
+            account.c.name,
+            func.coalesce(
+                county_state.c.state, zip_state.c.state, account.c.billing_state
+            ).label("state"),
+            account.c.latitude,
+            account.c.longitude,
+            account.c.county_id,
+            account.c.zip_id,
+        )
+        .select_from(
+            account.outerjoin(
+                county_state,
+                and_(
+                    county_state.c.kind == "county",
+                    county_state.c.id == account.c.county_id,
+                ),
+            ).outerjoin(
+                zip_state,
+                and_(zip_state.c.kind == "zip", zip_state.c.id == account.c.zip_id),
+            )
+        )
+        .order_by(account.c.id)
+    )
+    raw = conn.execute(stmt).all()
+    if states is not None:
+        wanted = set(states)
+        raw = [r for r in raw if r[2] in wanted]
+    frame = pl.DataFrame(
+        [tuple(r) for r in raw],
+        schema={
+            "account_id": pl.String,
+            "name": pl.String,
+            "state": pl.String,
+            "latitude": pl.Float64,
+            "longitude": pl.Float64,
+            "county_id": pl.String,
+            "zip_id": pl.String,
+        },
+        orient="row",
+    )
+    if frame.height:
+        frame = with_effective_location(conn, frame)
+        lost = frame.filter(pl.col("located_by").is_null())
+        if lost.height:
+            ids = lost["account_id"].to_list()
+            shown = ", ".join(ids[:20]) + (" ..." if len(ids) > 20 else "")
+            left_out[
+                "accounts without a location (no coordinates, and no stored ZIP or "
+                f"county unit of theirs), left out of the design: {shown}; give "
+                "them coordinates or a ZIP code, or load their geo units"
+            ] = len(ids)
+        by_zip = int((frame["located_by"] == "zip").sum())
+        by_county = int((frame["located_by"] == "county").sum())
+        if by_zip:
+            left_out["accounts without coordinates placed at their ZIP's centroid"] = (
+                by_zip
+            )
+        if by_county:
+            left_out[
+                "accounts without coordinates placed at their county's centroid"
+            ] = by_county
+        frame = frame.filter(pl.col("located_by").is_not_null())
+    return [
+        (r[0], r[1], r[2], r[3], r[4])
+        for r in frame.select(
+            "account_id", "name", "state", "latitude", "longitude"
+        ).iter_rows()
+    ]
 
 
 def _account_unit_column(level: str):  # type: ignore[no-untyped-def]

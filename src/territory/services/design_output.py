@@ -27,11 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 import shapely
 from sqlalchemy import Engine, select
 
 from territory.errors import InputError
 from territory.services.design import DesignReport, TerritorySummary
+from territory.services.location import with_effective_location
+from territory.services.reading import read_frame
 from territory.storage.tables import geo_unit
 
 __all__ = ["DesignFiles", "write_design_files"]
@@ -75,9 +78,32 @@ def _lonlat_of_units(
     lon: dict[str, float] = {}
     with engine.connect() as conn:
         if report.level == "account":
-            rows = conn.execute(
-                select(account.c.id, account.c.latitude, account.c.longitude)
-            ).all()
+            # the effective location, as the design placed them
+            frame = with_effective_location(
+                conn,
+                read_frame(
+                    conn,
+                    select(
+                        account.c.id,
+                        account.c.latitude,
+                        account.c.longitude,
+                        account.c.county_id,
+                        account.c.zip_id,
+                    ),
+                    {
+                        "id": pl.String,
+                        "latitude": pl.Float64,
+                        "longitude": pl.Float64,
+                        "county_id": pl.String,
+                        "zip_id": pl.String,
+                    },
+                ),
+            )
+            rows = list(
+                frame.filter(pl.col("located_by").is_not_null())
+                .select("id", "latitude", "longitude")
+                .iter_rows()
+            )
         else:
             rows = conn.execute(
                 select(

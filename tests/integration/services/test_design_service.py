@@ -351,6 +351,81 @@ def test_design_accounts_as_units_merges_shared_locations(store: Engine) -> None
     assert report.contiguous
 
 
+def test_design_accounts_as_units_places_accounts_by_zip_and_county(
+    store: Engine, tmp_path: Path
+) -> None:
+    """Accounts without coordinates stand at their ZIP's, else county's centroid.
+
+    CT has 8 counties with 2 accounts at each centroid (16). Added: A-ZIP
+    (placed by ZIP 06103, a stored ZIP unit in Hartford), A-CTY (county
+    09009 only) and A-LOST (ZIP 06999 and county 09999, neither stored,
+    billing state CT): 18 units, and A-LOST is named, not dropped.
+    """
+    from datetime import UTC, datetime
+
+    from territory.storage.bulk import insert_columns
+    from territory.storage.tables import geo_unit
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    with store.begin() as conn:
+        insert_columns(
+            conn,
+            geo_unit,
+            {
+                "kind": "zip",
+                "id": ["06103"],
+                "name": ["Hartford"],
+                "state": ["CT"],
+                "parent_id": ["09003"],
+                "centroid_lat": [41.767],
+                "centroid_lon": [-72.676],
+            },
+        )
+        insert_columns(
+            conn,
+            account,
+            {
+                "id": ["A-ZIP", "A-CTY", "A-LOST"],
+                "name": ["By ZIP", "By county", "Nowhere in CT"],
+                "latitude": [None, None, None],
+                "longitude": [None, None, None],
+                "zip_id": ["06103", None, "06999"],
+                "county_id": [None, "09009", "09999"],
+                "billing_state": ["CT", "CT", "CT"],
+                "placed_by": ["zip", "county", "zip"],
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+    report = design_territories(
+        store,
+        _request(
+            level="account",
+            states=("CT",),
+            balance=(("accounts", 0.5),),
+            n_territories=3,
+        ),
+        actor="tester",
+    )
+    assert len(report.assignment) == 18
+    assert {"A-ZIP", "A-CTY"} <= set(report.assignment)
+    assert "A-LOST" not in report.assignment
+    (lost, n_lost), *_ = (
+        (k, v) for k, v in report.notes.items() if k.startswith("accounts without a")
+    )
+    assert n_lost == 1 and "A-LOST" in lost
+    assert report.notes["accounts without coordinates placed at their ZIP's centroid"] == 1
+    assert (
+        report.notes["accounts without coordinates placed at their county's centroid"]
+        == 1
+    )
+    assigned = _accounts(store, report.model_id)
+    assert {"A-ZIP", "A-CTY"} <= set(assigned) and "A-LOST" not in assigned
+    # the map places them too
+    files = write_design_files(store, report, tmp_path / "out")
+    assert files.map.stat().st_size > 10_000
+
+
 @pytest.mark.slow
 def test_design_files_are_written(store: Engine, tmp_path: Path) -> None:
     report = design_territories(store, _request(), actor="tester")
