@@ -337,7 +337,7 @@ def _read_parquet(path: Path) -> pl.DataFrame:
             details={"file": path.name},
         ) from exc
     _check_header(frame.columns, path.name)
-    casts = []
+    casts: list[pl.Expr | pl.Series] = []
     for col, dtype in frame.schema.items():
         if dtype == pl.String:
             continue

@@ -138,14 +138,16 @@ def _among(
             for i, n in enumerate(names)
         ]
         if len(columns) == 1:
-            return columns[0] == func.any(arrays[0])
+            one: ColumnElement[bool] = columns[0] == func.any(arrays[0])
+            return one
         return tuple_(*columns).in_(select(*[func.unnest(a) for a in arrays]))
     # [{"k0": "...", "k1": "..."}, ...]: polars writes the JSON, escapes and all.
     doc = values.select(pl.struct(names).struct.json_encode().str.join(",")).item()
     each = func.json_each(bindparam("_among", f"[{doc}]")).table_valued("value")
     picked = [func.json_extract(each.c.value, f'$."{n}"') for n in names]
     if len(columns) == 1:
-        return columns[0].in_(select(picked[0]))
+        member: ColumnElement[bool] = columns[0].in_(select(picked[0]))
+        return member
     return tuple_(*columns).in_(select(*picked))
 
 
