@@ -11,8 +11,10 @@
 
 County territories dissolve the stored county polygons. ZIP and account
 units have no polygons: each gets its Voronoi cell (of the distinct unit
-locations), clipped to the union of the stored counties of the designed
-states when they are stored, else to the points' convex hull widened by
+locations), clipped to the union of the counties of the designed states —
+those stored, else (only ZIPs loaded) those of the county map that ships
+with the product — and the state outlines are drawn from the same counties.
+Only points in no known state fall back to their convex hull widened by
 20 km.
 """
 
@@ -137,6 +139,23 @@ def _county_polygons(
     return out
 
 
+def _shipped_county_polygons(states: Sequence[str]) -> dict[str, tuple[str, Any]]:
+    """``{county id: (state, geometry)}`` of ``states`` from the shipped map."""
+    from territory.io.usdata import read_counties
+
+    counties = read_counties().select_states(list(states))
+    return {
+        str(uid): (str(st), geom)
+        for uid, st, geom in zip(
+            counties.frame["id"].to_list(),
+            counties.frame["state"].to_list(),
+            counties.geometries,
+            strict=True,
+        )
+        if geom is not None
+    }
+
+
 def _unit_geometries(
     engine: Engine, report: DesignReport
 ) -> tuple[list[str], list[Any], dict[str, Any]]:
@@ -163,6 +182,11 @@ def _point_geometries(
     ids, lon, lat = _lonlat_of_units(engine, report)
     stored = _unit_states(report)
     polys = _county_polygons(engine, None, stored or None)
+    # states whose counties the store lacks (only ZIPs loaded): the county
+    # map that ships with the product draws them
+    missing = sorted(set(stored) - {st for st, _ in polys.values()})
+    if missing:
+        polys.update(_shipped_county_polygons(missing))
     outlines: dict[str, Any] = {}
     if polys:
         by_state: dict[str, list[Any]] = {}
@@ -233,8 +257,27 @@ def _dissolve(
         )
         if clip is not None and not shape.is_empty:
             shape = shapely.intersection(shape, clip, grid_size=1e-6)
+        shape = _without_slivers(shape)
         out[t] = shapely.simplify(shape, _SIMPLIFY_DEG, preserve_topology=True)
     return out
+
+
+#: Holes smaller than this (square degrees, about 0.1 km²) are seams between
+#: cells that snapping left open, not enclaves: no unit's cell is that small.
+_SLIVER_DEG2 = 1e-5
+
+
+def _without_slivers(shape: Any) -> Any:
+    """Polygons only, without the hairline holes that unions of cells leave."""
+    polys = []
+    for part in shapely.get_parts(shape):
+        if part.geom_type != "Polygon" or part.area <= _SLIVER_DEG2:
+            continue
+        holes = [r for r in part.interiors if shapely.Polygon(r).area > _SLIVER_DEG2]
+        polys.append(shapely.Polygon(part.exterior, holes))
+    if not polys:
+        return shapely.Polygon()
+    return polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
 
 
 def _properties(

@@ -23,6 +23,7 @@ from territory.storage.tables import (
     account_assignment,
     audit_log,
     design_run,
+    geo_unit,
     territory,
     territory_model,
     unit_assignment,
@@ -364,7 +365,6 @@ def test_design_accounts_as_units_places_accounts_by_zip_and_county(
     from datetime import UTC, datetime
 
     from territory.storage.bulk import insert_columns
-    from territory.storage.tables import geo_unit
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     with store.begin() as conn:
@@ -751,4 +751,50 @@ def test_oversize_own_territory_on_georgia_alabama_florida(tmp_path: Path) -> No
     for t in report.territories:
         assert t.targets["population"] == pytest.approx(total / 20 * t.reps)
         assert abs(t.deviations["population"]) <= 0.05 + 1e-9
+    eng.dispose()
+
+
+@pytest.mark.slow
+def test_zip_design_map_is_clipped_to_the_state_without_stored_counties(
+    tmp_path: Path,
+) -> None:
+    """Only RI's ZIP units are stored: the cells are clipped to Rhode Island.
+
+    The clip comes from the county map that ships with the product, so the
+    territories cover the state's land exactly (up to the drawing's 0.003°
+    simplification) instead of a hull of the ZIP centroids widened by 0.2°.
+    """
+    import shapely
+
+    from territory.io.usdata import read_counties
+    from territory.services.geodata import load_us
+    from territory.storage.engine import make_engine, migrate
+
+    eng = make_engine(f"sqlite:///{tmp_path / 'zip.db'}")
+    migrate(eng)
+    load_us(eng, states="RI", level="zip")
+    with eng.connect() as conn:
+        kinds = set(conn.execute(select(geo_unit.c.kind).distinct()).scalars())
+    assert kinds == {"zip"}
+    report = design_territories(
+        eng,
+        DesignRequest(
+            model="ri-zip",
+            level="zip",
+            balance=(("population", 0.25),),
+            n_territories=2,
+            states=("RI",),
+            time_limit_s=20.0,
+        ),
+        actor="tester",
+    )
+    files = write_design_files(eng, report, tmp_path / "out")
+    doc = json.loads(files.geojson.read_text())
+    drawn = shapely.union_all(
+        [shapely.from_geojson(json.dumps(f["geometry"])) for f in doc["features"]]
+    )
+    ri = read_counties().select_states(["RI"])
+    land = shapely.union_all([shapely.make_valid(g) for g in ri.geometries])
+    assert drawn.area == pytest.approx(land.area, rel=0.02)
+    assert shapely.difference(drawn, land.buffer(0.01)).area < 1e-6
     eng.dispose()
