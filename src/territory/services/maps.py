@@ -214,21 +214,73 @@ def _draw_units(
         )
 
 
-def _draw_borders(
-    ax: object, shapes: UnitShapes, labels: npt.NDArray[np.int64]
-) -> None:
-    from matplotlib.collections import PathCollection
-
-    borders = []
+def _outlines(shapes: UnitShapes, labels: npt.NDArray[np.int64]) -> dict[int, object]:
+    """Return each territory's outline: the union of its units' geometries."""
+    out: dict[int, object] = {}
     for lab in np.unique(labels[labels >= 0]).tolist():
         parts = [g for g in shapes.geometry[labels == lab] if g is not None]
         if parts:
-            borders.append(shapely.union_all(shapely.make_valid(parts)))
-    paths = [p for p in _paths(borders) if p is not None]
+            out[int(lab)] = shapely.union_all(shapely.make_valid(parts))
+    return out
+
+
+def _draw_borders(
+    ax: object,
+    shapes: UnitShapes,
+    labels: npt.NDArray[np.int64],
+    outlines: dict[int, object] | None = None,
+) -> None:
+    from matplotlib.collections import PathCollection
+
+    found = _outlines(shapes, labels) if outlines is None else outlines
+    paths = [p for p in _paths(list(found.values())) if p is not None]
     if paths:
         ax.add_collection(  # type: ignore[attr-defined]
             PathCollection(paths, facecolors="none", edgecolors=_BORDER, linewidths=0.6)
         )
+
+
+def _label_size(n: int) -> float:
+    """Font size (points) of territory labels: large for a few, smaller for many."""
+    return 11.0 if n <= 12 else 9.5 if n <= 30 else 8.0 if n <= 60 else 6.5
+
+
+def _draw_labels(ax: object, points: Sequence[tuple[float, float, str]]) -> None:
+    """Write each territory's name at its point, dark on a white halo."""
+    from matplotlib import patheffects
+
+    size = _label_size(len(points))
+    halo = [patheffects.withStroke(linewidth=2.6, foreground="white")]
+    for x, y, text in points:
+        ax.text(  # type: ignore[attr-defined]
+            x,
+            y,
+            text,
+            ha="center",
+            va="center",
+            fontsize=size,
+            fontweight="bold",
+            color="#1a1a1a",
+            path_effects=halo,
+            zorder=5,
+        )
+
+
+def _outline_label_points(
+    outlines: dict[int, object], names: Sequence[str]
+) -> list[tuple[float, float, str]]:
+    """Return a point inside the largest piece of each named territory."""
+    out = []
+    for lab, geom in sorted(outlines.items()):
+        if lab >= len(names) or not names[lab]:
+            continue
+        pieces = [g for g in shapely.get_parts(geom) if not g.is_empty]
+        if not pieces:
+            continue
+        main = max(pieces, key=lambda g: g.area)
+        pt = main.representative_point() if main.area > 0 else main.centroid
+        out.append((float(pt.x), float(pt.y), names[lab]))
+    return out
 
 
 def _frame_extent(ax: object, shapes: UnitShapes) -> None:
@@ -286,11 +338,13 @@ def draw_territory_map(
     *,
     title: str | None = None,
     size_in: tuple[float, float] = (9.0, 6.0),
+    names: Sequence[str] | None = None,
 ) -> bytes:
     """Draw each unit in its territory's colour; return PNG bytes.
 
     ``labels`` has shape ``(n_units,)``: a territory index per unit, -1 for a
-    unit in no territory (drawn grey).
+    unit in no territory (drawn grey). ``names`` (one per territory index)
+    are written on the map, each inside its territory's largest piece.
 
     Raises
     ------
@@ -302,8 +356,11 @@ def draw_territory_map(
     colours = [palette[k] if k >= 0 else UNCHANGED_GREY for k in labels.tolist()]
     fig, ax = _new_axes(title, size_in)
     _draw_units(ax, shapes, colours)
-    _draw_borders(ax, shapes, labels)
+    outlines = _outlines(shapes, labels)
+    _draw_borders(ax, shapes, labels, outlines)
     _frame_extent(ax, shapes)
+    if names is not None:
+        _draw_labels(ax, _outline_label_points(outlines, names))
     return figure_png(fig)
 
 
@@ -444,12 +501,15 @@ def draw_account_points(
     title: str | None = None,
     size_in: tuple[float, float] = (9.0, 6.0),
     max_points: int = 200_000,
+    names: Sequence[str] | None = None,
 ) -> bytes:
     """Draw accounts as dots in their territory's colour (no geo units needed).
 
     ``lon``, ``lat`` and ``labels`` have shape ``(n_accounts,)``. Above
     ``max_points`` an evenly spaced subset is drawn (every k-th account), so
-    the picture stays readable and quick. Returns PNG bytes.
+    the picture stays readable and quick. ``names`` (one per territory
+    index) are written at the median place of each territory's accounts.
+    Returns PNG bytes.
 
     Raises
     ------
@@ -477,4 +537,14 @@ def draw_account_points(
     ax.set_ylim(y0 - pad_y, y1 + pad_y)  # type: ignore[attr-defined]
     mid = math.radians((y0 + y1) / 2.0)
     ax.set_aspect(1.0 / max(math.cos(mid), 0.2))  # type: ignore[attr-defined]
+    if names is not None:
+        points = []
+        for lab in np.unique(labels[ok]).tolist():
+            if lab < 0 or lab >= len(names) or not names[lab]:
+                continue
+            mine = ok & (labels == lab)
+            points.append(
+                (float(np.median(lon[mine])), float(np.median(lat[mine])), names[lab])
+            )
+        _draw_labels(ax, points)
     return figure_png(fig)

@@ -902,6 +902,11 @@ def compute_metrics(
             "parent_id": terr["parent_id"],
             "depth": terr["depth"],
             "region_id": pl.Series(region_ids.tolist(), dtype=pl.String),
+            # which hierarchy the territory is in: a region's, or an overlay's
+            "kind": pl.Series(
+                np.where(region_roots(terr)[plan.hierarchy.root], "region", "overlay"),
+                dtype=pl.String,
+            ),
             "owner": pl.Series(owner_names.tolist(), dtype=pl.String),
             "accounts": pl.Series(rolled["accounts"].astype(np.int64)),
             "potential": rolled["potential"],
@@ -953,10 +958,7 @@ def compute_metrics(
     if level == "region":
         # Regions are the roots of the main type's hierarchy; overlays (roots
         # of another type) cover their accounts again and are shown apart.
-        is_region = region_roots(plan.territories)
-        tops = table.with_columns(
-            pl.Series("kind", np.where(is_region, "region", "overlay"), dtype=pl.String)
-        ).filter(pl.col("depth") == 0)
+        tops = table.filter(pl.col("depth") == 0)
         tops = tops.sort(pl.col("kind") != "region", "territory_id")
         regions = tops.filter(pl.col("kind") == "region")
         overlays = tops.filter(pl.col("kind") == "overlay")

@@ -4,11 +4,18 @@
 (:func:`size_model`) and writes ``report.html`` holding:
 
 * a title block: model, state, period, date and headline numbers
-  (territories, accounts, reps, balance CV, largest diameter, reps needed);
-* a territory map and a choropleth of a chosen metric (a geo-unit metric
-  such as ``population``, or a territory measure such as ``potential``);
+  (territories, distinct accounts, reps, balance CV, largest account
+  diameter, reps needed), with a mark when the accounts are sample data;
+* a territory map with each territory labelled and a legend, and a
+  choropleth of a chosen metric (a geo-unit metric such as ``population``,
+  or a territory measure such as ``potential``; when the measure has no
+  value anywhere — attainment without quota — another one is shown and the
+  caption says why). A model without geo units gets its accounts drawn at
+  their effective locations, and one without any place gets the reason in
+  place of the map;
 * balance bar charts of each measure against the mean and its tolerance band;
-* the per-territory table, the sizing result and the quota table.
+* the per-territory table (overlays apart), the sizing result and the quota
+  table, every row and column on the page (no scroll boxes; print-friendly).
 
 Every picture is a PNG embedded as base64 and all styling is inline, so the
 file opens offline and can be mailed as it is. Nothing is written to the
@@ -23,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
 from territory.errors import InputError
 from territory.services import maps
@@ -33,6 +40,7 @@ from territory.services.performance import MetricsResult, compute_metrics
 from territory.services.plan import load_plan, read_frame, unit_metric_frame
 from territory.services.report_page import (
     BALANCED_MEASURES,
+    LegendEntry,
     ReportFigures,
     render_report,
 )
@@ -127,6 +135,91 @@ def _unit_values(
     return arr, f"{metric.replace('_', ' ')} per {kind}"
 
 
+#: Why a territory measure has no value somewhere (the choropleth's caption).
+_NO_VALUE_REASON: dict[str, str] = {
+    "attainment": "no quota is stored for the period",
+    "penetration": "the potential is zero",
+    "utilisation": "the capacity is zero",
+    "account_diameter_km": "no account has a location",
+}
+#: Territories up to which the map labels each one and lists it in a legend.
+MAX_LABELLED = 60
+#: Measures tried, in order, when the chosen one has no value anywhere.
+_FALLBACK_MEASURES: tuple[str, ...] = ("potential", "accounts", "workload_hours")
+
+
+def _legend(
+    table: pl.DataFrame, ids: list[str], colours: list[str]
+) -> tuple[LegendEntry, ...]:
+    """Return the map's legend: each territory's colour, name and owner."""
+    rows = {
+        r["territory_id"]: r
+        for r in table.select("territory_id", "name", "owner").iter_rows(named=True)
+    }
+    return tuple(
+        LegendEntry(
+            tid,
+            (rows.get(tid) or {}).get("name") or "",
+            colours[k],
+            (rows.get(tid) or {}).get("owner"),
+        )
+        for k, tid in enumerate(ids)
+    )
+
+
+def _choropleth_values(
+    conn: Connection,
+    metric: str,
+    kind: str,
+    shapes: maps.UnitShapes,
+    unit_territory: list[str | None],
+    metrics: MetricsResult,
+) -> tuple[np.ndarray, str, str, str]:
+    """Return the values to shade, their label, a caption and the measure shown.
+
+    When ``metric`` has no value in any unit (attainment of a plan without
+    quota), the first of :data:`_FALLBACK_MEASURES` that has values is shown
+    instead and the caption says why.
+    """
+    table = metrics.table
+    values, label = _unit_values(
+        conn, metric, kind, shapes.unit_id.tolist(), unit_territory, table
+    )
+    words = metric.replace("_", " ")
+    missing = int((~np.isfinite(values)).sum())
+    if missing == 0:
+        return values, label, "", metric
+    reason = _NO_VALUE_REASON.get(
+        metric,
+        "the unit is in no territory"
+        if metric in TERRITORY_MEASURES
+        else f"the store holds no {words} for the unit",
+    )
+    if missing < values.size:
+        return values, label, f"No value ({missing:,} units): {reason}.", metric
+    for other in _FALLBACK_MEASURES:
+        if other == metric:
+            continue
+        alt, alt_label = _unit_values(
+            conn, other, kind, shapes.unit_id.tolist(), unit_territory, table
+        )
+        if np.isfinite(alt).any():
+            return (
+                alt,
+                alt_label,
+                f"{words.capitalize()} has no value in any territory "
+                f"({reason}: {metrics.period}), so the map shows "
+                f"{other.replace('_', ' ')} instead.",
+                other,
+            )
+    return (
+        values,
+        label,
+        f"{words.capitalize()} has no value anywhere: {reason}.",
+        metric,
+    )
+
+
 def _figures(
     engine: Engine,
     model_id: str,
@@ -135,16 +228,18 @@ def _figures(
     metric: str,
     tolerance: float,
     step: Progress,
+    config: WorkloadConfig,
 ) -> ReportFigures:
     table = metrics.table
     leaves = table.filter(
         ~pl.col("territory_id").is_in(table["parent_id"].drop_nulls().implode())
     )
     step(REPORT_STEPS[2])
+    territory_map = choropleth = None
+    map_note = caption = shown = ""
+    legend: tuple[LegendEntry, ...] = ()
     with engine.connect() as conn:
         units = _unit_assignments(conn, model_id)
-        territory_map = choropleth = None
-        note = ""
         if units.height:
             kind = (
                 units.group_by("unit_kind")
@@ -158,7 +253,7 @@ def _figures(
             ).join(units, on="unit_id", how="left", maintain_order="left")
             unit_territory = ordered["territory_id"].to_list()
             ids = sorted(
-                set(leaves["territory_id"].to_list())
+                set(leaves.filter(pl.col("kind") == "region")["territory_id"].to_list())
                 | {x for x in unit_territory if x is not None}
             )
             index = {tid: k for k, tid in enumerate(ids)}
@@ -166,13 +261,11 @@ def _figures(
                 [index.get(x, -1) if x is not None else -1 for x in unit_territory],
                 dtype=np.int64,
             )
-            values, label = _unit_values(
-                conn,
-                metric,
-                kind,
-                shapes.unit_id.tolist(),
-                unit_territory,
-                table,
+            named = len(ids) <= MAX_LABELLED
+            if named:
+                legend = _legend(table, ids, maps.territory_colours(len(ids)))
+            values, label, caption, shown = _choropleth_values(
+                conn, metric, kind, shapes, unit_territory, metrics
             )
             step(REPORT_STEPS[3])
             territory_map = maps.draw_territory_map(
@@ -180,6 +273,7 @@ def _figures(
                 labels,
                 title=f"{model_name}: {len(set(labels[labels >= 0].tolist())):,} "
                 f"territories over {shapes.n_units:,} {kind} units",
+                names=ids if named else None,
             )
             step(REPORT_STEPS[4])
             choropleth = maps.draw_choropleth(
@@ -190,21 +284,38 @@ def _figures(
                 title=f"{label.capitalize()} (quantile classes)",
             )
         else:
-            plan = load_plan(conn, model_name)
+            plan = load_plan(conn, model_id, potential_field=config.potential_field)
             a = plan.assignments
+            located = int(a["located_by"].is_not_null().sum())
             step(REPORT_STEPS[3])
-            territory_map = maps.draw_account_points(
-                a["longitude"].to_numpy(),
-                a["latitude"].to_numpy(),
-                a["t_idx"].to_numpy(),
-                title=f"{model_name}: accounts by territory",
-            )
+            if located:
+                ids = plan.territories["territory_id"].to_list()
+                named = len(ids) <= MAX_LABELLED
+                if named:
+                    legend = _legend(table, ids, maps.territory_colours(len(ids)))
+                territory_map = maps.draw_account_points(
+                    a["longitude"].to_numpy(),
+                    a["latitude"].to_numpy(),
+                    a["t_idx"].to_numpy(),
+                    title=f"{model_name}: accounts by territory",
+                    names=ids if named else None,
+                )
+                map_note = (
+                    "The model assigns no geo units, so the map shows its accounts "
+                    "(at their coordinates, else their ZIP or county centroid) and "
+                    "there is no choropleth; assign units (for example with "
+                    "`territory design`) to see both."
+                )
+            else:
+                map_note = (
+                    "No map: the model assigns no geo units and none of its "
+                    f"{metrics.n_accounts:,} accounts has a location (no "
+                    "coordinates, and no ZIP or county unit in the store with a "
+                    "centroid). Assign units (for example with `territory "
+                    "design`), give the accounts coordinates, or load their geo "
+                    "units (`territory data load-us`) to see it."
+                )
             step(REPORT_STEPS[4])
-            note = (
-                "The model assigns no geo units, so the map shows accounts and "
-                "there is no choropleth; assign units (for example with "
-                "`territory design`) to see them."
-            )
     step(REPORT_STEPS[5])
     peers = metrics.compared_rows()
     panels = [
@@ -215,7 +326,23 @@ def _figures(
         territory_map,
         choropleth,
         draw_balance_bars(panels, tolerance=tolerance),
-        note,
+        map_note,
+        legend=legend,
+        choropleth_caption=caption,
+        choropleth_metric=shown,
+    )
+
+
+def _sample_accounts(conn: Connection, model_id: str) -> int:
+    """Return how many of the model's accounts are sample data."""
+    a, aa = t.account, t.account_assignment
+    held = select(aa.c.account_id).where(aa.c.model_id == model_id)
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(a)
+            .where(a.c.is_sample.is_(True) & a.c.id.in_(held))
+        ).scalar_one()
     )
 
 
@@ -256,7 +383,11 @@ def write_report(
     metrics = compute_metrics(engine, found.name, period=period, config=cfg)
     step(REPORT_STEPS[1])
     sizing = size_model(engine, found.name, config=cfg)
-    figures = _figures(engine, found.id, found.name, metrics, metric, tolerance, step)
+    figures = _figures(
+        engine, found.id, found.name, metrics, metric, tolerance, step, cfg
+    )
+    with engine.connect() as conn:
+        sample = _sample_accounts(conn, found.id)
     step(REPORT_STEPS[6])
     page = render_report(
         found.name,
@@ -267,6 +398,7 @@ def write_report(
         figures,
         metric,
         tolerance,
+        sample_accounts=sample,
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.html"

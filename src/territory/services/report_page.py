@@ -20,7 +20,7 @@ from territory.services.charts import within_band
 from territory.services.performance import MetricsResult
 from territory.services.sizing import SizingResult
 
-__all__ = ["BALANCED_MEASURES", "ReportFigures", "render_report"]
+__all__ = ["BALANCED_MEASURES", "LegendEntry", "ReportFigures", "render_report"]
 
 BALANCED_MEASURES = (
     ("accounts", "Accounts"),
@@ -31,13 +31,32 @@ BALANCED_MEASURES = (
 
 
 @dataclass(frozen=True, slots=True)
+class LegendEntry:
+    """One territory of the map's legend: its colour, name and owner."""
+
+    territory_id: str
+    name: str
+    colour: str
+    owner: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ReportFigures:
-    """The report's pictures (PNG bytes) and a note on what could not be drawn."""
+    """The report's pictures (PNG bytes) and notes on what they show.
+
+    ``map_note`` says what could not be drawn and why; ``legend`` lists the
+    territory map's colours; ``choropleth_caption`` explains units without a
+    value (or the measure shown instead of one that has none).
+    """
 
     territory_map: bytes | None
     choropleth: bytes | None
     balance: bytes
     map_note: str
+    legend: tuple[LegendEntry, ...] = ()
+    choropleth_caption: str = ""
+    #: The measure the choropleth shows (another than asked when that has none).
+    choropleth_metric: str = ""
 
 
 # --------------------------------------------------------------------------- #
@@ -94,8 +113,10 @@ def _table(
         + "</tr>"
         for row in rows
     )
+    # Every row and column is on the page (no scroll box): long cells wrap,
+    # and printing repeats the header on each page.
     return (
-        f'<div class="scroll {css}"><table><thead><tr>{head}</tr></thead>'
+        f'<div class="tablewrap {css}"><table><thead><tr>{head}</tr></thead>'
         f"<tbody>{body}</tbody></table></div>"
     )
 
@@ -117,13 +138,20 @@ def _hierarchy_order(table: pl.DataFrame) -> pl.DataFrame:
             seen.add(out[-1])
         return tuple(reversed(out))
 
-    keys = [path(tid) for tid in table["territory_id"].to_list()]
+    kinds = (
+        table["kind"].to_list()
+        if "kind" in table.columns
+        else ["region"] * table.height
+    )
+    keys = [
+        (kind != "region", path(tid))
+        for tid, kind in zip(table["territory_id"].to_list(), kinds, strict=True)
+    ]
     order = sorted(range(len(keys)), key=lambda k: keys[k])
     return table[order]
 
 
-def _territory_section(metrics: MetricsResult) -> str:
-    table = _hierarchy_order(metrics.table)
+def _territory_rows(table: pl.DataFrame) -> str:
     rows = []
     for r in table.iter_rows(named=True):
         indent = "&nbsp;&nbsp;&nbsp;" * int(r["depth"])
@@ -151,23 +179,35 @@ def _territory_section(metrics: MetricsResult) -> str:
             ]
         )
     headers = ["territory", "owner", "accounts", "potential", "sales", "quota",
-               "attainment", "workload h", "utilisation", "diameter km",
+               "attainment", "workload h", "utilisation", "account diameter km",
                "contiguous"]  # fmt: skip
     numeric = [False, False, *([True] * 8), False]
-    return _table(headers, rows, numeric=numeric, css="tall")
+    return _table(headers, rows, numeric=numeric, css="wide")
 
 
-def _sizing_section(sizing: SizingResult) -> str:
-    head = (
-        f"<p class=lead>The plan's workload is <b>{_num(sizing.workload_hours)} h</b> "
-        f"a year; at <b>{_num(sizing.capacity_hours)} h</b> per rep it needs "
-        f"<b>{sizing.reps_needed:,} rep{'' if sizing.reps_needed == 1 else 's'}</b>. "
-        "Territories above capacity: "
-        f"<b>{sizing.over.height:,}</b>; below {1 - sizing.tolerance:.0%} of it: "
-        f"<b>{sizing.under.height:,}</b>.</p>"
+def _territory_section(metrics: MetricsResult) -> str:
+    table = _hierarchy_order(metrics.table)
+    regions = table.filter(pl.col("kind") == "region")
+    overlays = table.filter(pl.col("kind") == "overlay")
+    out = _territory_rows(regions)
+    if overlays.height:
+        out += (
+            "<h3>Overlays</h3><p class=note>Top-level territories of another type "
+            "(an industry or named-account team): they cover the regions' accounts "
+            "a second time, so they are shown apart and left out of the balance."
+            f"</p>{_territory_rows(overlays)}"
+        )
+    return out + (
+        '<p class="note">Account diameter: the greatest distance between two '
+        "accounts of the territory (at their coordinates, else their ZIP or county "
+        "centroid). The design's diameter is measured between unit centres and "
+        "can differ.</p>"
     )
-    regions = _table(
-        ["region", "territories", "accounts", "workload h", "FTE", "reps needed"],
+
+
+def _headcount(frame: pl.DataFrame, what: str) -> str:
+    return _table(
+        [what, "territories", "accounts", "workload h", "FTE", "reps needed"],
         [
             [
                 f"<b>{html.escape(r['region_id'])}</b> "
@@ -178,10 +218,33 @@ def _sizing_section(sizing: SizingResult) -> str:
                 _num(r["fte"], 1),
                 _num(r["reps_needed"]),
             ]
-            for r in sizing.regions.sort("region_id").iter_rows(named=True)
+            for r in frame.sort("region_id").iter_rows(named=True)
         ],
         numeric=[False, True, True, True, True, True],
     )
+
+
+def _sizing_section(sizing: SizingResult) -> str:
+    overlays = sizing.overlays
+    extra_team = (
+        f" The overlays' <b>{_num(sizing.overlay_workload_hours)} h</b> need "
+        f"<b>{sizing.overlay_reps_needed:,}</b> more, sized apart."
+        if overlays.height
+        else ""
+    )
+    head = (
+        f"<p class=lead>The regions' workload is "
+        f"<b>{_num(sizing.workload_hours)} h</b> a year; at "
+        f"<b>{_num(sizing.capacity_hours)} h</b> per rep it needs "
+        f"<b>{sizing.reps_needed:,} rep{'' if sizing.reps_needed == 1 else 's'}</b>."
+        f"{extra_team} Territories above capacity: "
+        f"<b>{sizing.over.height:,}</b> of {sizing.region_territories.height:,}; "
+        f"below {1 - sizing.tolerance:.0%} of it: "
+        f"<b>{sizing.under.height:,}</b>.</p>"
+    )
+    regions = _headcount(sizing.regions, "region")
+    if overlays.height:
+        regions += "<h3>Overlays</h3>" + _headcount(overlays, "overlay")
     shown = pl.concat([sizing.over.head(10), sizing.under.head(10)])
     load = _table(
         ["territory", "region", "workload h", "utilisation", "gap h", "status"],
@@ -242,7 +305,6 @@ def _quota_section(metrics: MetricsResult) -> str:
         ],  # fmt: skip
         rows,
         numeric=[False, *([True] * 6)],
-        css="tall",
     )
 
 
@@ -307,17 +369,39 @@ nav { margin: 0 0 20px; color: var(--muted); font-size: 14px; }
 nav a { color: var(--accent); text-decoration: none; margin-right: 14px; }
 .grid2 { display:grid; grid-template-columns: 1fr 1fr; gap: 18px; }
 @media (max-width: 900px) { .grid2 { grid-template-columns: 1fr; } }
+.maps figure { margin: 0 auto 18px; max-width: 1000px; }
 figure { margin: 0; }
 figure img, section > img { width: 100%; height: auto; display:block;
        border:1px solid var(--line); border-radius: 4px; }
 figcaption { color: var(--muted); font-size: 13px; margin-top: 6px; }
-.scroll { overflow: auto; border:1px solid var(--line); border-radius: 4px; }
-.scroll.tall { max-height: 520px; }
-table { border-collapse: collapse; width: 100%; font-size: 13.5px; }
-th { position: sticky; top: 0; background: #f1f4f6; text-align: left;
-     font-weight: 600; padding: 7px 10px; border-bottom: 1px solid var(--line); }
-td { padding: 5px 10px; border-bottom: 1px solid var(--line); white-space: nowrap; }
-.num { text-align: right; font-variant-numeric: tabular-nums; }
+.tablewrap { border:1px solid var(--line); border-radius: 4px; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
+th { background: #f1f4f6; text-align: left; vertical-align: bottom;
+     font-weight: 600; padding: 6px 8px; border-bottom: 1px solid var(--line); }
+td { padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top;
+     overflow-wrap: anywhere; }
+.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+th.num { white-space: normal; }
+.banner { background:#fff4e5; border:1px solid #f5c27a; border-left: 5px solid #e8900c;
+       border-radius: 6px; padding: 10px 16px; margin: 0 0 18px; font-size: 14.5px; }
+.banner b { color: #8a4b00; }
+.legend { display:flex; flex-wrap: wrap; gap: 4px 14px; margin: -6px auto 22px;
+       max-width: 1000px; padding: 0; list-style: none; font-size: 13px; }
+.legend li { display:flex; align-items: center; gap: 6px; }
+.swatch { display:inline-block; width: 14px; height: 14px; border-radius: 3px;
+       border: 1px solid #777; }
+@media print {
+  body { background: #fff; font-size: 12px; }
+  main { max-width: none; padding: 0; }
+  nav { display: none; }
+  section, header.title { border: none; padding: 0; margin: 0 0 14px; }
+  .maps figure { max-width: 17cm; }
+  figure, img, .banner, .cards { break-inside: avoid; }
+  thead { display: table-header-group; }
+  tr { break-inside: avoid; }
+  table { font-size: 10.5px; }
+  th, td { padding: 2px 4px; }
+}
 tbody tr:nth-child(even) { background: #fafbfc; }
 .muted { color: var(--muted); }
 .warn { color: var(--warn); font-weight: 600; }
@@ -338,6 +422,41 @@ def _card(value: str, label: str) -> str:
     )
 
 
+def _legend_html(entries: Sequence[LegendEntry]) -> str:
+    if not entries:
+        return ""
+    items = "".join(
+        f'<li><span class="swatch" style="background:{html.escape(e.colour)}">'
+        f"</span><b>{html.escape(e.territory_id)}</b>"
+        + (
+            f' <span class="muted">{html.escape(e.name)}</span>'
+            if e.name and e.name != e.territory_id
+            else ""
+        )
+        + (f' <span class="muted">· {html.escape(e.owner)}</span>' if e.owner else "")
+        + "</li>"
+        for e in entries
+    )
+    return f'<ul class="legend" id="map-legend">{items}</ul>'
+
+
+def _sample_banner(sample_accounts: int, n_accounts: int) -> str:
+    if sample_accounts <= 0:
+        return ""
+    share = (
+        "All"
+        if sample_accounts >= n_accounts
+        else f"{sample_accounts:,} of the {n_accounts:,}"
+    )
+    return (
+        '<div class="banner" id="sample-data"><b>Sample data.</b> '
+        f"{share} accounts of this model are generated sample records (from "
+        "<code>territory data sample-accounts</code>), with generated sales "
+        "history and opportunities: they are not real customers, and the sales, "
+        "quota and attainment figures below illustrate the method only.</div>"
+    )
+
+
 def render_report(
     model_name: str,
     state: str,
@@ -347,54 +466,83 @@ def render_report(
     figures: ReportFigures,
     metric: str,
     tolerance: float,
+    *,
+    sample_accounts: int = 0,
 ) -> str:
+    """Return the report page: title block, maps, balance, tables (one HTML file).
+
+    ``sample_accounts`` counts the model's accounts that are sample data; the
+    page says so at the top when there are any.
+    """
     table = metrics.table
-    leaves = table.filter(
-        ~pl.col("territory_id").is_in(table["parent_id"].drop_nulls().implode())
-    )
     by = {b.measure: b for b in metrics.balance}
-    accounts = int(table.filter(pl.col("depth") == 0)["accounts"].sum())
-    reps = table["owner"].drop_nulls().n_unique()
     peers = metrics.compared_rows()
+    n_regions = int(
+        table.filter((pl.col("depth") == 0) & (pl.col("kind") == "region")).height
+    )
+    n_overlays = int(
+        table.filter((pl.col("depth") == 0) & (pl.col("kind") == "overlay")).height
+    )
+    reps = table.filter(pl.col("kind") == "region")["owner"].drop_nulls().n_unique()
     diam = peers["account_diameter_km"].drop_nulls()
     max_diam = float(diam.max()) if diam.len() else None  # type: ignore[arg-type]
     pot_cv = by["potential"].cv if "potential" in by else None
     work_cv = by["workload_hours"].cv if "workload_hours" in by else None
+    where = [f"{n_regions:,} regions"] if n_regions != peers.height else []
+    if n_overlays:
+        where.append(f"{n_overlays:,} overlays apart")
     cards = "".join(
         [
+            _card(f"{peers.height:,}", " · ".join(["territories", *where])),
             _card(
-                f"{leaves.height:,}",
-                "territories"
-                if table.height == leaves.height
-                else f"territories · {table.height - leaves.height:,} parents",
+                f"{metrics.n_accounts:,}",
+                "accounts · sample data" if sample_accounts else "accounts",
             ),
-            _card(f"{accounts:,}", "accounts"),
             _card(f"{reps:,}", "reps owning territories"),
             _card(_num(pot_cv, 3), "balance CV · potential"),
             _card(_num(work_cv, 3), "balance CV · workload"),
-            _card(f"{_num(max_diam)} km", "max diameter"),
-            _card(f"{sizing.reps_needed:,}", "reps needed"),
+            _card(f"{_num(max_diam)} km", "max account diameter"),
+            _card(
+                f"{sizing.reps_needed:,}",
+                f"reps needed · +{sizing.overlay_reps_needed:,} overlays"
+                if sizing.overlays.height
+                else "reps needed",
+            ),
         ]
     )
+    shown = figures.choropleth_metric or metric
     maps_html = ""
     if figures.territory_map is not None:
+        labelled = (
+            "labelled with its id (the legend below names its owner)"
+            if figures.legend
+            else "too many to label"
+        )
         maps_html += (
             f"<figure>{_img(figures.territory_map, 'territory map')}"
-            "<figcaption>Each territory in its own colour; dark lines are "
-            "territory borders.</figcaption></figure>"
+            f"<figcaption>Each territory in its own colour, {labelled}; dark "
+            "lines are territory borders.</figcaption></figure>"
+            + _legend_html(figures.legend)
         )
     if figures.choropleth is not None:
+        caption = (
+            f" <b>{html.escape(figures.choropleth_caption)}</b>"
+            if figures.choropleth_caption
+            else ""
+        )
         maps_html += (
-            f"<figure>{_img(figures.choropleth, f'choropleth of {metric}')}"
-            f"<figcaption>{html.escape(metric)} in five quantile classes "
-            "(darker is more), territory borders on top.</figcaption></figure>"
+            f"<figure>{_img(figures.choropleth, f'choropleth of {shown}')}"
+            f"<figcaption>{html.escape(shown.replace('_', ' ')).capitalize()} in "
+            f"quantile classes (darker is more), territory borders on top.{caption}"
+            "</figcaption></figure>"
         )
     note = (
-        f'<p class="note">{html.escape(figures.map_note)}</p>'
+        f'<p class="note" id="map-note">{html.escape(figures.map_note)}</p>'
         if figures.map_note
         else ""
     )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in metrics.notes)
+    notes += "".join(f"<li>{html.escape(n)}</li>" for n in sizing.notes)
     notes_html = f'<ul class="note">{notes}</ul>' if notes else ""
     title = f"{model_name} — territory report"
     return f"""<!DOCTYPE html>
@@ -411,13 +559,16 @@ def render_report(
 <h1>{html.escape(model_name)}</h1>
 <p class="meta"><span class="state">{html.escape(state)}</span>
 &nbsp; period {html.escape(metrics.period)} · report of {today.isoformat()}</p>
+{_sample_banner(sample_accounts, metrics.n_accounts)}
 <div class="cards">{cards}</div>
 </header>
 <nav><a href="#maps">Maps</a><a href="#balance">Balance</a>
 <a href="#territories">Territories</a><a href="#sizing">Sizing</a>
 <a href="#quota">Quota</a></nav>
-<section id="maps"><h2>Territory map and {html.escape(metric)}</h2>
-<div class="grid2">{maps_html}</div>{note}</section>
+<section id="maps"><h2>Territory map{
+        f" and {html.escape(shown.replace('_', ' '))}" if figures.choropleth else ""
+    }</h2>
+<div class="maps">{maps_html}</div>{note}</section>
 <section id="balance"><h2>Balance across {peers.height:,} territories</h2>
 {_balance_table(metrics, tolerance)}
 <h3>Each territory against the mean (line) and the ±{tolerance:.0%} band</h3>

@@ -262,3 +262,36 @@ def plan_engine(engine: Engine) -> Engine:
     """The ``engine`` store holding the model ``plan`` drawn above."""
     build_plan(engine)
     return engine
+
+
+def add_overlay(
+    engine: Engine, accounts: tuple[str, ...] = ("A1", "A3", "A5"), name: str = "plan"
+) -> None:
+    """Add the top-level overlay OVL (its own type ``ovl``) over ``accounts``.
+
+    With :data:`SIMPLE` the default three are big accounts: 10 h each.
+    """
+    from sqlalchemy import select
+
+    with engine.begin() as conn:
+        model_id = conn.execute(
+            select(t.territory_model.c.id).where(t.territory_model.c.name == name)
+        ).scalar_one()
+        conn.execute(
+            insert(t.territory_type),
+            [{"id": "ovl", "name": "Overlay", "priority": 50, "description": ""}],
+        )
+        conn.execute(
+            insert(t.territory),
+            [{"model_id": model_id, "id": "OVL", "name": "Overlay", "type_id": "ovl",
+              "parent_id": None, "description": "", "is_catch_all": False,
+              "attributes": {}}],
+        )  # fmt: skip
+        conn.execute(
+            insert(t.account_assignment),
+            [
+                {"model_id": model_id, "account_id": a, "territory_id": "OVL",
+                 "cause": "manual", "source": None}
+                for a in accounts
+            ],
+        )  # fmt: skip

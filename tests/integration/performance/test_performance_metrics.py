@@ -452,3 +452,23 @@ def test_files_carry_the_notes(plan_engine: Engine, tmp_path: Path) -> None:
     meta = pq.read_metadata(parquet).metadata
     assert json.loads(meta[b"territory.notes"]) == list(res.notes)
     assert meta[b"territory.period"] == b"2027-03"
+
+
+def test_region_level_shows_overlays_apart(plan_engine: Engine) -> None:
+    """OVL over A1, A3, A5 is a top-level territory of another type."""
+    from conftest import add_overlay
+
+    before = compute_metrics(
+        plan_engine, "plan", level="region", period="2027", config=SIMPLE
+    )
+    add_overlay(plan_engine)
+    res = compute_metrics(
+        plan_engine, "plan", level="region", period="2027", config=SIMPLE
+    )
+    assert res.table["territory_id"].to_list() == ["R1", "R2", "OVL"]
+    assert res.table["kind"].to_list() == ["region", "region", "overlay"]
+    assert res.compared_ids == ("R1", "R2")
+    assert res.balance == before.balance  # regions 4 and 2 accounts, as before
+    assert _row(res.table, "territory_id", "OVL")["accounts"] == 3
+    assert res.n_accounts == 6  # distinct: OVL's three are in the regions too
+    assert any("OVL" in n and "shown apart" in n for n in res.notes)

@@ -106,3 +106,30 @@ def test_example_workload_file_loads() -> None:
     example = Path(__file__).parents[3] / "examples" / "workload.yaml"
     cfg = load_workload_config(example)
     assert cfg.workload.segments[-1].when.is_catch_all
+
+
+def test_sizing_keeps_overlays_apart_from_regions(plan_engine: Engine) -> None:
+    """OVL (another type, top level) over A1, A3, A5: 3 big accounts, 30 h.
+
+    The regions keep their figures (R1 32 h, R2 20 h: 4 reps); OVL gets its
+    own headcount ⌈30 / 16⌉ = 2 and is not among the regions' over-capacity
+    territories although 30 h > 16 h.
+    """
+    from conftest import add_overlay
+
+    add_overlay(plan_engine)
+    res = size_model(plan_engine, "plan", config=SIMPLE, capacity_hours=16.0)
+    assert res.regions["region_id"].to_list() == ["R1", "R2"]
+    assert (res.workload_hours, res.reps_needed) == (pytest.approx(52.0), 4)
+    assert res.overlays["region_id"].to_list() == ["OVL"]
+    ovl = res.overlays.to_dicts()[0]
+    assert (ovl["accounts"], ovl["reps_needed"]) == (3, 2)
+    assert ovl["workload_hours"] == pytest.approx(30.0)
+    assert (res.overlay_workload_hours, res.overlay_reps_needed) == (
+        pytest.approx(30.0),
+        2,
+    )
+    assert res.over["territory_id"].to_list() == ["T2", "T4"]
+    assert res.overlay_territories["territory_id"].to_list() == ["OVL"]
+    assert res.overlay_territories["status"].to_list() == ["over"]
+    assert any("OVL" in n and "sized apart" in n for n in res.notes)

@@ -142,3 +142,94 @@ def test_report_cli_unknown_model_exits_2(sqlite_url: str, tmp_path: Path) -> No
     )
     assert result.exit_code == 2
     assert "No territory model named 'nope'" in result.stderr
+
+
+def _strip_places(engine: Engine, *, keep_county: bool) -> None:
+    """Drop the plan's unit assignments and the accounts' coordinates."""
+    from sqlalchemy import update
+
+    with engine.begin() as conn:
+        mid = resolve_model(conn, "plan").id
+        conn.execute(
+            delete(t.unit_assignment).where(t.unit_assignment.c.model_id == mid)
+        )
+        values: dict[str, object] = {"latitude": None, "longitude": None}
+        if not keep_county:
+            values["county_id"] = None
+        conn.execute(update(t.account).values(**values))
+
+
+def test_report_of_a_model_without_geography_says_why_there_is_no_map(
+    plan: Engine, tmp_path: Path
+) -> None:
+    _strip_places(plan, keep_county=False)
+    page = write_report(plan, "plan", tmp_path, config=SIMPLE).read_text()
+    assert set(_images(page)) == {"balance bar charts"}
+    assert "No map: the model assigns no geo units and none of its 5 accounts" in (page)
+    # the tables and the sizing are all there
+    for section in ("balance", "territories", "sizing", "quota"):
+        assert f'id="{section}"' in page
+    assert "<b>T1</b>" in page and "<b>T2</b>" in page
+
+
+def test_report_maps_accounts_placed_by_county_at_its_centroid(
+    plan: Engine, tmp_path: Path
+) -> None:
+    _strip_places(plan, keep_county=True)
+    page = write_report(plan, "plan", tmp_path, config=SIMPLE).read_text()
+    assert set(_images(page)) == {"territory map", "balance bar charts"}
+    assert "The model assigns no geo units, so the map shows its accounts" in page
+    assert 'id="map-legend"' in page and "Pat One" not in page
+
+
+def test_report_choropleth_without_values_shows_another_measure(
+    plan: Engine, tmp_path: Path
+) -> None:
+    """No quota in 2026: attainment has no value, potential is shown instead."""
+    page = write_report(
+        plan, "plan", tmp_path, metric="attainment", period="2026", config=SIMPLE
+    ).read_text()
+    assert "choropleth of potential" in _images(page)
+    assert (
+        "Attainment has no value in any territory (no quota is stored for the "
+        "period: 2026), so the map shows potential instead." in page
+    )
+
+
+def test_report_marks_sample_data_labels_the_map_and_counts_accounts_once(
+    plan: Engine, tmp_path: Path
+) -> None:
+    """Mark the five accounts as sample data; add an overlay over A1 and A3."""
+    from sqlalchemy import insert, update
+
+    with plan.begin() as conn:
+        mid = resolve_model(conn, "plan").id
+        conn.execute(update(t.account).values(is_sample=True))
+        conn.execute(
+            insert(t.territory_type),
+            [{"id": "ovl", "name": "Overlay", "priority": 50, "description": ""}],
+        )
+        conn.execute(
+            insert(t.territory),
+            [{"model_id": mid, "id": "OVL", "name": "Key accounts", "type_id": "ovl",
+              "parent_id": None, "description": "", "is_catch_all": False,
+              "attributes": {}}],
+        )  # fmt: skip
+        conn.execute(
+            insert(t.account_assignment),
+            [{"model_id": mid, "account_id": a, "territory_id": "OVL",
+              "cause": "manual"} for a in ("A1", "A3")],
+        )  # fmt: skip
+    page = write_report(plan, "plan", tmp_path, config=SIMPLE).read_text()
+    assert '<div class="banner" id="sample-data"><b>Sample data.</b> All accounts' in (
+        page
+    )
+    assert '<div class="v">5</div><div class="k">accounts · sample data</div>' in page
+    assert (
+        '<div class="v">2</div><div class="k">territories · 1 overlays apart</div>'
+        in page
+    )
+    legend = re.search(r'<ul class="legend" id="map-legend">(.*?)</ul>', page)
+    assert legend and re.findall(r"<b>(T\d)</b>", legend[1]) == ["T1", "T2"]
+    assert "<h3>Overlays</h3>" in page and "<b>OVL</b>" in page
+    assert "account diameter km" in page and "max account diameter" in page
