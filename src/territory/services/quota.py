@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 from territory.errors import InputError
 from territory.metrics.allocation import allocate_quota
 from territory.metrics.period import Period, parse_period
+from territory.services.models import resolve_writable_model
 from territory.services.plan import load_plan, read_frame, sales_by_account
 from territory.services.workload import WorkloadConfig, account_measures
 from territory.storage import tables as t
@@ -93,6 +94,8 @@ def allocate_quotas(
         When the total, blend, share or a period is not valid.
     NotFound
         When the model does not exist.
+    Conflict
+        When writing to an archived model (code ``model_archived``).
     """
     if not (math.isfinite(total) and total >= 0):
         raise InputError(
@@ -110,6 +113,9 @@ def allocate_quotas(
     )
     cfg = config or WorkloadConfig()
     with engine.begin() as conn:
+        if write:
+            # An archive keeps its quotas as they were; a dry run may read it.
+            resolve_writable_model(conn, model, action="take a new quota")
         plan = load_plan(conn, model, potential_field=cfg.potential_field)
         acc = account_measures(conn, plan, cfg)
         sales = sales_by_account(conn, hist_per)

@@ -80,3 +80,34 @@ def test_quota_rejects_bad_blend_and_total(plan_engine: Engine) -> None:
     assert exc.value.code == "quota_total"
     with pytest.raises(InputError, match="2027-Q1"):
         allocate_quotas(plan_engine, "plan", total=1.0, period="FY28", actor="t")
+
+
+def test_quota_refuses_an_archived_model_but_a_dry_run_reads_it(
+    plan_engine: Engine,
+) -> None:
+    from territory.errors import Conflict
+    from territory.services.models import archive_model
+
+    archive_model(plan_engine, "plan", actor="test")
+
+    def rows() -> list[tuple[str, str, float]]:
+        with plan_engine.connect() as conn:
+            q = t.quota
+            return sorted(
+                conn.execute(select(q.c.territory_id, q.c.period, q.c.amount)).all()
+            )
+
+    before = rows()
+    with pytest.raises(Conflict, match="archived, so it cannot take a new quota") as e:
+        allocate_quotas(
+            plan_engine, "plan", total=1000.0, period="2028", config=SIMPLE,
+            actor="test",
+        )  # fmt: skip
+    assert e.value.code == "model_archived"
+    assert rows() == before  # the four 2027 rows, untouched
+    dry = allocate_quotas(
+        plan_engine, "plan", total=1000.0, period="2028", config=SIMPLE,
+        actor="test", write=False,
+    )  # fmt: skip
+    assert dry.replaced == 0 and dry.table["quota"].max() > 0
+    assert rows() == before
