@@ -2,9 +2,10 @@
 
 Columns are the fields' snake_case names. Each entity lists its fields with a
 kind (how the text is typed and checked), whether it is required, and its
-length limit; what happens to extra columns (custom fields for accounts,
-metrics for units, refused elsewhere); and which exported columns are derived
-by the store and recomputed, not read, on import.
+length limit, lower bound and Salesforce API name; what happens to extra
+columns (custom fields for accounts, metrics for units, refused elsewhere);
+and which exported columns are derived by the store and recomputed on
+import. Headers are matched to fields by :mod:`territory.io.columns`.
 
 File shapes
 -----------
@@ -13,7 +14,9 @@ accounts
     billing_postal_code, billing_country, industry, annual_revenue,
     employees, latitude, longitude, excluded_from_realign, is_sample``; any
     other column is a custom field. Exports add ``county_id, zip_id,
-    placed_by`` (recomputed on import).
+    placed_by`` (recomputed on import; ``placed_by = zip`` at the ZIP's
+    centroid is kept). Salesforce Data Loader names (``Id``,
+    ``BillingPostalCode``, ``NumberOfEmployees`` ...) are read as the fields.
 reps
     ``id, name, email, home_lat, home_lon, capacity, active``.
 units

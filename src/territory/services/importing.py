@@ -22,9 +22,12 @@ territory, rep, role and start date; sales by account and period; quotas by
 model, territory or rep, and period. An opportunity's ``splits`` cell, when
 the column is present, replaces all of its splits.
 
-Accounts are placed on import (:mod:`territory.services.placement`);
-``county_id``, ``zip_id`` and ``placed_by`` in a file are recomputed, not
-read. Assignments and memberships write an audit row for every link they
+Accounts are imported by :mod:`territory.services.account_import`, which
+checks their coordinates against their postal place and places them
+(:mod:`territory.services.placement`); ``county_id`` and ``zip_id`` in a file
+are recomputed, and ``placed_by`` too unless it says ``zip`` for coordinates
+that are the ZIP's centroid. Imports into an archived model are refused
+(``model_archived``). Assignments and memberships write an audit row for every link they
 add or change, in the same transaction; imported account-territory links
 are ``manual`` (unless the file says ``import``) with source
 ``import:<file name>`` unless the file gives one.
