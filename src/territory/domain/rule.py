@@ -42,10 +42,10 @@ SALESFORCE_ACCOUNT_FIELDS: Mapping[str, str] = {
     "Industry": "industry",
     "AnnualRevenue": "annual_revenue",
     "NumberOfEmployees": "employees",
+    "BillingLatitude": "latitude",
+    "BillingLongitude": "longitude",
 }
 _OUR_FIELDS = frozenset(SALESFORCE_ACCOUNT_FIELDS.values()) | {
-    "latitude",
-    "longitude",
     "county_id",
     "zip_id",
 }

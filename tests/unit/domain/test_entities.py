@@ -143,3 +143,21 @@ def test_splits_cannot_exceed_100_percent() -> None:
 def test_quota_has_exactly_one_owner() -> None:
     with pytest.raises(InputError, match="exactly one territory or one rep"):
         Quota(model_id=ModelId("m"), period="2027", amount=1.0)
+
+
+@pytest.mark.parametrize(
+    ("salesforce", "ours"),
+    [
+        ("Account.BillingState", "billing_state"),
+        ("Account.BillingPostalCode", "billing_postal_code"),
+        ("Account.NumberOfEmployees", "employees"),
+        ("Account.BillingLatitude", "latitude"),
+        ("Account.BillingLongitude", "longitude"),
+        ("Account.Tier__c", "Tier__c"),
+    ],
+)
+def test_rule_fields_resolve_both_ways(salesforce: str, ours: str) -> None:
+    from territory.domain.rule import resolve_field, salesforce_field
+
+    assert resolve_field(salesforce) == ours
+    assert salesforce_field(ours) == salesforce
