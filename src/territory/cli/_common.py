@@ -8,10 +8,9 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
-from polars.exceptions import PanicException
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -20,10 +19,12 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from sqlalchemy import Engine
 
 from territory.errors import InternalError, TerritoryError, ValidationFailed
 from territory.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 __all__ = [
     "console",
@@ -108,8 +109,9 @@ def run_command(fn: Callable[[], T]) -> T:
         raise typer.Exit(exc.exit_code) from exc
     except typer.Exit:
         raise
-    # A panic in a native library (polars) derives from BaseException only.
-    except (Exception, PanicException) as exc:  # top of a command: log, answer
+    except BaseException as exc:  # top of a command: log, answer
+        if not _is_failure(exc):
+            raise  # KeyboardInterrupt, SystemExit
         _log.exception("unexpected error")
         err_console.print(
             f"error: internal error ({type(exc).__name__}: {exc}); "
@@ -118,6 +120,20 @@ def run_command(fn: Callable[[], T]) -> T:
             highlight=False,
         )
         raise typer.Exit(InternalError.exit_code) from exc
+
+
+def _is_failure(exc: BaseException) -> bool:
+    """Return whether ``exc`` is a failure to report (not an interrupt or exit).
+
+    A panic in a native library (polars' ``PanicException``) derives from
+    BaseException only; polars is imported by whichever command needs it,
+    so it is looked up only if it was loaded.
+    """
+    if isinstance(exc, Exception):
+        return True
+    loaded = sys.modules.get("polars.exceptions")
+    panic = getattr(loaded, "PanicException", None)
+    return panic is not None and isinstance(exc, panic)
 
 
 @contextmanager

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from territory.cli._common import console, open_store, run_command, settings_of
 from territory.errors import InputError
-from territory.services import assign as svc
+
+if TYPE_CHECKING:
+    from territory.services import assign as svc
 
 __all__ = ["assign", "explain", "register"]
 
@@ -83,6 +85,8 @@ def assign(
     """Run the model's assignment rules and print the diff per territory and rep."""
 
     def go() -> None:
+        from territory.services import assign as svc
+
         store = open_store(ctx)
         ids = svc.read_account_ids(accounts) if accounts is not None else None
         diff = svc.assign_accounts(
@@ -134,6 +138,8 @@ def explain(
     """Say why an account is where it is: matches, rules, items, inheritance."""
 
     def go() -> None:
+        from territory.services import assign as svc
+
         ex = svc.explain_account(open_store(ctx), model, account_id)
         lines = ex.lines(show_failed=True)
         failed = [t for t in ex.territories if not t.matched]

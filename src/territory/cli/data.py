@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from territory.cli._common import console, open_store, progress_bar, run_command
-from territory.services import geodata as svc
 
 app = typer.Typer(
     help="Load real US geography (counties, ZIPs) and generate sample accounts.",
@@ -62,6 +61,8 @@ def load_us(
     """
 
     def go() -> None:
+        from territory.services import geodata as svc
+
         engine = open_store(ctx)
         with _progress(f"Loading US {level} units") as report_step:
             report = svc.load_us(
@@ -145,6 +146,8 @@ def sample_accounts(
     """
 
     def go() -> None:
+        from territory.services import geodata as svc
+
         engine = open_store(ctx)
         with _progress("Generating sample accounts") as report_step:
             report = svc.generate_sample_accounts(

@@ -6,7 +6,6 @@ import typer
 from rich.table import Table
 
 from territory.cli._common import console, open_store, run_command, settings_of
-from territory.services import models as svc
 
 app = typer.Typer(
     help="Create, clone, activate and archive territory models.", no_args_is_help=True
@@ -26,6 +25,8 @@ def create(
     """Create a model in the planning state."""
 
     def go() -> None:
+        from territory.services import models as svc
+
         m = svc.create_model(
             open_store(ctx), name, description=description, actor=settings_of(ctx).actor
         )
@@ -39,6 +40,8 @@ def list_(ctx: typer.Context) -> None:
     """List every model with its state and size."""
 
     def go() -> None:
+        from territory.services import models as svc
+
         rows = svc.list_models(open_store(ctx))
         table = Table(title="Territory models")
         for col in (
@@ -80,6 +83,8 @@ def show(
     """Show one model: state, dates and what it holds."""
 
     def go() -> None:
+        from territory.services import models as svc
+
         s = svc.show_model(open_store(ctx), name)
         m = s.model
         table = Table(title=f"Model {m.name}", show_header=False)
@@ -111,6 +116,8 @@ def clone(
     """Copy a model's territories, rules and assignments into a new planning model."""
 
     def go() -> None:
+        from territory.services import models as svc
+
         s = svc.clone_model(
             open_store(ctx), source, new_name, actor=settings_of(ctx).actor
         )
@@ -130,6 +137,8 @@ def activate(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
     """Activate a planning model; the model that was active is archived."""
 
     def go() -> None:
+        from territory.services import models as svc
+
         prev = svc.activate_model(open_store(ctx), name, actor=settings_of(ctx).actor)
         msg = f"Model [bold]{name}[/] is now active."
         if prev is not None:
@@ -144,6 +153,8 @@ def archive(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
     """Archive a model, keeping its assignments, quotas and history."""
 
     def go() -> None:
+        from territory.services import models as svc
+
         m = svc.archive_model(open_store(ctx), name, actor=settings_of(ctx).actor)
         console.print(f"Model [bold]{m.name}[/] archived; its data is kept.")
 

@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from territory.cli._common import console, open_store, run_command, settings_of
-from territory.services import rules as svc
 
 _MODEL = "Model (default: the active one)."
 app = typer.Typer(
@@ -36,6 +35,8 @@ def import_(
     """Import territories, types, rules and value sets into a model."""
 
     def go() -> None:
+        from territory.services import rules as svc
+
         r = svc.import_rules(
             open_store(ctx),
             path,
@@ -75,6 +76,8 @@ def export(
     """Export a model's rules as YAML or Salesforce Data Loader CSVs."""
 
     def go() -> None:
+        from territory.services import rules as svc
+
         files = svc.export_rules(open_store(ctx), path, model)
         console.print(f"Wrote {len(files)} file{'s' if len(files) > 1 else ''}:")
         for f in files:
@@ -93,6 +96,8 @@ def lint(
     """Report never-matching rules, shadowing, unmatched and blank-skipped accounts."""
 
     def go() -> None:
+        from territory.services import rules as svc
+
         findings = svc.lint_model(open_store(ctx), model)
         if not findings:
             console.print("No findings: every rule can match and every account lands.")
@@ -123,6 +128,8 @@ def from_design(
     """Write one ZIP-table (or county-table) rule per designed territory."""
 
     def go() -> None:
+        from territory.services import rules as svc
+
         r = svc.rules_from_design(
             open_store(ctx), model, level=level, actor=settings_of(ctx).actor
         )
@@ -169,6 +176,8 @@ def export_assignments(
     """Export account assignments as ObjectTerritory2Association.csv."""
 
     def go() -> None:
+        from territory.services import rules as svc
+
         n = svc.export_assignments(
             open_store(ctx), path, model, for_load=for_load, id_map=id_map
         )

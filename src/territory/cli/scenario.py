@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 from rich.table import Table
 
@@ -117,6 +116,8 @@ def compare(
 
 
 def _print_comparison(result) -> None:  # type: ignore[no-untyped-def]
+    import polars as pl
+
     a, b = result.model_a, result.model_b
     n_units = result.n_units
     console.print(

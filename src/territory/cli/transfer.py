@@ -21,8 +21,6 @@ from territory.cli._common import (
     settings_of,
 )
 from territory.io.schema import ENTITIES
-from territory.services.exporting import export_file
-from territory.services.importing import check_entity, import_file
 
 __all__ = ["export_command", "import_command", "register"]
 
@@ -63,6 +61,8 @@ def import_command(
     """Import ENTITY records from FILE into the store (one transaction)."""
 
     def go() -> None:
+        from territory.services.importing import check_entity, import_file
+
         check_entity(entity)
         engine = open_store(ctx)
         actor = settings_of(ctx).actor
@@ -130,6 +130,9 @@ def export_command(
     """Export ENTITY records from the store to FILE."""
 
     def go() -> None:
+        from territory.services.exporting import export_file
+        from territory.services.importing import check_entity
+
         check_entity(entity)
         report = export_file(open_store(ctx), entity, file, model=model, layout=layout)
         for line in report.summary_lines():

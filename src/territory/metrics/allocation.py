@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment
 
 from territory.errors import InputError
 from territory.metrics.hierarchy import Hierarchy
@@ -114,6 +113,9 @@ def assign_owners(
         finite = sub[sub_ok]
         big = (float(np.abs(finite).sum()) + 1.0) * 2.0 if finite.size else 1.0
         work = np.where(sub_ok, sub, big)
+        # scipy.optimize costs a third of a second to import: only here.
+        from scipy.optimize import linear_sum_assignment
+
         rows, cols = linear_sum_assignment(work)
         for i, j in zip(rows, cols, strict=True):
             if sub_ok[i, j]:
