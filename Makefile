@@ -12,8 +12,11 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# After installing, compile the Numba kernels once (about 40 s of CPU), so a
+# user's first command loads them from the cache instead of compiling.
 $(VENV)/.installed: pyproject.toml $(BIN)/activate
 	$(BIN)/python -m pip install -q -e . --group dev
+	$(BIN)/python -m territory.services.warm
 	touch $@
 
 install: $(VENV)/.installed

@@ -101,7 +101,12 @@ def assignment_diff(plan_a: Plan, pairs_b: pl.DataFrame) -> Difference:
     )
     only_a = rows.filter(pl.Series(~kept)).select(
         "account_id",
-        pl.Series("territory_id", a_ids.to_numpy()[rows["t_idx"].to_numpy()[~kept]]),
+        # typed: an empty selection (the models agree) must stay text
+        pl.Series(
+            "territory_id",
+            a_ids.to_numpy()[rows["t_idx"].to_numpy()[~kept]],
+            dtype=pl.String,
+        ),
     )
     added = pairs_b.filter(pl.Series(~in_a))
     frame = pl.concat(

@@ -365,3 +365,15 @@ def test_compare_accounts_only_in_one_model(scenario: Engine) -> None:
     terr = c.territories.sort("territory_id")
     assert terr["accounts_b"].to_list() == [3, 2]
     assert terr["potential_b"].to_list() == [1000.0, 700.0]
+
+
+def test_compare_of_an_unchanged_clone_moves_nothing(scenario: Engine) -> None:
+    """A fresh clone of the plan: no unit, account or hand changes."""
+    from territory.services.models import clone_model
+
+    clone_model(scenario, "plan", "copy", actor="test")
+    res = compare_models(scenario, "plan", "copy", config=SIMPLE)
+    assert (res.units_moved.height, res.accounts_moved.height) == (0, 0)
+    assert res.disruption["changed_hands"].to_list() == [0.0, 0.0, 0.0, 0.0]
+    assert res.n_accounts == 5
+    assert res.balance["change"].drop_nulls().to_list() == [0.0] * 12
