@@ -341,30 +341,61 @@ def _open_pipeline(
     )
     manager_splits = pl.DataFrame(schema=_MANAGER_SPLITS)
     if with_splits:
-        m = t.territory_membership
-        managers = select(m.c.rep_id).where(
-            (m.c.model_id == model_id) & (m.c.role == "manager")
-        )
-        manager_splits = read_frame(
-            conn,
-            select(
-                s.c.rep_id,
-                o.c.account_id,
-                ot.c.territory_id,
-                func.sum(o.c.amount * s.c.percent / 100.0),
-            )
-            .select_from(s.join(o, o.c.id == s.c.opportunity_id).outerjoin(
-                ot, (ot.c.model_id == model_id) & (ot.c.opportunity_id == o.c.id)
-            ))
-            .where(is_open & s.c.rep_id.in_(managers))
-            .group_by(s.c.rep_id, o.c.account_id, ot.c.territory_id),
-            _MANAGER_SPLITS,
-        )  # fmt: skip
+        manager_splits = _manager_splits(conn, model_id, is_open)
     return _Pipeline(
         by_account=by_account,
         named=named_rows,
         split_credit=split_credit,
         manager_splits=manager_splits,
+    )
+
+
+def _manager_splits(conn: Connection, model_id: str, is_open: Any) -> pl.DataFrame:
+    """Return the open split credit of reps who manage a territory of the model.
+
+    ``rep_id, account_id, territory_id, credit`` (the territory the
+    opportunity names in the model, else null). Splits seldom name a
+    manager: the managers named in any split are found first (one pass over
+    the split keys), and only their splits are summed.
+    """
+    m, s, o = t.territory_membership, t.opportunity_split, t.opportunity
+    ot = t.opportunity_territory
+    managers = [
+        r[0]
+        for r in conn.execute(
+            select(m.c.rep_id)
+            .where((m.c.model_id == model_id) & (m.c.role == "manager"))
+            .distinct()
+        )
+    ]
+    named = (
+        [
+            r[0]
+            for r in conn.execute(
+                select(s.c.rep_id).where(s.c.rep_id.in_(managers)).distinct()
+            )
+        ]
+        if managers
+        else []
+    )
+    if not named:
+        return pl.DataFrame(schema=_MANAGER_SPLITS)
+    return read_frame(
+        conn,
+        select(
+            s.c.rep_id,
+            o.c.account_id,
+            ot.c.territory_id,
+            func.sum(o.c.amount * s.c.percent / 100.0),
+        )
+        .select_from(
+            s.join(o, o.c.id == s.c.opportunity_id).outerjoin(
+                ot, (ot.c.model_id == model_id) & (ot.c.opportunity_id == o.c.id)
+            )
+        )
+        .where(is_open & s.c.rep_id.in_(named))
+        .group_by(s.c.rep_id, o.c.account_id, ot.c.territory_id),
+        _MANAGER_SPLITS,
     )
 
 
@@ -411,7 +442,8 @@ def _period_sales(conn: Connection, period: Period) -> tuple[pl.DataFrame, list[
     stmt = (
         select(
             sh.c.account_id,
-            func.sum(sh.c.amount).filter(sh.c.period.in_(members)),
+            # rows are members or coarser: "not coarser" is the cheaper test
+            func.sum(sh.c.amount).filter(sh.c.period.not_in(outer)),
             *[func.count().filter(sh.c.period == p) for p in outer],
         )
         .where(sh.c.period.in_(members + outer))
