@@ -141,9 +141,7 @@ def test_design_proves_a_small_infeasible_request_instead_of_asking_for_time(
 
 
 def test_design_method_exact_is_optimal_on_a_small_case(db: list[str]) -> None:
-    result = CliRunner().invoke(
-        app, [*db, *_ma_ri("2", "0.10", "--method", "exact")]
-    )
+    result = CliRunner().invoke(app, [*db, *_ma_ri("2", "0.10", "--method", "exact")])
     assert result.exit_code == 0, result.output
     assert "Model ma-ri: 2 territories (optimal" in result.output
 

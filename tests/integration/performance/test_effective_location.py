@@ -24,7 +24,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, insert
 
-from conftest import SIMPLE
+from performance_plan import SIMPLE
 from territory.services.location import with_effective_location
 from territory.services.models import create_model
 from territory.services.performance import compute_metrics

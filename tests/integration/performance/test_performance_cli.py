@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from conftest import build_plan
+from performance_plan import build_plan
 from territory.cli import app
 from territory.storage.engine import make_engine, migrate
 

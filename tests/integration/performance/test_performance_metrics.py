@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine
 
-from conftest import SIMPLE
+from performance_plan import SIMPLE
 from territory.errors import InputError
 from territory.services.performance import compute_metrics, write_metrics
 
@@ -456,7 +456,7 @@ def test_files_carry_the_notes(plan_engine: Engine, tmp_path: Path) -> None:
 
 def test_region_level_shows_overlays_apart(plan_engine: Engine) -> None:
     """OVL over A1, A3, A5 is a top-level territory of another type."""
-    from conftest import add_overlay
+    from performance_plan import add_overlay
 
     before = compute_metrics(
         plan_engine, "plan", level="region", period="2027", config=SIMPLE

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, func, select
 
-from conftest import SIMPLE
+from performance_plan import SIMPLE
 from territory.errors import InputError
 from territory.services.quota import allocate_quotas
 from territory.storage import tables as t

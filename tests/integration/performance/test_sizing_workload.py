@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from conftest import SIMPLE
+from performance_plan import SIMPLE
 from territory.errors import InputError, ValidationFailed
 from territory.metrics.compactness import EARTH_RADIUS_KM
 from territory.metrics.load import Segment, WorkloadModel
@@ -115,7 +115,7 @@ def test_sizing_keeps_overlays_apart_from_regions(plan_engine: Engine) -> None:
     own headcount ⌈30 / 16⌉ = 2 and is not among the regions' over-capacity
     territories although 30 h > 16 h.
     """
-    from conftest import add_overlay
+    from performance_plan import add_overlay
 
     add_overlay(plan_engine)
     res = size_model(plan_engine, "plan", config=SIMPLE, capacity_hours=16.0)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from conftest import SIMPLE
+from performance_plan import SIMPLE
 from territory.errors import ValidationFailed
 from territory.metrics.compactness import haversine_km
 from territory.services.staffing import read_locks, staff_model

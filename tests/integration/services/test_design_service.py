@@ -180,9 +180,7 @@ def test_design_warns_about_a_centre_far_from_every_unit(
 ) -> None:
     centres = tmp_path / "centres.csv"
     # Providence lies in Providence county; Dallas is ~2,300 km from CT
-    centres.write_text(
-        "territory,lat,lon\nIsland,41.82,-71.42\nDallas,32.78,-96.80\n"
-    )
+    centres.write_text("territory,lat,lon\nIsland,41.82,-71.42\nDallas,32.78,-96.80\n")
     told: list[str] = []
     report = design_territories(
         store, _request(centers_file=centres), actor="tester", notify=told.append
@@ -414,11 +412,9 @@ def test_design_accounts_as_units_places_accounts_by_zip_and_county(
         (k, v) for k, v in report.notes.items() if k.startswith("accounts without a")
     )
     assert n_lost == 1 and "A-LOST" in lost
-    assert report.notes["accounts without coordinates placed at their ZIP's centroid"] == 1
-    assert (
-        report.notes["accounts without coordinates placed at their county's centroid"]
-        == 1
-    )
+    placed = "accounts without coordinates placed at their {}'s centroid"
+    assert report.notes[placed.format("ZIP")] == 1
+    assert report.notes[placed.format("county")] == 1
     assigned = _accounts(store, report.model_id)
     assert {"A-ZIP", "A-CTY"} <= set(assigned) and "A-LOST" not in assigned
     # the map places them too
