@@ -83,6 +83,27 @@ def machine() -> str:
     )
 
 
+def engine_revision() -> str:
+    """The checkout's commit, marked when the engine has uncommitted changes."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "src/territory"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{rev} with uncommitted engine changes" if dirty else rev
+
+
 def run_one(path: Path, limit: float, seed: int) -> dict[str, object]:
     """Solve one instance in a fresh process; return its JSON record."""
     exe = Path(sys.executable).with_name("territory")
@@ -229,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         check=True,
     )
     started = dt.datetime.now(dt.UTC)
+    revision = engine_revision()
 
     def job(item: tuple[str, Path, int]) -> dict[str, object]:
         c, path, _n = item
@@ -244,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     head = (
         f"### Run of {started:%Y-%m-%d %H:%M} UTC — "
         f"classes {', '.join(sorted(limits))}\n\n"
-        f"Machine: {machine()}; {args.jobs} instance(s) at a time; seed {args.seed}; "
+        f"Engine: `{revision}`. Machine: {machine()}; {args.jobs} instance(s) at a "
+        f"time; seed {args.seed}; "
         "time limit per instance: "
         + ", ".join(f"{c} {limits[c]:g} s" for c in sorted(limits))
         + ".\n"
