@@ -33,7 +33,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT.parent / "shared" / "benchmarks"
+BENCH = Path(
+    os.environ.get("TERRITORY_BENCHMARKS") or ROOT.parent / "shared" / "benchmarks"
+)
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Shared benchmark instances"
 CLASSES = (

@@ -1,12 +1,14 @@
 """The benchmark readers and evaluator reproduce the published reference values.
 
 The instances live in ``../shared/benchmarks`` beside the checkout (their
-licence forbids copying them into the repository).
+licence forbids copying them into the repository); ``TERRITORY_BENCHMARKS``
+names another folder holding them.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,16 @@ from territory.optimize.instances import (
     read_instance,
 )
 
-BENCH = Path(__file__).resolve().parents[3].parent / "shared" / "benchmarks"
+BENCH = Path(
+    os.environ.get("TERRITORY_BENCHMARKS")
+    or Path(__file__).resolve().parents[3].parent / "shared" / "benchmarks"
+)
+if not (BENCH / "README.md").is_file():
+    pytest.fail(
+        f"the shared benchmark instances are not at {BENCH}: check out the "
+        "shared folder beside the repository or set TERRITORY_BENCHMARKS to it",
+        pytrace=False,
+    )
 PLANAR500 = BENCH / "dtdp" / "planar" / "planar500_G0.graphml"
 COMMDIS1000 = BENCH / "commdis-dl" / "del-n1000-k5-s2292.in"
 
