@@ -7,7 +7,6 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import typer
@@ -24,7 +23,7 @@ from territory.errors import InternalError, TerritoryError, ValidationFailed
 from territory.settings import Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from territory.services.store import Engine
 
 __all__ = [
     "console",
@@ -52,25 +51,15 @@ def settings_of(ctx: typer.Context) -> Settings:
 
 def open_store(ctx: typer.Context) -> Engine:
     """Open the store named by ``--db`` and migrate it to the newest schema."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
+    from territory.services.store import missing_sqlite_file
     from territory.services.store import open_store as _open
 
     url = settings_of(ctx).database_url
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        parsed = None  # the store names what is wrong with the URL
-    if (
-        parsed is not None
-        and parsed.get_backend_name() == "sqlite"
-        and parsed.database not in (None, "", ":memory:")
-        and not Path(parsed.database).exists()
-    ):
+    missing = missing_sqlite_file(url)
+    if missing is not None:
         # a mistyped path would otherwise look like an empty store
         err_console.print(
-            f"note: no store at {parsed.database}; creating a new empty one "
+            f"note: no store at {missing}; creating a new empty one "
             "(check --db or TERRITORY_DATABASE_URL if you meant an existing store)"
         )
     return _open(url)

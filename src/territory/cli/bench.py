@@ -1,8 +1,9 @@
 """`territory bench`: solve and score published benchmark instances.
 
 This group is a developer tool over the design engine's arrays: it reads a
-benchmark file, runs the engine and prints one JSON object. It touches no
-store, so it calls the engine's benchmark runner directly.
+benchmark file, runs the engine (through
+:func:`territory.services.bench.solve_benchmark`; no store is opened) and
+prints one JSON object.
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ def solve(
     ] = None,
 ) -> None:
     """Solve FILE and print one JSON object with the benchmark's measures."""
-    from territory.optimize.bench import solve_instance
+    from territory.services.bench import solve_benchmark
 
     record = run_command(
-        lambda: solve_instance(
+        lambda: solve_benchmark(
             file, time_limit_s=time_limit, seed=seed, p=p, labels_out=labels
         )
     )

@@ -20,7 +20,7 @@ from territory.cli._common import (
     run_command,
     settings_of,
 )
-from territory.io.schema import ENTITIES
+from territory.services.entity_files import ENTITIES
 
 __all__ = ["export_command", "import_command", "register"]
 
