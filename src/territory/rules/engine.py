@@ -364,9 +364,9 @@ class _Run:
                     sorted(v for v in cc.equal_values if not v.endswith("\x00")),
                     dtype=np.str_,
                 )
-                pos = np.searchsorted(cats, wanted)
-                inside = pos < n_cat
-                hit = pos[inside][cats[pos[inside]] == wanted[inside]]
+                at = np.searchsorted(cats, wanted)
+                inside = at < n_cat
+                hit = at[inside][cats[at[inside]] == wanted[inside]]
                 out[hit] = True
             else:
                 for v in cc.equal_values:
@@ -374,11 +374,11 @@ class _Run:
                     if code is not None:
                         out[code] = True
             if op is Operator.IN_TABLE and cc.kind is FieldKind.POSTAL:
-                wanted = [
+                wanted_zips = [
                     int(v) for v in cc.equal_values if len(v) == 5 and v.isdigit()
                 ]
                 zips = col.zips()
-                out[:n_cat] |= np.isin(zips, np.array(wanted, dtype=np.int64)) & (
+                out[:n_cat] |= np.isin(zips, np.array(wanted_zips, dtype=np.int64)) & (
                     zips >= 0
                 )
             if op is Operator.NOT_EQUAL:

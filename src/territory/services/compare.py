@@ -569,7 +569,8 @@ def _rep_changes(
             )
         # One row per account: sum each territory's own figures.
         t_idx = acc["t_idx"].to_numpy()
-        n = int(hands["t_idx"].max() or 0) + 1
+        top = hands["t_idx"].max()
+        n = (top if isinstance(top, int) else 0) + 1
         per_territory = pl.DataFrame(
             {
                 "t_idx": np.arange(n, dtype=np.int64),

@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     DateTime,
     Engine,
@@ -692,7 +693,7 @@ def _result_of(
     violations = got["violations"]
     return DesignResult(
         labels=labels,
-        status="time_limit" if violations else "feasible",  # type: ignore[arg-type]
+        status="time_limit" if violations else "feasible",
         objective=float(got["objective"]),  # type: ignore[arg-type]
         objective_name=options.objective,
         values=got["values"],  # type: ignore[arg-type]
@@ -920,7 +921,7 @@ def _assign_accounts_in_store(
         .where(kept.c.model_id == model_id, kept.c.account_id == a.c.id)
         .exists()
     )
-    free = a.c.excluded_from_realign.is_(False)
+    free: ColumnElement[bool] = a.c.excluded_from_realign.is_(False)
     if any_kept:
         free = free & ~is_kept
     sel = (
@@ -1168,15 +1169,17 @@ def _prepare(
     locked: dict[int, int] | None = None
     if locks:
         locked = {}
-        for row, u, t in locks:
-            if not encoding.has_unit(u):
+        for row, lock_unit, lock_territory in locks:
+            if not encoding.has_unit(lock_unit):
                 raise InputError(
-                    f"{req.lock_file}, row {row}: unit '{u}' is not one of the {n} "
-                    f"{units.level} units being designed.",
+                    f"{req.lock_file}, row {row}: unit '{lock_unit}' is not one of "
+                    f"the {n} {units.level} units being designed.",
                     code="bad_lock",
-                    details={"row": row, "unit": u},
+                    details={"row": row, "unit": lock_unit},
                 )
-            locked[encoding.unit_index(u)] = encoding.territory_index(t)
+            locked[encoding.unit_index(lock_unit)] = encoding.territory_index(
+                lock_territory
+            )
         if centre_idx is not None:
             for k, c_unit in enumerate(centre_idx):
                 if c_unit >= 0 and locked.get(c_unit, k) != k:

@@ -539,8 +539,8 @@ def read_unit_adjacency(
                 code="no_adjacency",
                 details={"contiguity": contiguity},
             )
-    pairs, groups = _delaunay_pairs(units)
-    return UnitAdjacency(pairs, "delaunay", groups)
+    triangulated, groups = _delaunay_pairs(units)
+    return UnitAdjacency(triangulated, "delaunay", groups)
 
 
 # ------------------------------------------------------------------ user files

@@ -101,7 +101,7 @@ def _lonlat_of_units(
                     },
                 ),
             )
-            rows = list(
+            rows: Sequence[Sequence[Any]] = list(
                 frame.filter(pl.col("located_by").is_not_null())
                 .select("id", "latitude", "longitude")
                 .iter_rows()
@@ -227,8 +227,8 @@ def _point_geometries(
         if owner[inverse[i]] < 0:
             owner[inverse[i]] = i
     geoms: list[Any] = [shapely.Polygon() for _ in ids]
-    for k, i in enumerate(owner):
-        geoms[int(i)] = loc_geom[k]
+    for k, owner_i in enumerate(owner.tolist()):
+        geoms[owner_i] = loc_geom[k]
     return ids, geoms, {"__clip__": clip, **outlines}
 
 
@@ -419,7 +419,7 @@ def _draw(
                 continue
             rings = [poly.exterior, *poly.interiors]
             verts: list[Any] = []
-            codes: list[int] = []
+            codes: list[np.uint8] = []
             for ring in rings:
                 xy = np.asarray(ring.coords)
                 verts.extend(xy.tolist())

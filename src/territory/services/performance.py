@@ -258,7 +258,7 @@ class _Pipeline:
     )
 
 
-_MANAGER_SPLITS = {
+_MANAGER_SPLITS: dict[str, type[pl.DataType]] = {
     "rep_id": pl.String,
     "account_id": pl.String,
     "territory_id": pl.String,

@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 from sqlalchemy import Connection, Float, String, and_, case, func, literal, or_, select
 
@@ -122,7 +123,7 @@ def balance_peers(territories: pl.DataFrame) -> np.ndarray:
     >>> balance_peers(frame).tolist()
     [True, True, False, False]
     """
-    leaf = territories["is_leaf"].to_numpy().astype(bool)
+    leaf: npt.NDArray[np.bool_] = territories["is_leaf"].to_numpy().astype(bool)
     types = territories["type_id"].to_list()
     counts: dict[str | None, int] = {}
     for k in np.flatnonzero(leaf):
@@ -130,7 +131,8 @@ def balance_peers(territories: pl.DataFrame) -> np.ndarray:
     if not counts:
         return leaf
     main = min(counts, key=lambda ty: (-counts[ty], ty is not None, ty or ""))
-    return leaf & np.array([ty == main for ty in types], dtype=bool)
+    of_main: npt.NDArray[np.bool_] = np.array([ty == main for ty in types], dtype=bool)
+    return leaf & of_main
 
 
 def region_roots(territories: pl.DataFrame) -> np.ndarray:
@@ -158,7 +160,8 @@ def region_roots(territories: pl.DataFrame) -> np.ndarray:
     root = territories["root_idx"].to_numpy()
     is_region = np.zeros(territories.height, dtype=bool)
     is_region[root[peers]] = True
-    return is_region & (territories["depth"].to_numpy() == 0)
+    top: npt.NDArray[np.bool_] = territories["depth"].to_numpy() == 0
+    return is_region & top
 
 
 def _hierarchy(territories: pl.DataFrame) -> tuple[pl.DataFrame, Hierarchy]:

@@ -49,7 +49,7 @@ def fetch_columns(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
 
 def read_frame(
     conn: Connection,
-    stmt: Select[Any] | CompoundSelect,
+    stmt: Select[Any] | CompoundSelect[Any],
     schema: Mapping[str, pl.DataType | type[pl.DataType]],
     *,
     large: bool = False,
@@ -93,7 +93,9 @@ def read_frame(
     return frame.with_columns(fixes) if fixes else frame
 
 
-def _compiled(conn: Connection, stmt: Select[Any] | CompoundSelect) -> tuple[str, Any]:
+def _compiled(
+    conn: Connection, stmt: Select[Any] | CompoundSelect[Any]
+) -> tuple[str, Any]:
     compiled = stmt.compile(
         dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
     )

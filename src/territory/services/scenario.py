@@ -372,7 +372,7 @@ def scenario_measures(
         .with_columns(pl.Series("t_idx", b_t[:n_kept][~in_whole[:n_kept]]))
         .select(measured.columns)
     )
-    out = pl.concat([reuse, measured], how="vertical_relaxed")
+    out: pl.DataFrame = pl.concat([reuse, measured], how="vertical_relaxed")
     if out.height != b_assign.height:
         raise InternalError(
             f"Measuring model '{plan_b.model.name}' gave {out.height:,} account "

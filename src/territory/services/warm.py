@@ -22,6 +22,7 @@ import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TextIO
 
 __all__ = ["warm_compiled_kernels"]
 
@@ -105,7 +106,7 @@ def _warm_metrics(folder: Path) -> None:
     try:
         for level in ("territory", "rep", "region"):
             for period in ("2027", "2027-03"):
-                compute_metrics(engine, "warm", level=level, period=period)  # type: ignore[arg-type]
+                compute_metrics(engine, "warm", level=level, period=period)
         size_model(engine, "warm")
         compare_models(engine, "warm", "warm clone", period="2026")
     finally:
@@ -144,7 +145,7 @@ def _warm_design() -> None:
         )
 
 
-def warm_compiled_kernels(out: object = sys.stdout) -> float:
+def warm_compiled_kernels(out: TextIO = sys.stdout) -> float:
     """Compile (or load) every cached kernel once; return the seconds it took."""
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="territory-warm-") as tmp:
@@ -155,7 +156,7 @@ def warm_compiled_kernels(out: object = sys.stdout) -> float:
     print(
         f"Compiled kernels warmed: readers and metrics {metrics_s:.1f} s, design "
         f"engine {total - metrics_s:.1f} s (cached for every later command).",
-        file=out,  # type: ignore[arg-type]
+        file=out,
     )
     return total
 
