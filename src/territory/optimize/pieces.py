@@ -32,7 +32,12 @@ from scipy.sparse import csgraph
 from territory.optimize.problem import DesignOptions, DesignProblem
 from territory.optimize.result import CutOffPiece, InfeasibilityDiagnosis
 
-__all__ = ["articulation_units", "diagnose_pieces", "find_unbalanceable_piece"]
+__all__ = [
+    "articulation_units",
+    "diagnose_pieces",
+    "find_unbalanceable_piece",
+    "explain_cut_off",
+]
 
 #: Pieces needing more whole territories than this are not decided.
 MAX_WHOLE = 3
@@ -260,6 +265,21 @@ def find_unbalanceable_piece(
     return None
 
 
+def explain_cut_off(whole: tuple[int, ...], who: str) -> str:
+    """Why no split of a cut-off piece works, given the counts its totals allow."""
+    if not whole:
+        return (
+            "No number of whole territories matches their totals, and they are "
+            f"too much to join the territory of {who}."
+        )
+    counts = " or ".join(str(j) for j in whole)
+    noun = "territory" if whole == (1,) else "territories"
+    return (
+        f"They would have to form {counts} whole {noun}, with the rest joining "
+        f"the territory of {who}, and no such split is balanced and connected."
+    )
+
+
 def diagnose_pieces(
     problem: DesignProblem,
     options: DesignOptions,
@@ -283,15 +303,10 @@ def diagnose_pieces(
     tol = problem.tolerances
     shares = ", ".join(f"{names[a]} {piece.shares[a]:.1%}" for a in range(m))
     limits = ", ".join(f"{names[a]} ±{tol[a]:.2%}" for a in range(m))
-    whole = " or ".join(str(j) for j in piece.whole) + (
-        " whole territory" if piece.whole == (1,) else " whole territories"
-    )
     message = (
         f"No contiguous plan meets {limits}: unit {piece.unit} alone joins "
         f"{len(piece.units)} units to the rest of the map, and they hold {shares} "
-        f"of a territory's target. They would have to form {whole}, "
-        f"with the rest joining the territory of unit {piece.unit}, "
-        "and no such split is balanced and connected."
+        f"of a territory's target. {explain_cut_off(piece.whole, f'unit {piece.unit}')}"
     )
     return InfeasibilityDiagnosis(
         oversize_units={},

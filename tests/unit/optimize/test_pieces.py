@@ -163,7 +163,9 @@ def test_diagnose_pieces_names_the_cutting_unit() -> None:
     }
     assert "unit 3 alone joins 3 units" in diag.message
     assert "calls 115.8%, revenue 103.7%" in diag.message
-    assert "1 whole territory," in diag.message
+    assert "1 whole territory, with the rest joining the territory of unit 3" in (
+        diag.message
+    )
 
 
 def test_design_reports_cut_off_piece_as_proven_infeasible() -> None:
@@ -187,3 +189,22 @@ def test_design_of_balanced_variant_is_feasible() -> None:
     result = design(problem, options)
     assert result.status == "feasible"
     assert result.diagnosis is None
+
+
+def test_piece_ruled_out_by_its_totals_alone() -> None:
+    """Units 0, 1, 2 with revenue 3 each: 9 of a target 22/2 = 11, short of
+    9.9 for a territory of their own; their 11 calls and unit 3's one are
+    more than 10.45 for unit 3's territory. No count needs the MIP."""
+    weights = [[5, 3], [5, 3], [1, 3], [1, 2], [2, 2], [1, 1], [2, 3], [2, 5]]
+    problem = _problem(weights)
+    options = DesignOptions(n_territories=2, method="heuristic")
+    assert _balanced_plans(problem) == []
+    diag = diagnose_pieces(problem, options, options.targets(problem))
+    assert diag is not None
+    assert diag.cut_off is not None
+    assert (diag.cut_off.unit, diag.cut_off.units, diag.cut_off.whole) == (
+        3,
+        (0, 1, 2),
+        (),
+    )
+    assert "No number of whole territories matches their totals" in diag.message
