@@ -26,10 +26,11 @@ def solve_instance(
 ) -> dict[str, Any]:
     """Read, solve and evaluate one instance; return the ``bench solve`` record.
 
-    ``time_s`` counts everything after the file is parsed (distance
-    precomputation and compilation included). The heuristic gets what is
-    left of ``time_limit_s`` after the precomputation, less a small margin
-    for the final measurement.
+    ``status`` is the engine's (``infeasible`` when it proved that no
+    contiguous plan meets the tolerances). ``time_s`` counts everything after
+    the file is parsed (distance precomputation and compilation included).
+    The heuristic gets what is left of ``time_limit_s`` after the
+    precomputation, less a small margin for the final measurement.
     """
     instance = read_instance(path, p=p)
     started = time.perf_counter()
@@ -57,6 +58,7 @@ def solve_instance(
         "imbalance": float(scored.imbalance),
         "feasible": bool(scored.feasible),
         "contiguous": bool(scored.contiguous),
+        "status": result.status,
         "time_s": round(elapsed, 3),
         "seed": seed,
     }

@@ -74,6 +74,33 @@ class StrandedUnit:
 
 
 @dataclass(frozen=True)
+class CutOffPiece:
+    """A piece of the map behind one unit that no contiguous plan can balance.
+
+    ``units`` are cut off from the rest of the map by ``unit`` (removing it
+    disconnects them); ``shares`` are their activity totals over a
+    territory's target, one per activity. ``whole`` lists the numbers of
+    whole territories those totals would allow inside the piece (the rest
+    joining the territory of ``unit``); for each, no split of the piece is
+    both balanced and connected (proven by a MIP).
+    """
+
+    unit: int
+    units: tuple[int, ...]
+    shares: tuple[float, ...]
+    whole: tuple[int, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-friendly mapping."""
+        return {
+            "unit": self.unit,
+            "units": list(self.units),
+            "shares": list(self.shares),
+            "whole": list(self.whole),
+        }
+
+
+@dataclass(frozen=True)
 class InfeasibilityDiagnosis:
     """Why the balance tolerances cannot all hold.
 
@@ -83,6 +110,8 @@ class InfeasibilityDiagnosis:
     (largest unit / target - 1, or 0); ``reached[a]`` is the worst deviation of
     the returned plan. ``stranded`` lists units that fit the targets but that
     no territory can hold within every tolerance, given their neighbours.
+    ``cut_off`` is a piece of the map behind one unit that no contiguous
+    plan can balance.
     """
 
     oversize_units: dict[int, tuple[int, ...]]
@@ -90,6 +119,7 @@ class InfeasibilityDiagnosis:
     reached: np.ndarray
     message: str
     stranded: tuple[StrandedUnit, ...] = ()
+    cut_off: CutOffPiece | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-friendly mapping."""
@@ -99,6 +129,7 @@ class InfeasibilityDiagnosis:
             "reached": self.reached.tolist(),
             "message": self.message,
             "stranded": [s.as_dict() for s in self.stranded],
+            "cut_off": None if self.cut_off is None else self.cut_off.as_dict(),
         }
 
 

@@ -13,6 +13,7 @@ from territory.optimize.contiguity import bridge_components, components
 from territory.optimize.diagnose import diagnose_balance, diagnose_neighbourhoods
 from territory.optimize.evaluate import measure
 from territory.optimize.heuristic import run_heuristic, violation
+from territory.optimize.pieces import diagnose_pieces
 from territory.optimize.problem import DesignOptions, DesignProblem
 from territory.optimize.result import DesignResult, InfeasibilityDiagnosis, TracePoint
 
@@ -28,6 +29,10 @@ PROVE_SHARE = 0.25
 PROVE_MAX_S = 10.0
 #: After a proof of infeasibility, the search for the least violating plan.
 AFTER_PROOF_S = 2.0
+#: The search for a piece of the map that cannot be balanced: this share of
+#: the time limit, at most PIECES_MAX_S.
+PIECES_SHARE = 0.05
+PIECES_MAX_S = 2.0
 
 
 def design(problem: DesignProblem, options: DesignOptions) -> DesignResult:
@@ -114,6 +119,17 @@ def design(problem: DesignProblem, options: DesignOptions) -> DesignResult:
             log.warning("%s", diagnosis.message)
             for s in diagnosis.stranded:
                 tolerances = np.maximum(tolerances, np.abs(s.deviations) + 1e-6)
+        else:
+            # a piece of the map behind one unit that cannot be balanced (sparse
+            # maps): the search still looks for the least violating plan
+            diagnosis = diagnose_pieces(
+                solved,
+                options,
+                targets,
+                budget_s=min(PIECES_MAX_S, PIECES_SHARE * options.time_limit_s),
+            )
+            if diagnosis is not None:
+                log.warning("%s", diagnosis.message)
 
     if use_exact:
         from territory.optimize.exact import solve_exact

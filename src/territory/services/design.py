@@ -70,6 +70,7 @@ from territory.optimize import (
     plan_oversize_units,
 )
 from territory.optimize.contiguity import bridge_components
+from territory.optimize.pieces import explain_cut_off
 from territory.optimize.problem import EXACT_LIMIT_UNITS
 from territory.services.design_carry import (
     carry_hierarchy,
@@ -562,6 +563,23 @@ def _diagnosis_text(
         )
     lines += _stranded_text(problem, units, diag)
     return "\n".join(lines)
+
+
+def _cut_off_text(problem: DesignProblem, units: Units, piece: Any) -> str:
+    """Why a piece of the map behind one unit leaves no contiguous plan."""
+    names = problem.activity_names
+    limits = ", ".join(
+        f"{n} ±{t:.2%}" for n, t in zip(names, problem.tolerances, strict=True)
+    )
+    u = piece.unit
+    st = f", {units.state[u]}" if units.state[u] else ""
+    who = f"{units.names[u]}{st} ({units.ids[u]})"
+    shares = ", ".join(f"{n} {x:.1%}" for n, x in zip(names, piece.shares, strict=True))
+    return (
+        f"No contiguous plan meets {limits}: {who} alone joins {len(piece.units):,} "
+        f"units to the rest of the map, and they hold {shares} of a territory's "
+        f"target. {explain_cut_off(piece.whole, who)}"
+    )
 
 
 def _stranded_text(problem: DesignProblem, units: Units, diag: Any) -> list[str]:
@@ -1326,6 +1344,15 @@ def _raise_unfeasible(
                 for s in diag.stranded
             ]
             text += _stranded_text(prep.problem, prep.units, diag)
+            if diag.cut_off is not None:
+                piece = diag.cut_off
+                details["cut_off"] = {
+                    "unit": prep.units.ids[piece.unit],
+                    "units": [prep.units.ids[x] for x in piece.units],
+                    "shares": dict(zip(names, piece.shares, strict=True)),
+                    "whole_territories": list(piece.whole),
+                }
+                text.append(_cut_off_text(prep.problem, prep.units, piece))
         tids = prep.encoding.territory_ids
         per_rep = "".join(
             f"\n  {prep.territory_names[tids[k]]}: "
@@ -1341,6 +1368,12 @@ def _raise_unfeasible(
             ways = (
                 "Ways through: ask for fewer territories (fewer reps), or widen "
                 "the tolerances to what was reached."
+            )
+        elif diag is not None and diag.cut_off is not None:
+            ways = (
+                "Ways through: --contiguity none lets a territory reach into the "
+                "cut-off units as well as around them; or widen the tolerances to "
+                "what was reached; or ask for another number of territories."
             )
         elif diag is not None and diag.stranded and not diag.oversize_units:
             need = np.array(prep.problem.tolerances, dtype=float)

@@ -91,11 +91,13 @@ def test_solve_instance_reports_a_feasible_contiguous_plan(tmp_path: Path) -> No
         "imbalance",
         "feasible",
         "contiguous",
+        "status",
         "time_s",
         "seed",
     }
     assert record["instance"] == "planar500_G0"
     assert record["feasible"] and record["contiguous"]
+    assert record["status"] == "feasible"
     labels = np.array(out.read_text().split(), dtype=np.int64)
     assert labels.shape == (500,)
     again = evaluate_benchmark(read_instance(PLANAR500), labels)
