@@ -126,29 +126,35 @@ def run_one(path: Path, limit: float, seed: int) -> dict[str, object]:
     return record
 
 
+def _status(record: dict[str, object]) -> str:
+    """The engine's status; ``infeasible`` means it proved no plan exists."""
+    status = str(record.get("status", "—"))
+    return "proven infeasible" if status == "infeasible" else status
+
+
 def table(rows: list[dict[str, object]], limits: dict[str, float]) -> tuple[str, str]:
     """Markdown tables per instance and per class."""
     per = [
         "| class | instance | n | p | limit s | feasible | contiguous | objective "
-        "| imbalance | time s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| imbalance | engine status | time s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     by_class: dict[str, list[dict[str, object]]] = {}
     for r in rows:
         by_class.setdefault(str(r["class"]), []).append(r)
         if "error" in r:
-            per.append(f"| {r['class']} | {r['instance']} | | | | error | | | | |")
+            per.append(f"| {r['class']} | {r['instance']} | | | | error | | | | | |")
             continue
         per.append(
             f"| {r['class']} | {r['instance']} | {r['n']} | {r['p']} | "
             f"{limits[str(r['class'])]:g} | {'yes' if r['feasible'] else 'no'} | "
             f"{'yes' if r['contiguous'] else 'no'} | {float(r['objective']):.4f} | "
-            f"{float(r['imbalance']):.4g} | {float(r['time_s']):.1f} |"
+            f"{float(r['imbalance']):.4g} | {_status(r)} | {float(r['time_s']):.1f} |"
         )
     cls = [
-        "| class | instances | limit s | feasible | contiguous | mean objective "
-        "| mean objective (feasible only) | mean time s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| class | instances | limit s | feasible | proven infeasible | contiguous "
+        "| mean objective | mean objective (feasible only) | mean time s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in CLASSES:
         rs = [r for r in by_class.get(name, []) if "error" not in r]
@@ -164,6 +170,7 @@ def table(rows: list[dict[str, object]], limits: dict[str, float]) -> tuple[str,
         cls.append(
             f"| {name} | {len(by_class[name])} | {limits[name]:g} | "
             f"{len(feas)}/{len(rs)} | "
+            f"{sum(r.get('status') == 'infeasible' for r in rs)}/{len(rs)} | "
             f"{sum(bool(r['contiguous']) for r in rs)}/{len(rs)} | "
             f"{mean:.4f} | {mean_f:.4f} | "
             f"{sum(float(r['time_s']) for r in rs) / len(rs):.1f} |"
