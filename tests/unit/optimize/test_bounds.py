@@ -56,27 +56,80 @@ def test_centre_unit_needs_both_ends() -> None:
     problem = DesignProblem.from_edges(
         6, edges, np.array([1.0, 0, 0, 0, 1, 1]), 0.0, coords=coords
     )
-    got = diameter_lower_bound(problem, np.full((1, 1), 2.0), np.array([0.0]))
+    targets = np.full((1, 1), 2.0)
+    got = diameter_lower_bound(problem, targets, np.array([0.0]), partners=0)
     want = float(np.sqrt(13.0))
     assert want * (1 - 1e-3) <= got.value <= want
+    # with pairs: the ends share a territory (4 wide) or sit apart in two
+    # sets of 2 each, more than the map's 3; the one plan is 4 wide
+    paired = diameter_lower_bound(problem, targets, np.array([0.0]))
+    assert 4.0 * (1 - 1e-3) <= paired.value <= 4.0
+
+
+def _best_plan_width(problem: DesignProblem, targets: np.ndarray) -> float:
+    """Narrowest widest territory over every assignment of the units to the
+    territories within the tolerances (contiguity left out, as the bound)."""
+    n, p = problem.n_units, targets.shape[0]
+    xy = problem.coords
+    assert xy is not None
+    dist = np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1))
+    plans = np.array(list(itertools.product(range(p), repeat=n)))
+    i, j = np.triu_indices(n, 1)
+    width = np.zeros(len(plans))
+    ok = np.ones(len(plans), dtype=bool)
+    for k in range(p):
+        inside = plans == k
+        sums = inside.astype(float) @ problem.weights
+        ok &= np.all(np.abs(sums / targets[k] - 1) <= problem.tolerances + 1e-12, 1)
+        width = np.maximum(width, ((inside[:, i] & inside[:, j]) * dist[i, j]).max(1))
+    return float(width[ok].min())
 
 
 def test_matches_every_set_listed_on_random_maps() -> None:
-    """Ten units at random points, two activities: with every unit probed the
-    bound is the listed floor (to the bisection's resolution), never above."""
+    """Nine units at random points, two activities, three territories: with
+    every unit probed and no pairs the bound is the listed floor (to the
+    bisection's resolution); with pairs it may rise, never above the
+    narrowest plan found by trying every assignment."""
     rng = np.random.default_rng(7)
     for trial in range(4):
-        coords = rng.uniform(0, 10, size=(10, 2))
-        weights = rng.uniform(0, 1, size=(10, 2)) ** 3
+        coords = rng.uniform(0, 10, size=(9, 2))
+        weights = rng.uniform(0.2, 1, size=(9, 2)) ** 2
         problem = DesignProblem.from_edges(
-            10, [(i, i + 1) for i in range(9)], weights, [0.1, 0.2], coords=coords
+            9, [(i, i + 1) for i in range(8)], weights, [0.3, 0.4], coords=coords
         )
         targets = np.tile(weights.sum(axis=0) / 3, (3, 1))
         floor = targets.min(axis=0) * (1 - problem.tolerances)
         want = _listed_floor(problem, floor)
-        got = diameter_lower_bound(problem, targets, problem.tolerances, candidates=10)
-        assert want * (1 - 2e-4) <= got.value <= want, trial
-        assert got.radius <= got.value
+        alone = diameter_lower_bound(
+            problem, targets, problem.tolerances, candidates=9, partners=0
+        )
+        assert want * (1 - 2e-4) <= alone.value <= want, trial
+        assert alone.radius <= alone.value
+        paired = diameter_lower_bound(
+            problem, targets, problem.tolerances, candidates=9
+        )
+        assert alone.value <= paired.value <= _best_plan_width(problem, targets), trial
+
+
+def test_a_pair_lifts_the_floor() -> None:
+    """Two light units at x = 0 and x = 2 either side of the only heavy unit
+    near them (x = 1, weight 2), another heavy unit far off (x = 6); two
+    territories of 2 exactly.
+
+    Alone, each light unit joins the near heavy one: 1 wide. Together they
+    make a territory 2 wide; apart, one of them must go to x = 6 (4 wide).
+    So every plan is at least 2 wide ({0, 1, 2} and {6}), the pair proves it.
+    """
+    coords = np.array([[0, 0], [1, 0], [2, 0], [6, 0]], float)
+    problem = DesignProblem.from_edges(
+        4, [(0, 1), (1, 2), (2, 3)], np.array([0.0, 2, 0, 2]), 0.0, coords=coords
+    )
+    targets = np.full((2, 1), 2.0)
+    alone = diameter_lower_bound(problem, targets, np.array([0.0]), partners=0)
+    assert 1.0 * (1 - 1e-3) <= alone.value <= 1.0
+    paired = diameter_lower_bound(problem, targets, np.array([0.0]))
+    assert 2.0 * (1 - 1e-3) <= paired.value <= 2.0
+    assert {paired.unit, paired.partner} == {0, 2}
 
 
 def test_no_plan_of_the_engine_beats_it() -> None:
@@ -104,7 +157,9 @@ def test_inactive_units_and_a_short_map() -> None:
         problem, np.full((2, 1), 2.0), np.array([0.0]), active=active
     )
     assert 1.0 * (1 - 1e-3) <= got.value <= 1.0
-    four = diameter_lower_bound(problem, np.full((2, 1), 4.0), np.array([0.0]))
+    four = diameter_lower_bound(
+        problem, np.full((2, 1), 4.0), np.array([0.0]), partners=0
+    )
     assert 3.0 * (1 - 1e-3) <= four.value <= 3.0
     short = diameter_lower_bound(problem, np.full((2, 1), 7.0), np.array([0.0]))
     assert short.value == np.inf
