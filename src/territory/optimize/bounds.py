@@ -53,7 +53,7 @@ def diameter_lower_bound(
     candidates: int = 6,
     partners: int = 40,
     lift: float = 1e-3,
-    resolution: float = 1e-4,
+    resolution: float = 1e-5,
     probe_time_s: float = 5.0,
 ) -> DiameterBound:
     """Return a diameter every plan within ``tolerances`` must exceed somewhere.
@@ -104,7 +104,7 @@ def diameter_lower_bound(
         if hi <= best.value or _reachable(dist, w, floor, i, best.value, probe_time_s):
             continue
         lo = max(lo, best.value)
-        while hi - lo > resolution * hi:
+        while hi - lo > resolution * lo:
             mid = 0.5 * (lo + hi)
             if _reachable(dist, w, floor, i, mid, probe_time_s):
                 hi = mid
@@ -126,7 +126,7 @@ def diameter_lower_bound(
         lo, hi = best.value, 2.0 * float(reach[u])
         if _pair_reachable(dist, w, floor, u, v, lo * (1 + resolution), probe_time_s):
             continue
-        while hi - lo > resolution * hi:
+        while hi - lo > resolution * lo:
             mid = 0.5 * (lo + hi)
             if _pair_reachable(dist, w, floor, u, v, mid, probe_time_s):
                 hi = mid
