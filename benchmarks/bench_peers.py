@@ -427,6 +427,7 @@ class Floor:
     case: str
     km: float
     unit_id: str
+    partner_id: str  # "" when the unit alone proves it
     seconds: float
 
 
@@ -439,7 +440,9 @@ def floor_of(case: Case) -> Floor:
     problem = case.problem
     targets = DesignOptions(n_territories=case.p).targets(problem)
     got = diameter_lower_bound(problem, targets, problem.tolerances)
-    return Floor(case.name, got.value, case.ids[got.unit], time.perf_counter() - t0)
+    partner = case.ids[got.partner] if got.partner >= 0 else ""
+    seconds = time.perf_counter() - t0
+    return Floor(case.name, got.value, case.ids[got.unit], partner, seconds)
 
 
 def ratios(rows: list[Row], floors: dict[str, Floor] | None = None) -> str:
@@ -473,11 +476,16 @@ def ratios(rows: list[Row], floors: dict[str, Floor] | None = None) -> str:
             lines.append("- " + " ".join(parts))
         fl = (floors or {}).get(case)
         if fl is not None:
+            who = (
+                f"counties {fl.unit_id} and {fl.partner_id} cannot both sit in "
+                "narrower territories"
+                if fl.partner_id
+                else f"the territory of county {fl.unit_id} cannot be narrower"
+            )
             lines.append(
                 f"- {case}: ours (population) / proven floor for any plan within "
-                f"±5 % on population: max diameter {ours_pop.max_diam_km:,.1f} / "
-                f"{fl.km:,.1f} km = {ours_pop.max_diam_km / fl.km:.3f} (the "
-                f"territory of county {fl.unit_id} cannot be narrower; "
+                f"±5 % on population: max diameter {ours_pop.max_diam_km:,.2f} / "
+                f"{fl.km:,.2f} km = {ours_pop.max_diam_km / fl.km:.4f} ({who}; "
                 f"{fl.seconds:.1f} s to prove)"
             )
     return "\n".join(lines)
