@@ -419,7 +419,7 @@ def plan_oversize_units(
     def plan() -> OversizePlan:
         rest = reps_total - sum(reps)
         weights = np.array(reps + [1] * rest, dtype=np.float64)
-        centers = np.array(units + [-1] * rest, dtype=np.int64)
+        centers = units + [-1] * rest
         locked = dict(options.locked or {})
         for k, group in enumerate(members):
             for u in group:

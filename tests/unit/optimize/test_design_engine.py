@@ -174,6 +174,35 @@ def test_oversize_unit_gets_its_own_multi_rep_territory() -> None:
     np.testing.assert_allclose(result.values[:, 0], [4, 2, 2])
 
 
+def test_oversize_plan_runs_with_islands_excluded() -> None:
+    """Weights 1 1 1 1 4 in a row and a lone unit 5 (weight 0) 10 km east::
+
+    0 1 2 3 4 . . . 5
+
+    As above, unit 4 is worth 2 of the 4 reps and forms territory 0; the
+    plan's centres (unit 4, then -1 for the two free territories) are checked
+    against the excluded island, which is neither locked nor a centre.
+    """
+    coords = np.array([[0, 0], [1, 0], [2, 0], [3, 0], [4, 0], [14, 0]], dtype=float)
+    problem = DesignProblem.from_edges(
+        6,
+        [(0, 1), (1, 2), (2, 3), (3, 4)],
+        np.array([1, 1, 1, 1, 4, 0], dtype=float),
+        0.0,
+        coords=coords,
+    )
+    plan = plan_oversize_units(problem, heuristic(4, islands="exclude"))
+    assert plan.units == (4,)
+    assert plan.options.centers is not None
+    assert [int(c) for c in plan.options.centers] == [4, -1, -1]
+    result = design(problem, plan.options)
+    assert result.excluded == (5,)
+    assert result.labels[5] == -1
+    assert result.labels[4] == 0
+    assert result.feasible
+    np.testing.assert_allclose(result.values[:, 0], [4, 2, 2])
+
+
 def test_locked_units_and_fixed_centres_hold(grid_3x3: DesignProblem) -> None:
     options = heuristic(3, locked={0: 2, 8: 0}, centers=[-1, 4, -1])
     result = design(grid_3x3, options)
