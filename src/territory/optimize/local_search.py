@@ -23,6 +23,7 @@ iterations on the state arrays, so the caller can watch the clock.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from numba import njit
 
 __all__ = ["MODE_DIAMETER", "MODE_MOMENT", "MODE_PCENTER", "init_state", "run_chunk"]
@@ -51,7 +52,7 @@ EPS = 1e-9
 
 
 @njit(cache=True)
-def _rand(state: np.ndarray) -> float:
+def _rand(state: npt.NDArray[np.uint64]) -> float:
     x = state[0]
     x ^= x >> np.uint64(12)
     x ^= x << np.uint64(25)
@@ -64,16 +65,28 @@ def _rand(state: np.ndarray) -> float:
 
 
 @njit(cache=True)
-def _dist(i: int, j: int, coords: np.ndarray, dmat: np.ndarray, use_mat: bool) -> float:
+def _dist(
+    i: int,
+    j: int,
+    coords: npt.NDArray[np.float64],
+    dmat: npt.NDArray[np.float64],
+    use_mat: bool,
+) -> float:
     if use_mat:
-        return dmat[i, j]
+        d: float = dmat[i, j]
+        return d
     dx = coords[i, 0] - coords[j, 0]
     dy = coords[i, 1] - coords[j, 1]
-    return np.sqrt(dx * dx + dy * dy)
+    d = np.sqrt(dx * dx + dy * dy)
+    return d
 
 
 @njit(cache=True)
-def _viol_of(sums_k: np.ndarray, target_k: np.ndarray, tol: np.ndarray) -> float:
+def _viol_of(
+    sums_k: npt.NDArray[np.float64],
+    target_k: npt.NDArray[np.float64],
+    tol: npt.NDArray[np.float64],
+) -> float:
     s = 0.0
     for a in range(sums_k.shape[0]):
         t = target_k[a]
@@ -86,11 +99,11 @@ def _viol_of(sums_k: np.ndarray, target_k: np.ndarray, tol: np.ndarray) -> float
 
 @njit(cache=True)
 def _viol_with(
-    sums_k: np.ndarray,
-    w_u: np.ndarray,
+    sums_k: npt.NDArray[np.float64],
+    w_u: npt.NDArray[np.float64],
     sign: float,
-    target_k: np.ndarray,
-    tol: np.ndarray,
+    target_k: npt.NDArray[np.float64],
+    tol: npt.NDArray[np.float64],
 ) -> float:
     s = 0.0
     for a in range(sums_k.shape[0]):
@@ -103,7 +116,13 @@ def _viol_with(
 
 
 @njit(cache=True)
-def _geo_add(geo, k, gxy, u, sign):
+def _geo_add(
+    geo: npt.NDArray[np.float64],
+    k: int,
+    gxy: npt.NDArray[np.float64],
+    u: int,
+    sign: float,
+) -> None:
     """Add (sign 1) or remove (sign -1) unit u from territory k's moment sums.
 
     ``gxy[u]`` is ``(x, y, area)``: the unit counts with its area, so the
@@ -119,7 +138,7 @@ def _geo_add(geo, k, gxy, u, sign):
 
 
 @njit(cache=True)
-def _moment(area, sx, sy, sq):
+def _moment(area: float, sx: float, sy: float, sq: float) -> float:
     """Moment of inertia about the centroid over area squared.
 
     A shape measure that does not depend on the territory's size: 1 / (2 pi)
@@ -131,7 +150,7 @@ def _moment(area, sx, sy, sq):
 
 
 @njit(cache=True)
-def secondary(geo):
+def secondary(geo: npt.NDArray[np.float64]) -> float:
     """The tie-breaking compactness: the shape measure summed over territories."""
     s = 0.0
     for k in range(geo.shape[0]):
@@ -140,7 +159,9 @@ def secondary(geo):
 
 
 @njit(cache=True)
-def _moment_gain(geo, a, b, gxy, u):
+def _moment_gain(
+    geo: npt.NDArray[np.float64], a: int, b: int, gxy: npt.NDArray[np.float64], u: int
+) -> float:
     """Change of the summed shape measure when u moves from a to b."""
     x = gxy[u, 0]
     y = gxy[u, 1]
@@ -155,7 +176,14 @@ def _moment_gain(geo, a, b, gxy, u):
 
 
 @njit(cache=True)
-def _pressure_delta(sums_a, sums_b, w_u, target_a, target_b, tol):
+def _pressure_delta(
+    sums_a: npt.NDArray[np.float64],
+    sums_b: npt.NDArray[np.float64],
+    w_u: npt.NDArray[np.float64],
+    target_a: npt.NDArray[np.float64],
+    target_b: npt.NDArray[np.float64],
+    tol: npt.NDArray[np.float64],
+) -> float:
     """Change of sum((dev / tol)^2) over a and b when u moves from a to b."""
     s = 0.0
     for x in range(sums_a.shape[0]):
@@ -174,7 +202,17 @@ def _pressure_delta(sums_a, sums_b, w_u, target_a, target_b, tol):
 
 
 @njit(cache=True)
-def _full_cost(k, members, msize, centre, coords, dmat, use_mat, mode, pair):
+def _full_cost(
+    k: int,
+    members: npt.NDArray[np.int64],
+    msize: npt.NDArray[np.int64],
+    centre: npt.NDArray[np.int64],
+    coords: npt.NDArray[np.float64],
+    dmat: npt.NDArray[np.float64],
+    use_mat: bool,
+    mode: int,
+    pair: npt.NDArray[np.int64],
+) -> float:
     """Recompute territory k's cost and extreme pair from scratch."""
     size = msize[k]
     best = 0.0
@@ -213,29 +251,29 @@ def _full_cost(k, members, msize, centre, coords, dmat, use_mat, mode, pair):
 
 @njit(cache=True)
 def init_state(
-    labels,
-    p,
-    weights,
-    target,
-    tol,
-    centre,
-    coords,
-    dmat,
-    use_mat,
-    mode,
-    members,
-    msize,
-    mpos,
-    sums,
-    viol,
-    cost,
-    pair,
-    cur,
-    moved_tot,
-    moved_terr,
-    gxy,
-    geo,
-):
+    labels: npt.NDArray[np.int64],
+    p: int,
+    weights: npt.NDArray[np.float64],
+    target: npt.NDArray[np.float64],
+    tol: npt.NDArray[np.float64],
+    centre: npt.NDArray[np.int64],
+    coords: npt.NDArray[np.float64],
+    dmat: npt.NDArray[np.float64],
+    use_mat: bool,
+    mode: int,
+    members: npt.NDArray[np.int64],
+    msize: npt.NDArray[np.int64],
+    mpos: npt.NDArray[np.int64],
+    sums: npt.NDArray[np.float64],
+    viol: npt.NDArray[np.float64],
+    cost: npt.NDArray[np.float64],
+    pair: npt.NDArray[np.int64],
+    cur: npt.NDArray[np.int64],
+    moved_tot: npt.NDArray[np.float64],
+    moved_terr: npt.NDArray[np.float64],
+    gxy: npt.NDArray[np.float64],
+    geo: npt.NDArray[np.float64],
+) -> None:
     """Fill the state arrays from ``labels``."""
     n = labels.shape[0]
     m = weights.shape[1]
@@ -273,11 +311,22 @@ def init_state(
 
 @njit(cache=True)
 def _cost_after_add(
-    b, u, cap, members, msize, cost, pair, centre, coords, dmat, use_mat, mode
-):
+    b: int,
+    u: int,
+    cap: float,
+    members: npt.NDArray[np.int64],
+    msize: npt.NDArray[np.int64],
+    cost: npt.NDArray[np.float64],
+    pair: npt.NDArray[np.int64],
+    centre: npt.NDArray[np.int64],
+    coords: npt.NDArray[np.float64],
+    dmat: npt.NDArray[np.float64],
+    use_mat: bool,
+    mode: int,
+) -> float:
     """Cost of territory b with u added; stops early once it reaches cap."""
+    c: float = cost[b]
     if mode == 0:
-        c = cost[b]
         for i in range(msize[b]):
             d = _dist(u, members[b, i], coords, dmat, use_mat)
             if d > c:
@@ -287,12 +336,22 @@ def _cost_after_add(
         return c
     d = _dist(centre[b], u, coords, dmat, use_mat)
     if mode == 1:
-        return max(cost[b], d)
-    return cost[b] + d * d
+        return max(c, d)
+    return c + d * d
 
 
 @njit(cache=True)
-def _removable(u, a, labels, indptr, indices, msize, stamp, queue, counter):
+def _removable(
+    u: int,
+    a: int,
+    labels: npt.NDArray[np.int64],
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int64],
+    msize: npt.NDArray[np.int64],
+    stamp: npt.NDArray[np.int64],
+    queue: npt.NDArray[np.int64],
+    counter: npt.NDArray[np.int64],
+) -> bool:
     """Does territory a stay connected without u? (a keeps at least one unit)."""
     if msize[a] <= 1:
         return False
@@ -336,8 +395,16 @@ def _removable(u, a, labels, indptr, indices, msize, stamp, queue, counter):
 
 @njit(cache=True)
 def _disruption_ok(
-    u, b, cur, weights, moved_tot, moved_terr, lim_tot, lim_terr, labels
-):
+    u: int,
+    b: int,
+    cur: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.float64],
+    moved_tot: npt.NDArray[np.float64],
+    moved_terr: npt.NDArray[np.float64],
+    lim_tot: npt.NDArray[np.float64],
+    lim_terr: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+) -> bool:
     c = cur[u]
     if c < 0:
         return True
@@ -355,30 +422,30 @@ def _disruption_ok(
 
 @njit(cache=True)
 def _apply(
-    u,
-    b,
-    labels,
-    weights,
-    target,
-    tol,
-    centre,
-    coords,
-    dmat,
-    use_mat,
-    mode,
-    members,
-    msize,
-    mpos,
-    sums,
-    viol,
-    cost,
-    pair,
-    cur,
-    moved_tot,
-    moved_terr,
-    gxy,
-    geo,
-):
+    u: int,
+    b: int,
+    labels: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.float64],
+    target: npt.NDArray[np.float64],
+    tol: npt.NDArray[np.float64],
+    centre: npt.NDArray[np.int64],
+    coords: npt.NDArray[np.float64],
+    dmat: npt.NDArray[np.float64],
+    use_mat: bool,
+    mode: int,
+    members: npt.NDArray[np.int64],
+    msize: npt.NDArray[np.int64],
+    mpos: npt.NDArray[np.int64],
+    sums: npt.NDArray[np.float64],
+    viol: npt.NDArray[np.float64],
+    cost: npt.NDArray[np.float64],
+    pair: npt.NDArray[np.int64],
+    cur: npt.NDArray[np.int64],
+    moved_tot: npt.NDArray[np.float64],
+    moved_terr: npt.NDArray[np.float64],
+    gxy: npt.NDArray[np.float64],
+    geo: npt.NDArray[np.float64],
+) -> None:
     a = labels[u]
     m = weights.shape[1]
     # remove from a
@@ -441,59 +508,61 @@ def _apply(
 
 
 @njit(cache=True)
-def _objective(cost, mode):
+def _objective(cost: npt.NDArray[np.float64], mode: int) -> float:
     if mode == 2:
-        return cost.sum()
-    return cost.max()
+        total: float = cost.sum()
+        return total
+    widest: float = cost.max()
+    return widest
 
 
 @njit(cache=True)
 def run_chunk(
-    n_iters,
-    p,
-    indptr,
-    indices,
-    weights,
-    target,
-    tol,
-    centre,
-    coords,
-    dmat,
-    use_mat,
-    mode,
-    fixed,
-    contig,
-    cur,
-    lim_tot,
-    lim_terr,
-    labels,
-    members,
-    msize,
-    mpos,
-    sums,
-    viol,
-    cost,
-    pair,
-    moved_tot,
-    moved_terr,
-    tabu,
-    stamp,
-    queue,
-    counter,
-    rng,
-    ist,
-    fst,
-    best_labels,
-    stall_limit,
-    cand_u,
-    cand_b,
-    cand_s,
-    gxy,
-    geo,
-    work_limit,
-    polish,
-    press,
-):
+    n_iters: int,
+    p: int,
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.float64],
+    target: npt.NDArray[np.float64],
+    tol: npt.NDArray[np.float64],
+    centre: npt.NDArray[np.int64],
+    coords: npt.NDArray[np.float64],
+    dmat: npt.NDArray[np.float64],
+    use_mat: bool,
+    mode: int,
+    fixed: npt.NDArray[np.bool_],
+    contig: bool,
+    cur: npt.NDArray[np.int64],
+    lim_tot: npt.NDArray[np.float64],
+    lim_terr: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    members: npt.NDArray[np.int64],
+    msize: npt.NDArray[np.int64],
+    mpos: npt.NDArray[np.int64],
+    sums: npt.NDArray[np.float64],
+    viol: npt.NDArray[np.float64],
+    cost: npt.NDArray[np.float64],
+    pair: npt.NDArray[np.int64],
+    moved_tot: npt.NDArray[np.float64],
+    moved_terr: npt.NDArray[np.float64],
+    tabu: npt.NDArray[np.int64],
+    stamp: npt.NDArray[np.int64],
+    queue: npt.NDArray[np.int64],
+    counter: npt.NDArray[np.int64],
+    rng: npt.NDArray[np.uint64],
+    ist: npt.NDArray[np.int64],
+    fst: npt.NDArray[np.float64],
+    best_labels: npt.NDArray[np.int64],
+    stall_limit: int,
+    cand_u: npt.NDArray[np.int64],
+    cand_b: npt.NDArray[np.int64],
+    cand_s: npt.NDArray[np.float64],
+    gxy: npt.NDArray[np.float64],
+    geo: npt.NDArray[np.float64],
+    work_limit: int,
+    polish: bool,
+    press: float,
+) -> bool:
     """Run up to ``n_iters`` iterations; return True when the search is done.
 
     The chunk also ends (returning False) once ``counter[W_DONE]`` reaches
@@ -1015,41 +1084,41 @@ def run_chunk(
 
 @njit(cache=True)
 def _shake(
-    n_moves,
-    p,
-    indptr,
-    indices,
-    weights,
-    target,
-    tol,
-    centre,
-    coords,
-    dmat,
-    use_mat,
-    mode,
-    fixed,
-    contig,
-    cur,
-    lim_tot,
-    lim_terr,
-    labels,
-    members,
-    msize,
-    mpos,
-    sums,
-    viol,
-    cost,
-    pair,
-    moved_tot,
-    moved_terr,
-    stamp,
-    queue,
-    counter,
-    rng,
-    cap,
-    gxy,
-    geo,
-):
+    n_moves: int,
+    p: int,
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.float64],
+    target: npt.NDArray[np.float64],
+    tol: npt.NDArray[np.float64],
+    centre: npt.NDArray[np.int64],
+    coords: npt.NDArray[np.float64],
+    dmat: npt.NDArray[np.float64],
+    use_mat: bool,
+    mode: int,
+    fixed: npt.NDArray[np.bool_],
+    contig: bool,
+    cur: npt.NDArray[np.int64],
+    lim_tot: npt.NDArray[np.float64],
+    lim_terr: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    members: npt.NDArray[np.int64],
+    msize: npt.NDArray[np.int64],
+    mpos: npt.NDArray[np.int64],
+    sums: npt.NDArray[np.float64],
+    viol: npt.NDArray[np.float64],
+    cost: npt.NDArray[np.float64],
+    pair: npt.NDArray[np.int64],
+    moved_tot: npt.NDArray[np.float64],
+    moved_terr: npt.NDArray[np.float64],
+    stamp: npt.NDArray[np.int64],
+    queue: npt.NDArray[np.int64],
+    counter: npt.NDArray[np.int64],
+    rng: npt.NDArray[np.uint64],
+    cap: float,
+    gxy: npt.NDArray[np.float64],
+    geo: npt.NDArray[np.float64],
+) -> None:
     """Make up to n_moves random boundary moves; balance may get worse."""
     n = labels.shape[0]
     done = 0
@@ -1124,40 +1193,40 @@ def _shake(
 
 @njit(cache=True)
 def _polish(
-    cap_keep,
-    p,
-    indptr,
-    indices,
-    weights,
-    target,
-    tol,
-    centre,
-    coords,
-    dmat,
-    use_mat,
-    mode,
-    fixed,
-    contig,
-    cur,
-    lim_tot,
-    lim_terr,
-    labels,
-    members,
-    msize,
-    mpos,
-    sums,
-    viol,
-    cost,
-    pair,
-    moved_tot,
-    moved_terr,
-    stamp,
-    queue,
-    counter,
-    ist,
-    gxy,
-    geo,
-):
+    cap_keep: float,
+    p: int,
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.float64],
+    target: npt.NDArray[np.float64],
+    tol: npt.NDArray[np.float64],
+    centre: npt.NDArray[np.int64],
+    coords: npt.NDArray[np.float64],
+    dmat: npt.NDArray[np.float64],
+    use_mat: bool,
+    mode: int,
+    fixed: npt.NDArray[np.bool_],
+    contig: bool,
+    cur: npt.NDArray[np.int64],
+    lim_tot: npt.NDArray[np.float64],
+    lim_terr: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    members: npt.NDArray[np.int64],
+    msize: npt.NDArray[np.int64],
+    mpos: npt.NDArray[np.int64],
+    sums: npt.NDArray[np.float64],
+    viol: npt.NDArray[np.float64],
+    cost: npt.NDArray[np.float64],
+    pair: npt.NDArray[np.int64],
+    moved_tot: npt.NDArray[np.float64],
+    moved_terr: npt.NDArray[np.float64],
+    stamp: npt.NDArray[np.int64],
+    queue: npt.NDArray[np.int64],
+    counter: npt.NDArray[np.int64],
+    ist: npt.NDArray[np.int64],
+    gxy: npt.NDArray[np.float64],
+    geo: npt.NDArray[np.float64],
+) -> None:
     """Make a feasible plan more compact without making it wider.
 
     Sweeps over the units, moving each boundary unit to the neighbouring
@@ -1306,7 +1375,14 @@ def _polish(
 
 
 @njit(cache=True)
-def _swap_gain(geo, a, b, gxy, u, v):
+def _swap_gain(
+    geo: npt.NDArray[np.float64],
+    a: int,
+    b: int,
+    gxy: npt.NDArray[np.float64],
+    u: int,
+    v: int,
+) -> float:
     """Change of the summed shape measure when u goes a -> b and v goes b -> a."""
     xu = gxy[u, 0]
     yu = gxy[u, 1]
@@ -1334,9 +1410,19 @@ def _swap_gain(geo, a, b, gxy, u, v):
 
 
 @njit(cache=True)
-def _wider_with(k, u, out, members, msize, cost, coords, dmat, use_mat):
+def _wider_with(
+    k: int,
+    u: int,
+    out: int,
+    members: npt.NDArray[np.int64],
+    msize: npt.NDArray[np.int64],
+    cost: npt.NDArray[np.float64],
+    coords: npt.NDArray[np.float64],
+    dmat: npt.NDArray[np.float64],
+    use_mat: bool,
+) -> float:
     """Cost (diameter) of territory k with u in and ``out`` leaving, at least k's."""
-    c = cost[k]
+    c: float = cost[k]
     for i in range(msize[k]):
         y = members[k, i]
         if y == out:
@@ -1349,40 +1435,40 @@ def _wider_with(k, u, out, members, msize, cost, coords, dmat, use_mat):
 
 @njit(cache=True)
 def _polish_swaps(
-    lim,
-    thr,
-    p,
-    indptr,
-    indices,
-    weights,
-    target,
-    tol,
-    centre,
-    coords,
-    dmat,
-    use_mat,
-    mode,
-    fixed,
-    contig,
-    cur,
-    lim_tot,
-    lim_terr,
-    labels,
-    members,
-    msize,
-    mpos,
-    sums,
-    viol,
-    cost,
-    pair,
-    moved_tot,
-    moved_terr,
-    stamp,
-    queue,
-    counter,
-    gxy,
-    geo,
-):
+    lim: float,
+    thr: float,
+    p: int,
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.float64],
+    target: npt.NDArray[np.float64],
+    tol: npt.NDArray[np.float64],
+    centre: npt.NDArray[np.int64],
+    coords: npt.NDArray[np.float64],
+    dmat: npt.NDArray[np.float64],
+    use_mat: bool,
+    mode: int,
+    fixed: npt.NDArray[np.bool_],
+    contig: bool,
+    cur: npt.NDArray[np.int64],
+    lim_tot: npt.NDArray[np.float64],
+    lim_terr: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    members: npt.NDArray[np.int64],
+    msize: npt.NDArray[np.int64],
+    mpos: npt.NDArray[np.int64],
+    sums: npt.NDArray[np.float64],
+    viol: npt.NDArray[np.float64],
+    cost: npt.NDArray[np.float64],
+    pair: npt.NDArray[np.int64],
+    moved_tot: npt.NDArray[np.float64],
+    moved_terr: npt.NDArray[np.float64],
+    stamp: npt.NDArray[np.int64],
+    queue: npt.NDArray[np.int64],
+    counter: npt.NDArray[np.int64],
+    gxy: npt.NDArray[np.float64],
+    geo: npt.NDArray[np.float64],
+) -> int:
     """One sweep of exchanges that make the plan more compact; returns how many.
 
     For each boundary unit u of territory a next to territory b, the unit v of
@@ -1544,37 +1630,37 @@ def _polish_swaps(
 
 @njit(cache=True)
 def _improve_moment(
-    p,
-    indptr,
-    indices,
-    weights,
-    target,
-    tol,
-    centre,
-    coords,
-    dmat,
-    use_mat,
-    fixed,
-    contig,
-    cur,
-    lim_tot,
-    lim_terr,
-    labels,
-    members,
-    msize,
-    mpos,
-    sums,
-    viol,
-    cost,
-    pair,
-    moved_tot,
-    moved_terr,
-    stamp,
-    queue,
-    counter,
-    gxy,
-    geo,
-):
+    p: int,
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.float64],
+    target: npt.NDArray[np.float64],
+    tol: npt.NDArray[np.float64],
+    centre: npt.NDArray[np.int64],
+    coords: npt.NDArray[np.float64],
+    dmat: npt.NDArray[np.float64],
+    use_mat: bool,
+    fixed: npt.NDArray[np.bool_],
+    contig: bool,
+    cur: npt.NDArray[np.int64],
+    lim_tot: npt.NDArray[np.float64],
+    lim_terr: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    members: npt.NDArray[np.int64],
+    msize: npt.NDArray[np.int64],
+    mpos: npt.NDArray[np.int64],
+    sums: npt.NDArray[np.float64],
+    viol: npt.NDArray[np.float64],
+    cost: npt.NDArray[np.float64],
+    pair: npt.NDArray[np.int64],
+    moved_tot: npt.NDArray[np.float64],
+    moved_terr: npt.NDArray[np.float64],
+    stamp: npt.NDArray[np.int64],
+    queue: npt.NDArray[np.int64],
+    counter: npt.NDArray[np.int64],
+    gxy: npt.NDArray[np.float64],
+    geo: npt.NDArray[np.float64],
+) -> bool:
     """Make the best balance-keeping move that lowers the moment; False if none."""
     n = labels.shape[0]
     best = -1e-9
@@ -1641,7 +1727,17 @@ def _improve_moment(
 
 
 @njit(cache=True)
-def _branch(u, a, labels, indptr, indices, stamp, queue, counter, out):
+def _branch(
+    u: int,
+    a: int,
+    labels: npt.NDArray[np.int64],
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int64],
+    stamp: npt.NDArray[np.int64],
+    queue: npt.NDArray[np.int64],
+    counter: npt.NDArray[np.int64],
+    out: npt.NDArray[np.int64],
+) -> int:
     """Fill out with u and every piece of territory a without u but the largest.
 
     Returns how many units that is (u first, then each piece in breadth-first
@@ -1693,45 +1789,45 @@ def _branch(u, a, labels, indptr, indices, stamp, queue, counter, out):
 
 @njit(cache=True)
 def _try_branch(
-    u,
-    b,
-    single_score,
-    cap,
-    it,
-    p,
-    indptr,
-    indices,
-    weights,
-    target,
-    tol,
-    centre,
-    coords,
-    dmat,
-    use_mat,
-    mode,
-    fixed,
-    cur,
-    lim_tot,
-    lim_terr,
-    labels,
-    members,
-    msize,
-    mpos,
-    sums,
-    viol,
-    cost,
-    pair,
-    moved_tot,
-    moved_terr,
-    tabu,
-    stamp,
-    queue,
-    counter,
-    rng,
-    branch,
-    gxy,
-    geo,
-):
+    u: int,
+    b: int,
+    single_score: float,
+    cap: float,
+    it: int,
+    p: int,
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.float64],
+    target: npt.NDArray[np.float64],
+    tol: npt.NDArray[np.float64],
+    centre: npt.NDArray[np.int64],
+    coords: npt.NDArray[np.float64],
+    dmat: npt.NDArray[np.float64],
+    use_mat: bool,
+    mode: int,
+    fixed: npt.NDArray[np.bool_],
+    cur: npt.NDArray[np.int64],
+    lim_tot: npt.NDArray[np.float64],
+    lim_terr: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    members: npt.NDArray[np.int64],
+    msize: npt.NDArray[np.int64],
+    mpos: npt.NDArray[np.int64],
+    sums: npt.NDArray[np.float64],
+    viol: npt.NDArray[np.float64],
+    cost: npt.NDArray[np.float64],
+    pair: npt.NDArray[np.int64],
+    moved_tot: npt.NDArray[np.float64],
+    moved_terr: npt.NDArray[np.float64],
+    tabu: npt.NDArray[np.int64],
+    stamp: npt.NDArray[np.int64],
+    queue: npt.NDArray[np.int64],
+    counter: npt.NDArray[np.int64],
+    rng: npt.NDArray[np.uint64],
+    branch: npt.NDArray[np.int64],
+    gxy: npt.NDArray[np.float64],
+    geo: npt.NDArray[np.float64],
+) -> bool:
     """Move u with the branch of its territory it holds, when that is no worse."""
     a = labels[u]
     cnt = _branch(u, a, labels, indptr, indices, stamp, queue, counter, branch)
@@ -1810,7 +1906,13 @@ def _try_branch(
 
 
 @njit(cache=True)
-def _viol_swap(sums_k, w_out, w_in, target_k, tol):
+def _viol_swap(
+    sums_k: npt.NDArray[np.float64],
+    w_out: npt.NDArray[np.float64],
+    w_in: npt.NDArray[np.float64],
+    target_k: npt.NDArray[np.float64],
+    tol: npt.NDArray[np.float64],
+) -> float:
     s = 0.0
     for a in range(sums_k.shape[0]):
         t = target_k[a]
@@ -1823,46 +1925,46 @@ def _viol_swap(sums_k, w_out, w_in, target_k, tol):
 
 @njit(cache=True)
 def _try_swap(
-    it,
-    p,
-    indptr,
-    indices,
-    weights,
-    target,
-    tol,
-    centre,
-    coords,
-    dmat,
-    use_mat,
-    mode,
-    fixed,
-    cur,
-    lim_tot,
-    lim_terr,
-    labels,
-    members,
-    msize,
-    mpos,
-    sums,
-    viol,
-    cost,
-    pair,
-    moved_tot,
-    moved_terr,
-    tabu,
-    stamp,
-    queue,
-    counter,
-    rng,
-    cap,
-    total,
-    best_i,
-    swap_u,
-    swap_v,
-    swap_s,
-    gxy,
-    geo,
-):
+    it: int,
+    p: int,
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.float64],
+    target: npt.NDArray[np.float64],
+    tol: npt.NDArray[np.float64],
+    centre: npt.NDArray[np.int64],
+    coords: npt.NDArray[np.float64],
+    dmat: npt.NDArray[np.float64],
+    use_mat: bool,
+    mode: int,
+    fixed: npt.NDArray[np.bool_],
+    cur: npt.NDArray[np.int64],
+    lim_tot: npt.NDArray[np.float64],
+    lim_terr: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    members: npt.NDArray[np.int64],
+    msize: npt.NDArray[np.int64],
+    mpos: npt.NDArray[np.int64],
+    sums: npt.NDArray[np.float64],
+    viol: npt.NDArray[np.float64],
+    cost: npt.NDArray[np.float64],
+    pair: npt.NDArray[np.int64],
+    moved_tot: npt.NDArray[np.float64],
+    moved_terr: npt.NDArray[np.float64],
+    tabu: npt.NDArray[np.int64],
+    stamp: npt.NDArray[np.int64],
+    queue: npt.NDArray[np.int64],
+    counter: npt.NDArray[np.int64],
+    rng: npt.NDArray[np.uint64],
+    cap: float,
+    total: float,
+    best_i: float,
+    swap_u: npt.NDArray[np.int64],
+    swap_v: npt.NDArray[np.int64],
+    swap_s: npt.NDArray[np.float64],
+    gxy: npt.NDArray[np.float64],
+    geo: npt.NDArray[np.float64],
+) -> bool:
     """Apply the best improving exchange u (k -> b), v (b -> k) that keeps the rules."""
     nsw = 0
     cap_sw = swap_u.shape[0]

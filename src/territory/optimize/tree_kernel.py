@@ -10,6 +10,7 @@ the balance error of both sides, and their moment of inertia. See
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from numba import njit
 
 __all__ = ["ACCEPT", "GOOD", "draw_cuts"]
@@ -23,7 +24,7 @@ JITTER = 0.05
 
 
 @njit(cache=True)
-def _rand(state: np.ndarray) -> float:
+def _rand(state: npt.NDArray[np.uint64]) -> float:
     x = state[0]
     x ^= x >> np.uint64(12)
     x ^= x << np.uint64(25)
@@ -36,7 +37,7 @@ def _rand(state: np.ndarray) -> float:
 
 
 @njit(cache=True)
-def _find(parent: np.ndarray, x: int) -> int:
+def _find(parent: npt.NDArray[np.int64], x: int) -> int:
     root = x
     while parent[root] != root:
         root = parent[root]
@@ -49,8 +50,20 @@ def _find(parent: np.ndarray, x: int) -> int:
 
 @njit(cache=True)
 def _spanning_tree(
-    er, ec, elen, state, weight, parent, te, deg, tadj, fill, order, pred, seen
-):
+    er: npt.NDArray[np.int64],
+    ec: npt.NDArray[np.int64],
+    elen: npt.NDArray[np.float64],
+    state: npt.NDArray[np.uint64],
+    weight: npt.NDArray[np.float64],
+    parent: npt.NDArray[np.int64],
+    te: npt.NDArray[np.int64],
+    deg: npt.NDArray[np.int64],
+    tadj: npt.NDArray[np.int64],
+    fill: npt.NDArray[np.int64],
+    order: npt.NDArray[np.int64],
+    pred: npt.NDArray[np.int64],
+    seen: npt.NDArray[np.bool_],
+) -> int:
     """Draw a random spanning tree (Kruskal on jittered lengths), BFS it.
 
     Fills ``order`` (breadth-first from a random root) and ``pred``; returns
@@ -116,28 +129,28 @@ def _spanning_tree(
 
 @njit(cache=True)
 def draw_cuts(
-    n_trees,
-    stop_early,
-    er,
-    ec,
-    elen,
-    values,
-    m,
-    inv_tol,
-    n_anch,
-    t_anch,
-    prefix,
-    t_total,
-    mean_free,
-    a0,
-    n_terr,
-    state,
-    out_tier,
-    out_rank,
-    out_j,
-    out_in,
-    out_mark,
-):
+    n_trees: int,
+    stop_early: bool,
+    er: npt.NDArray[np.int64],
+    ec: npt.NDArray[np.int64],
+    elen: npt.NDArray[np.float64],
+    values: npt.NDArray[np.float64],
+    m: int,
+    inv_tol: npt.NDArray[np.float64],
+    n_anch: int,
+    t_anch: npt.NDArray[np.float64],
+    prefix: npt.NDArray[np.float64],
+    t_total: npt.NDArray[np.float64],
+    mean_free: npt.NDArray[np.float64],
+    a0: int,
+    n_terr: int,
+    state: npt.NDArray[np.uint64],
+    out_tier: npt.NDArray[np.float64],
+    out_rank: npt.NDArray[np.float64],
+    out_j: npt.NDArray[np.int64],
+    out_in: npt.NDArray[np.bool_],
+    out_mark: npt.NDArray[np.bool_],
+) -> int:
     """Draw up to ``n_trees`` spanning trees; keep each tree's best cut.
 
     ``er, ec, elen``: the edges of the set (local indices) and their lengths.
@@ -306,22 +319,22 @@ def draw_cuts(
 
 @njit(cache=True)
 def recombine(
-    n_trees,
-    er,
-    ec,
-    elen,
-    w,
-    t_a,
-    t_b,
-    tol,
-    xy,
-    dmat,
-    use_mat,
-    side,
-    cap,
-    state,
-    out_a,
-):
+    n_trees: int,
+    er: npt.NDArray[np.int64],
+    ec: npt.NDArray[np.int64],
+    elen: npt.NDArray[np.float64],
+    w: npt.NDArray[np.float64],
+    t_a: npt.NDArray[np.float64],
+    t_b: npt.NDArray[np.float64],
+    tol: npt.NDArray[np.float64],
+    xy: npt.NDArray[np.float64],
+    dmat: npt.NDArray[np.float64],
+    use_mat: bool,
+    side: npt.NDArray[np.int64],
+    cap: float,
+    state: npt.NDArray[np.uint64],
+    out_a: npt.NDArray[np.bool_],
+) -> float:
     """Re-split two neighbouring territories along random spanning trees.
 
     The units (local indices) of territories a and b are merged; each tree's
