@@ -177,8 +177,8 @@ def diagnose_neighbourhoods(
     tol = problem.tolerances
     pinned = np.zeros(n, dtype=bool)
     anchored = np.zeros(options.n_territories, dtype=bool)
-    for u, k in (options.locked or {}).items():
-        pinned[int(u)] = True
+    for unit, k in (options.locked or {}).items():
+        pinned[int(unit)] = True
         anchored[int(k)] = True
     for k, c in enumerate([] if options.centers is None else options.centers):
         if c >= 0:

@@ -98,7 +98,11 @@ def _solve(
             ints,
             np.full(ints.size, highspy.HighsVarType.kInteger, dtype=np.uint8),
         )
-    starts, index, value, lo, hi = [], [], [], [], []
+    starts: list[int] = []
+    index: list[int] = []
+    value: list[float] = []
+    lo: list[float] = []
+    hi: list[float] = []
     for idx, val, rlo, rhi in model.rows:
         starts.append(len(index))
         index.extend(idx)

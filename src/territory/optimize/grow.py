@@ -88,8 +88,8 @@ def grow_regions(
     )
     if active is not None:
         labels[~active] = -1
-    for u, k in (locked or {}).items():
-        labels[int(u)] = int(k)
+    for unit, k in (locked or {}).items():
+        labels[int(unit)] = int(k)
     for k, s in enumerate(seeds):
         if s >= 0 and labels[s] < 0:
             labels[s] = k
@@ -136,11 +136,11 @@ def grow_regions(
             heapq.heappop(fr)
         if not fr:
             continue  # stuck: this territory cannot grow any more
-        _, u = heapq.heappop(fr)
-        labels[u] = k
+        _, unit = heapq.heappop(fr)
+        labels[unit] = k
         remaining -= 1
-        sums[k] += w[u]
-        for v in indices[indptr[u] : indptr[u + 1]]:
+        sums[k] += w[unit]
+        for v in indices[indptr[unit] : indptr[unit + 1]]:
             if labels[v] < 0 and is_active[v]:
                 heapq.heappush(fr, (d(k, int(v)), int(v)))
         heapq.heappush(load, (float((sums[k] * inv[k]).max()), k))

@@ -592,7 +592,7 @@ def recombine_widest(
             if problem.coords is not None
             else np.zeros((idx.size, 2)),
             np.ascontiguousarray(problem.distances[np.ix_(idx, idx)])
-            if use_mat
+            if problem.distances is not None
             else np.zeros((1, 1)),
             use_mat,
             side.astype(np.int64),
@@ -618,7 +618,8 @@ def _row_span(adjacency: sp.csr_array, rows: np.ndarray) -> np.ndarray:
     if lens.sum() == 0:
         return np.zeros(0, dtype=np.int64)
     offs = np.repeat(starts - np.cumsum(np.r_[0, lens[:-1]]), lens)
-    return np.arange(int(lens.sum())) + offs
+    span: np.ndarray = np.arange(int(lens.sum())) + offs
+    return span
 
 
 def _better(key: tuple[float, float], than: tuple[float, float]) -> bool:

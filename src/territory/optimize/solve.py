@@ -245,7 +245,7 @@ def finish(
     if status is None:
         if diagnosis is not None:
             status = "infeasible"
-        elif violations:  # type: ignore[truthy-bool]
+        elif violations:
             status = "time_limit"
         else:
             status = "feasible"
