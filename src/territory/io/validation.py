@@ -336,7 +336,52 @@ class _Checker:
                         field=name,
                     )
                 )
+        self.zip_shape(text, us & ~lost)
         return text
+
+    def zip_shape(self, text: pl.Series, us: pl.Series) -> None:
+        """Flag US postal codes that are neither 5 digits nor ZIP+4.
+
+        A spreadsheet that read the column as numbers writes ``30303.0`` or
+        ``3.0303E+4``; those say so and give the ZIP back when it is whole.
+        """
+        name = "billing_postal_code"
+        well_formed = text.str.contains(r"^\d{5}(-\d{4})?$")
+        wrong = (us & text.is_not_null() & ~well_formed).fill_null(False)
+        if not wrong.any():
+            return
+        self.bad = self.bad | wrong
+        as_number = text.str.contains(r"^\d+\.\d*$|^\d*\.?\d+[eE][+-]?\d+$")
+        rows = self.frame.get_column(ROW_COLUMN).filter(wrong).to_list()
+        for r, v, numeric in zip(
+            rows,
+            text.filter(wrong).to_list(),
+            as_number.filter(wrong).to_list(),
+            strict=True,
+        ):
+            shape = "write 5 digits (30303) or ZIP+4 (30303-1234)"
+            if numeric:
+                value = float(v)
+                fix = (
+                    f"write '{int(value):05d}'"
+                    if value.is_integer() and 0 <= value < 100_000
+                    else shape
+                )
+                problem = f"ZIP code '{v}' was turned into a number by a spreadsheet"
+                hint = (
+                    f"{fix}, and format the column as Text in your spreadsheet "
+                    "so ZIP codes stay as written; a ZIP is 5 digits or ZIP+4 "
+                    "(30303-1234)"
+                )
+            else:
+                problem = f"ZIP code '{v}' is not a US ZIP code"
+                hint = (
+                    f"{shape}; for an account outside the US, fill in "
+                    "billing_country and the postal code is kept as written"
+                )
+            self.issues.append(
+                Issue(problem=problem, hint=hint, file=self.file, row=r, field=name)
+            )
 
 
 # ------------------------------------------------------------------ validate
@@ -444,7 +489,9 @@ def validate(
     Checks: required columns present and values not blank; numbers, whole
     numbers, booleans, dates and periods well formed; amounts and counts not
     negative where the field says so; text within length limits; ZIP codes
-    that lost leading zeros (``2134``, ``2134-1234``); latitude within
+    that lost leading zeros (``2134``, ``2134-1234``), that a spreadsheet
+    turned into numbers (``30303.0``, ``3.0303E+4``) or that are neither 5
+    digits nor ZIP+4 (US accounts only); latitude within
     -90..90 and longitude within -180..180, given in pairs, and agreeing
     with a Point geometry given too; roles, unit kinds and causes from their
     lists; opportunity splits well formed, each 0-100 and together at most

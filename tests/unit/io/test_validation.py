@@ -249,11 +249,43 @@ def test_zip_that_lost_its_leading_zero_is_flagged(
     assert f"write '{restored}'" in issue.hint
 
 
+@pytest.mark.parametrize(
+    ("code", "problem", "fix"),
+    [
+        ("30303.0", "was turned into a number by a spreadsheet", "write '30303'"),
+        ("3.0303E+4", "was turned into a number by a spreadsheet", "write '30303'"),
+        ("2134.0", "was turned into a number by a spreadsheet", "write '02134'"),
+        ("ABCDE", "is not a US ZIP code", "ZIP+4 (30303-1234)"),
+        ("303030", "is not a US ZIP code", "ZIP+4 (30303-1234)"),
+        ("30303-", "is not a US ZIP code", "ZIP+4 (30303-1234)"),
+        ("30303-12", "is not a US ZIP code", "ZIP+4 (30303-1234)"),
+    ],
+)
+def test_malformed_us_zip_is_flagged(
+    tmp_path: Path, code: str, problem: str, fix: str
+) -> None:
+    v = _validate(
+        tmp_path,
+        "accounts",
+        f"id,name,billing_postal_code,billing_state\nA1,x,{code},GA\nA2,y,30303,GA\n",
+    )
+    (issue,) = v.issues
+    assert (issue.file, issue.row, issue.field) == (
+        "accounts.csv",
+        2,
+        "billing_postal_code",
+    )
+    assert issue.problem == f"ZIP code '{code}' {problem}"
+    assert fix in issue.hint
+    assert v.good().get_column("id").to_list() == ["A2"]
+
+
 def test_foreign_postal_codes_are_not_zip_checked(tmp_path: Path) -> None:
     v = _validate(
         tmp_path,
         "accounts",
-        "id,name,billing_postal_code,billing_country\nA1,x,1010,Austria\nA2,y,02134-1234,US\n",
+        "id,name,billing_postal_code,billing_country\nA1,x,1010,Austria\n"
+        "A2,y,02134-1234,US\nA3,z,SW1A 1AA,United Kingdom\nA4,w,30303.0,DE\n",
     )
     assert v.issues == []
 
