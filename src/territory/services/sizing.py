@@ -38,8 +38,11 @@ class SizingResult:
     """Reps needed and each territory's load against one rep's capacity.
 
     ``regions``: ``region_id, name, territories, accounts, workload_hours,
-    fte, reps_needed`` (the regions only); ``overlays``: the same columns for
-    each overlay (a top-level territory of another type). ``territories``
+    fte, reps_needed`` (the regions only), where ``territories`` counts the
+    region's leaf territories (the region itself and its middle levels are
+    not counted); ``overlays``: the same columns for each overlay (a
+    top-level territory of another type; one without sub-territories counts
+    1, itself). ``territories``
     (leaves only): ``territory_id, name, region_id, overlay, accounts,
     workload_hours, capacity_hours, utilisation, gap_hours, status``.
     ``workload_hours`` and ``reps_needed`` are the regions' (the geographic
@@ -146,6 +149,12 @@ def size_model(
         zip(region_acc["r"].to_list(), region_acc["len"].to_list(), strict=True)
     )
 
+    leaves = np.flatnonzero(terr["is_leaf"].to_numpy())
+    # A top's ``territories`` are the leaf territories under it (the jobs reps
+    # work); the top and its middle levels are not counted. An overlay with
+    # no sub-territories is one territory itself.
+    n_leaves = np.bincount(h.root[leaves], minlength=n).astype(np.int64)
+
     def tops(roots: np.ndarray) -> pl.DataFrame:
         return pl.DataFrame(
             {
@@ -155,7 +164,7 @@ def size_model(
                 "name": pl.Series(
                     terr["name"].to_numpy()[roots].tolist(), dtype=pl.String
                 ),
-                "territories": np.bincount(h.root, minlength=n)[roots].astype(np.int64),
+                "territories": n_leaves[roots],
                 "accounts": np.array(
                     [acc_by_region.get(int(r), 0) for r in roots], dtype=np.int64
                 ),
@@ -171,7 +180,6 @@ def size_model(
     region_idx = np.flatnonzero(is_region)
     overlay_idx = np.flatnonzero((h.parent < 0) & ~is_region)
     regions, overlays = tops(region_idx), tops(overlay_idx)
-    leaves = np.flatnonzero(terr["is_leaf"].to_numpy())
     gap = hours[leaves] - capacity
     status = np.where(
         gap > 1e-9,

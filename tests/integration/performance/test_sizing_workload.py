@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,9 @@ def test_sizing_reps_needed_and_gaps(plan_engine: Engine) -> None:
     assert regions["R1"]["reps_needed"] == 2  # ⌈32 / 16⌉
     assert regions["R2"]["reps_needed"] == 2  # ⌈20 / 16⌉
     assert regions["R1"]["accounts"] == 4
+    # Leaf territories only: R1 holds T1, T2 (under D1) and T3 (under D2), not
+    # R1, D1 or D2 themselves; R2 holds T4.
+    assert (regions["R1"]["territories"], regions["R2"]["territories"]) == (3, 1)
     gaps = {
         r["territory_id"]: (r["status"], r["gap_hours"])
         for r in res.territories.to_dicts()
@@ -124,6 +128,7 @@ def test_sizing_keeps_overlays_apart_from_regions(plan_engine: Engine) -> None:
     assert res.overlays["region_id"].to_list() == ["OVL"]
     ovl = res.overlays.to_dicts()[0]
     assert (ovl["accounts"], ovl["reps_needed"]) == (3, 2)
+    assert ovl["territories"] == 1  # OVL has no sub-territories: itself
     assert ovl["workload_hours"] == pytest.approx(30.0)
     assert (res.overlay_workload_hours, res.overlay_reps_needed) == (
         pytest.approx(30.0),
@@ -133,3 +138,19 @@ def test_sizing_keeps_overlays_apart_from_regions(plan_engine: Engine) -> None:
     assert res.overlay_territories["territory_id"].to_list() == ["OVL"]
     assert res.overlay_territories["status"].to_list() == ["over"]
     assert any("OVL" in n and "sized apart" in n for n in res.notes)
+
+
+def test_report_sizing_table_counts_leaf_territories(plan_engine: Engine) -> None:
+    """The report's Sizing table: R1 holds 3 leaf territories, R2 holds 1."""
+    from territory.services.report_page import _sizing_section
+
+    res = size_model(plan_engine, "plan", config=SIMPLE, capacity_hours=16.0)
+    section = _sizing_section(res)
+    rows = dict(
+        re.findall(r"<tr><td[^>]*><b>(R\d)</b>.*?</td>(.*?)</tr>", section, flags=re.S)
+    )
+    counts = {
+        region: re.findall(r"<td[^>]*>([^<]*)</td>", cells)[0]
+        for region, cells in rows.items()
+    }
+    assert counts == {"R1": "3", "R2": "1"}
