@@ -496,7 +496,8 @@ def validate(
     with a Point geometry given too; roles, unit kinds and causes from their
     lists; opportunity splits well formed, each 0-100 and together at most
     100; end dates not before start dates; a quota's owner being exactly one
-    of territory and rep; and duplicate keys (each issue names every row
+    of territory and rep; county and ZIP unit ids of 5 digits (a shorter one
+    lost its leading zeros); and duplicate keys (each issue names every row
     sharing the key).
     """
     file = raw.file
@@ -561,6 +562,8 @@ def validate(
     _check_dates(checker, typed)
     if schema.entity == "quotas":
         _check_quota_owner(checker, typed)
+    if schema.entity == "units" and "id" in typed and "kind" in typed:
+        _check_unit_ids(checker, typed["id"], typed["kind"])
     if "splits" in typed:
         typed["splits"] = _parse_splits(checker, typed["splits"])
     out = frame.with_columns(list(typed.values()))
@@ -614,6 +617,52 @@ def _check_dates(checker: _Checker, typed: dict[str, pl.Series]) -> None:
             "end_date",
             "end_date {v} is before start_date",
             "swap the dates or correct one of them",
+        )
+
+
+#: Unit kind -> (what its id is, how many digits a lost zero leaves at least).
+_UNIT_ID_SHAPE = {
+    "county": ("5-digit county FIPS code (state + county, e.g. 01001)", 4),
+    "zip": ("5-digit ZIP code (e.g. 02134)", 1),
+}
+
+
+def _check_unit_ids(checker: _Checker, ids: pl.Series, kinds: pl.Series) -> None:
+    """Flag county and ZIP ids that lost their leading zeros or are malformed.
+
+    County ids are 5 digits (state FIPS + county FIPS, the state never 00),
+    so 4 digits is a county whose zero a spreadsheet dropped; ZIP ids are 5
+    digits, and 1-4 digits is a ZIP that lost its zeros (``501`` for
+    ``00501``). Custom units keep any id.
+    """
+    rows = checker.frame.get_column(ROW_COLUMN)
+    for kind, (shape, shortest) in _UNIT_ID_SHAPE.items():
+        label = "ZIP" if kind == "zip" else kind
+        mine = (kinds == kind).fill_null(False) & ids.is_not_null()
+        if not mine.any():
+            continue
+        lost = (mine & ids.str.contains(rf"^\d{{{shortest},4}}$")).fill_null(False)
+        if lost.any():
+            checker.bad = checker.bad | lost
+            for r, v in zip(
+                rows.filter(lost).to_list(), ids.filter(lost).to_list(), strict=True
+            ):
+                checker.issues.append(
+                    Issue(
+                        problem=f"{label} id '{v}' has lost its leading zero(s)",
+                        hint=f"a {label} id is a {shape}: write '{v.zfill(5)}' "
+                        "and keep ids as text (format the column as Text in "
+                        "your spreadsheet so the zeros stay)",
+                        file=checker.file,
+                        row=r,
+                        field="id",
+                    )
+                )
+        checker.flag(
+            mine & ~lost & ~ids.str.contains(r"^\d{5}$"),
+            "id",
+            f"'{{v}}' is not a {label} id",
+            f"a {label} id is a {shape}; use kind custom for units of your own",
         )
 
 

@@ -501,3 +501,30 @@ def test_geometry_in_a_file_without_places_is_refused(tmp_path: Path) -> None:
     assert [(i.row, i.field, i.problem) for i in v.fatal] == [
         (1, "geometry", "unknown column 'geometry'")
     ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "unit_id", "problem", "fix"),
+    [
+        ("county", "1003", "county id '1003' has lost its leading zero(s)", "'01003'"),
+        ("zip", "2134", "ZIP id '2134' has lost its leading zero(s)", "'02134'"),
+        ("zip", "501", "ZIP id '501' has lost its leading zero(s)", "'00501'"),
+        ("county", "003", "'003' is not a county id", "5-digit county FIPS"),
+        ("county", "010010", "'010010' is not a county id", "5-digit county FIPS"),
+        ("zip", "2134A", "'2134A' is not a ZIP id", "5-digit ZIP code"),
+    ],
+)
+def test_unit_ids_that_lost_zeros_or_are_malformed_are_flagged(
+    tmp_path: Path, kind: str, unit_id: str, problem: str, fix: str
+) -> None:
+    v = _validate(
+        tmp_path,
+        "units",
+        f"id,kind,name\n{unit_id},{kind},x\n01001,county,Autauga\n"
+        "02134,zip,Boston\nHQ-1,custom,Head office\n",
+    )
+    (issue,) = v.issues
+    assert (issue.file, issue.row, issue.field) == ("units.csv", 2, "id")
+    assert issue.problem == problem
+    assert fix in issue.hint
+    assert v.good().get_column("id").to_list() == ["01001", "02134", "HQ-1"]
