@@ -75,6 +75,9 @@ class Validated:
     written: Mapping[str, str] = field(default_factory=dict)
     #: Custom columns renamed to the spelling stored already (written, stored).
     stored_spelling: tuple[tuple[str, str], ...] = ()
+    #: Rows with no value in any column (a spreadsheet's trailing ``,,,``
+    #: lines, empty lines), left out of ``frame``.
+    blank_rows: tuple[int, ...] = ()
 
     @property
     def n_rows(self) -> int:
@@ -498,12 +501,14 @@ def validate(
     100; end dates not before start dates; a quota's owner being exactly one
     of territory and rep; county and ZIP unit ids of 5 digits (a shorter one
     lost its leading zeros); and duplicate keys (each issue names every row
-    sharing the key).
+    sharing the key). Wholly blank rows are left out and listed in
+    ``blank_rows``; they are not issues.
     """
     file = raw.file
     header = resolve_header(raw.columns, schema, file=file, stored_custom=stored_custom)
     fatal: list[Issue] = list(header.fatal)
-    frame = raw.frame.rename({k: v for k, v in header.names.items() if k != v})
+    frame, blank_rows = _drop_blank_rows(raw.frame)
+    frame = frame.rename({k: v for k, v in header.names.items() if k != v})
     pre_issues: list[Issue] = []
     names = set(schema.names)
     point_pair = next(
@@ -578,11 +583,24 @@ def validate(
         fatal=fatal,
         written=header.written,
         stored_spelling=header.stored_spelling,
+        blank_rows=blank_rows,
     )
     key = [k for k in schema.key if k in out.columns]
     if key and not fatal:
         validated = _check_duplicates(validated, key)
     return validated
+
+
+def _drop_blank_rows(frame: pl.DataFrame) -> tuple[pl.DataFrame, tuple[int, ...]]:
+    """Return ``frame`` without its wholly blank rows, and their row numbers."""
+    columns = [c for c in frame.columns if c != ROW_COLUMN]
+    if not columns or frame.height == 0:
+        return frame, ()
+    blank = frame.select(pl.all_horizontal(pl.col(columns).is_null())).to_series()
+    if not blank.any():
+        return frame, ()
+    rows = tuple(frame.get_column(ROW_COLUMN).filter(blank).to_list())
+    return frame.filter(~blank), rows
 
 
 def _check_pairs(checker: _Checker, typed: dict[str, pl.Series]) -> None:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -159,5 +160,7 @@ def import_file(
             stored_custom=tuple(stored_custom),
         )
         report = _IMPORTERS[entity](ctx)
+    if validated.blank_rows:
+        report = replace(report, blank_rows=validated.blank_rows)
     _log.info("imported %s", report.summary_lines()[0])
     return report
