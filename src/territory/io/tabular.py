@@ -6,9 +6,12 @@ would have made of them; :mod:`territory.io.validation` then types the
 columns by the entity's schema. Values are stripped of surrounding blanks and
 an empty value is a missing one.
 
-CSV files are UTF-8, with or without a byte-order mark. Any other encoding
-must be named (``--encoding latin-1``); a file that is not valid UTF-8 is
-refused with its row and a suggested encoding, never decoded by guesswork.
+CSV files are UTF-8, with or without a byte-order mark, and separated by
+commas. Any other encoding must be named (``--encoding latin-1``); a file
+that is not valid UTF-8 is refused with its row and a suggested encoding,
+never decoded by guesswork, and a header that the named encoding turns into
+no column names is refused as such. A header split by semicolons or tabs
+and no commas is refused naming the separator.
 
 GeoJSON files are a ``FeatureCollection``; each feature's ``properties``
 become columns and its geometry becomes the ``geometry`` column (WKB). The
@@ -164,11 +167,67 @@ def _decode_csv(data: bytes, name: str, encoding: str | None) -> bytes:
         row = _row_of_offset(data, exc.start)
         raise InputError(
             f"{name} is not valid {encoding}: row {row} cannot be decoded; check "
-            "which encoding the file was saved in.",
+            f"which encoding the file was saved in.{_utf8_hint(data)}",
             code="bad_encoding",
             details={"file": name, "row": row, "encoding": encoding},
         ) from exc
-    return text.lstrip("\ufeff").encode("utf-8")
+    text = text.lstrip("\ufeff")
+    _check_decoded_header(data, text, name, encoding)
+    return text.encode("utf-8")
+
+
+def _utf8_hint(data: bytes) -> str:
+    """Return advice to drop ``--encoding`` when ``data`` is valid UTF-8."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+    return " The file reads as UTF-8: run again without --encoding."
+
+
+def _check_decoded_header(data: bytes, text: str, name: str, encoding: str) -> None:
+    """Refuse a header that ``encoding`` decoded into something unreadable.
+
+    A UTF-8 or ASCII file read as UTF-16 decodes without error into CJK
+    characters with no comma left; saying so beats "required column 'id' is
+    missing".
+    """
+    header = text.split("\n", 1)[0].rstrip("\r")
+    if "," in header:
+        return
+    raw_header = data.split(b"\n", 1)[0]
+    garbled = any(not ch.isprintable() for ch in header)
+    if not (garbled or b"," in raw_header):
+        return
+    shown = "".join(ch if ch.isprintable() else "?" for ch in header[:12])
+    raise InputError(
+        f"{name}: the header could not be read as {encoding} (it decodes to "
+        f"'{shown}...', with no column names); check which encoding the file "
+        f"was saved in.{_utf8_hint(data)}",
+        code="bad_encoding",
+        details={"file": name, "encoding": encoding},
+    )
+
+
+def _check_separator(header: str, name: str) -> None:
+    """Refuse a header that another separator (``;``, tab) splits.
+
+    European spreadsheets save "CSV" with semicolons; read with commas, the
+    whole header is one column and every required column looks missing.
+    """
+    if "," in header:
+        return
+    for sep, label in ((";", "semicolons (;)"), ("\t", "tabs")):
+        if sep in header:
+            shown = header[:60].replace("\t", "\\t")
+            raise InputError(
+                f"{name} separates its columns with {label}, not commas "
+                f"(header: '{shown}'); territory reads comma-separated files. "
+                "Save it from your spreadsheet as 'CSV UTF-8 (Comma "
+                "delimited)' and import it again.",
+                code="wrong_separator",
+                details={"file": name, "separator": sep},
+            )
 
 
 def _check_header(columns: list[str], name: str) -> list[str]:
@@ -307,6 +366,7 @@ def _read_csv(path: Path, encoding: str | None) -> pl.DataFrame:
             _decode_csv(path.read_bytes(), name, encoding)
         if not header.strip() and not path.read_bytes().removeprefix(_BOM).strip():
             raise _empty_file(name)
+        _check_separator(header.decode("utf-8").rstrip("\r\n"), name)
         try:
             frame = _parse_csv(path, name)
         except InputError:
@@ -317,6 +377,7 @@ def _read_csv(path: Path, encoding: str | None) -> pl.DataFrame:
         if not data.strip():
             raise _empty_file(name)
         header = data.split(b"\n", 1)[0]
+        _check_separator(header.decode("utf-8").rstrip("\r\n"), name)
         frame = _parse_csv(data, name)
     # polars renames repeated headers; check the header as written.
     first_line = header.decode("utf-8").rstrip("\r\n")

@@ -211,3 +211,53 @@ def test_parquet_binary_column_that_is_not_text_is_refused(tmp_path: Path) -> No
     with pytest.raises(InputError, match="column 'blob' holds binary data") as e:
         read_table(f)
     assert e.value.code == "bad_parquet"
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "bom", "separator", "label"),
+    [
+        ("id;name\nA1;Acme\n", None, True, ";", r"semicolons \(;\)"),
+        ("id;name;billing_city\nA1;Acme;Köln\n", "latin-1", False, ";", "semicolons"),
+        ("id\tname\nA1\tAcme\n", None, False, "\t", "tabs"),
+    ],
+)
+def test_read_csv_names_another_separator(
+    tmp_path: Path,
+    text: str,
+    encoding: str | None,
+    bom: bool,
+    separator: str,
+    label: str,
+) -> None:
+    f = _write(tmp_path / "eu.csv", text, encoding or "utf-8", bom=bom)
+    with pytest.raises(
+        InputError, match=rf"eu\.csv separates its columns with {label}"
+    ):
+        read_table(f, encoding=encoding)
+    with pytest.raises(InputError) as exc:
+        read_table(f, encoding=encoding)
+    assert exc.value.code == "wrong_separator"
+    assert exc.value.details == {"file": "eu.csv", "separator": separator}
+    assert "'CSV UTF-8 (Comma delimited)'" in exc.value.message
+
+
+def test_read_csv_with_semicolons_inside_a_comma_header_is_read(
+    tmp_path: Path,
+) -> None:
+    f = _write(tmp_path / "a.csv", 'id,"name;alias"\nA1,x;y\n')
+    assert read_table(f).columns == ("id", "name;alias")
+
+
+def test_read_csv_says_the_named_encoding_cannot_read_the_header(
+    tmp_path: Path,
+) -> None:
+    # An even number of UTF-8 bytes: UTF-16 decodes them without error, into
+    # CJK text.
+    f = _write(tmp_path / "a.csv", HEADER + "A1,Acme,30303,Athens\n")
+    assert len(f.read_bytes()) % 2 == 0
+    with pytest.raises(
+        InputError, match=r"a\.csv: the header could not be read as utf-16"
+    ) as exc:
+        read_table(f, encoding="utf-16")
+    assert exc.value.code == "bad_encoding"
+    assert "run again without --encoding" in exc.value.message
