@@ -77,7 +77,15 @@ class ImportContext:
 
 
 def accept_rows(ctx: ImportContext) -> tuple[pl.DataFrame, tuple[Issue, ...]]:
-    """Return the rows to import and the issues of skipped rows, or refuse."""
+    """Return the rows to import and the issues of skipped rows, or refuse.
+
+    Raises
+    ------
+    ValidationFailed
+        When the file's columns are wrong, when any row has an issue and
+        ``skip_invalid`` is false, or when every row has one (skipping them
+        all would import nothing).
+    """
     v = ctx.validated
     if v.fatal:
         raise ValidationFailed(
@@ -92,6 +100,15 @@ def accept_rows(ctx: ImportContext) -> tuple[pl.DataFrame, tuple[Issue, ...]]:
             f"{v.file}: {len(v.issues)} problem(s) in {v.n_bad} of {v.n_rows} "
             "rows; nothing was imported. Fix them and import again, or run with "
             f"--skip-invalid to import the {good} valid row(s) and skip the rest.",
+            v.all_issues(),
+            code="import_invalid",
+        )
+    if v.issues and v.n_bad == v.n_rows:
+        # Skipping every row is no import: say so (exit 2), rows and all.
+        raise ValidationFailed(
+            f"{v.file}: every row has a problem ({len(v.issues)} problem(s) in "
+            f"{v.n_rows} of {v.n_rows} rows), so --skip-invalid would skip them "
+            "all; nothing was imported. Fix them and import again.",
             v.all_issues(),
             code="import_invalid",
         )

@@ -10,7 +10,7 @@ writes in **one transaction**:
 * With ``skip_invalid=True`` the valid rows are imported and every skipped
   row is reported, with each of its issues, in the :class:`ImportReport`.
   Problems with the file as a whole (a required column missing) still
-  refuse it.
+  refuse it, and so does a file whose every row is invalid.
 
 Re-importing a record that already exists updates it (upsert): the columns
 present in the file replace the stored values (a blank cell clears an
