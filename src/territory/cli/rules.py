@@ -27,9 +27,14 @@ def import_(
             help="Folder of Salesforce Data Loader CSVs, or a YAML rule file."
         ),
     ],
-    model: str = typer.Option(..., "--model", "-m", help="Model (made if missing)."),
+    model: str = typer.Option(..., "--model", "-m", help="Model to import into."),
     replace: bool = typer.Option(
         False, "--replace", help="Delete the model's other rules and value sets first."
+    ),
+    create_model: bool = typer.Option(
+        False,
+        "--create-model",
+        help="Create the model when no model has that name (default: refuse).",
     ),
 ) -> None:
     """Import territories, types, rules and value sets into a model."""
@@ -43,6 +48,7 @@ def import_(
             model,
             actor=settings_of(ctx).actor,
             replace_rules=replace,
+            create_model=create_model,
         )
         c = r.counts
         made = " (new model)" if r.created_model else ""

@@ -150,6 +150,54 @@ def _read(path: Path, model_id: str, stored: StoredIds) -> RuleSet:
     )
 
 
+def _edits(a: str, b: str) -> int:
+    """Return the edits (insert, delete, change, swap of two neighbours) from a to b.
+
+    Examples
+    --------
+    >>> _edits("se 2072", "se 2027"), _edits("se 2072", "se 2026")
+    (1, 2)
+    """
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                row[j] = min(row[j], prev2[j - 2] + 1)
+        prev2, prev = prev, row
+    return prev[-1]
+
+
+def _by_closeness(name: str, names: list[str]) -> list[str]:
+    """Order ``names`` by how close each is to ``name`` (fewest edits first).
+
+    Examples
+    --------
+    >>> _by_closeness("SE 2072", ["Other plan", "SE 2026", "SE 2027"])
+    ['SE 2027', 'SE 2026', 'Other plan']
+    """
+    key = name.casefold()
+    return sorted(names, key=lambda x: (_edits(key, x.casefold()), x))
+
+
+def _unknown_model(conn: Connection, model: str) -> NotFound:
+    names = _by_closeness(model, [m.name for m in ModelRepository(conn).list()])
+    near = bool(names) and _edits(model.casefold(), names[0].casefold()) <= max(
+        2, len(model) // 3
+    )
+    hint = f" Did you mean '{names[0]}'?" if near else ""
+    known = ", ".join(f"'{x}'" for x in names) or "none yet"
+    return NotFound(
+        f"No territory model named '{model}' (models: {known}).{hint} Name an "
+        "existing model, create it first with `territory model create NAME`, or "
+        "give --create-model to make the model from this import.",
+        code="model_not_found",
+        details={"model": model, "models": names},
+    )
+
+
 def import_rules(
     engine: Engine,
     path: str | Path,
@@ -157,10 +205,12 @@ def import_rules(
     *,
     actor: str,
     replace_rules: bool = False,
+    create_model: bool = False,
 ) -> ImportResult:
     """Import a Salesforce setup folder or a YAML rule file into ``model``.
 
-    Creates the model when it does not exist. Territories and types are
+    A model that does not exist is refused (a misspelt name must not make a
+    new model) unless ``create_model``, which creates it. Territories and types are
     merged by id, and an imported type that is a stored type under another
     id (same name or DeveloperName, same priority) is taken as that type
     (:func:`match_types`); rules replace the stored rules of the same id, or
@@ -171,6 +221,9 @@ def import_rules(
     ------
     InputError, ValidationFailed
         When the files are malformed or the merged rule set cannot be evaluated.
+    NotFound
+        When the model does not exist and ``create_model`` is not set
+        (``model_not_found``; the existing models are named, closest first).
     Conflict
         When a territory type takes a priority another type holds, or the
         model is archived (``model_archived``).
@@ -184,6 +237,8 @@ def import_rules(
         )
     with engine.begin() as conn:
         existing = ModelRepository(conn).get_by_name(model)
+        if existing is None and not create_model:
+            raise _unknown_model(conn, model)
         created = existing is None
         m = (
             create_model_in(conn, model, actor=actor)

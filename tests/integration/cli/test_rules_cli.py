@@ -45,7 +45,9 @@ def _accounts(url: str) -> None:
 
 def test_import_assign_explain_lint_export(sqlite_url: str, tmp_path: Path) -> None:
     _accounts(sqlite_url)
-    code, out, err = _run(sqlite_url, "rules", "import", str(SETUP), "--model", "fy27")
+    code, out, err = _run(
+        sqlite_url, "rules", "import", str(SETUP), "--model", "fy27", "--create-model"
+    )
     assert code == 0, err
     assert (
         "Imported" in out and "(new model): 14 territories" in out and "12 rules" in out
@@ -92,6 +94,9 @@ def test_import_assign_explain_lint_export(sqlite_url: str, tmp_path: Path) -> N
 def test_errors_exit_with_code_two_and_a_message(
     sqlite_url: str, tmp_path: Path
 ) -> None:
+    eng = make_engine(sqlite_url)
+    migrate(eng)  # explain only reads: it refuses a store that does not exist
+    eng.dispose()
     code, out, err = _run(sqlite_url, "explain", "nope", "--model", "missing")
     assert code == 2
     assert "error: No territory model named 'missing'" in err
@@ -103,3 +108,29 @@ def test_errors_exit_with_code_two_and_a_message(
     code, out, err = _run(sqlite_url, "assign", "--only-changed-since", "yesterday")
     assert code == 2
     assert "is not a timestamp" in " ".join(err.split())
+
+
+def test_import_into_an_unknown_model_is_refused_closest_name_first(
+    sqlite_url: str,
+) -> None:
+    """A misspelt --model names the models (closest first) and creates nothing."""
+    for name in ("Other plan", "SE 2027", "SE 2026"):
+        code, _, err = _run(sqlite_url, "model", "create", name)
+        assert code == 0, err
+    eng = make_engine(sqlite_url)
+    with eng.connect() as conn:
+        before = conn.execute(t.territory_model.select()).all()
+    code, out, err = _run(
+        sqlite_url, "rules", "import", str(SETUP), "--model", "SE 2072"
+    )
+    message = " ".join(err.split())
+    assert code == 2, out
+    assert "error: No territory model named 'SE 2072' (models: 'SE 2027'," in message
+    assert "'SE 2026', 'Other plan')" in message
+    assert "Did you mean 'SE 2027'?" in message
+    assert "territory model create NAME" in message and "--create-model" in message
+    assert "Imported" not in out
+    with eng.connect() as conn:
+        assert conn.execute(t.territory_model.select()).all() == before
+        assert conn.execute(t.territory.select()).all() == []
+    eng.dispose()

@@ -79,7 +79,9 @@ def test_rule_side_writes_refuse_an_archived_model(
     moved = {"id": "Z1", "billing_postal_code": "01001"}
     calls = {
         "assign": lambda: assign_accounts(engine, "d", actor="ops"),
-        "import": lambda: import_rules(engine, overlay, "d", actor="ops"),
+        "import": lambda: import_rules(
+            engine, overlay, "d", actor="ops", create_model=True
+        ),
         "from_design": lambda: rules_from_design(engine, "d", actor="ops"),
         "opportunities": lambda: assign_opportunities(engine, "d", actor="ops"),
     }

@@ -109,7 +109,7 @@ def _audit_count(engine: Engine, entity: str) -> int:
 
 
 def test_rules_round_trip_through_the_store(engine: Engine, tmp_path: Path) -> None:
-    result = import_rules(engine, SETUP, "fy27", actor="ops")
+    result = import_rules(engine, SETUP, "fy27", actor="ops", create_model=True)
     assert result.created_model and result.counts.rules == 12
     with engine.connect() as conn:
         stored = RuleRepository(conn).load(result.model_id)
@@ -118,7 +118,9 @@ def test_rules_round_trip_through_the_store(engine: Engine, tmp_path: Path) -> N
     export_rules(engine, tmp_path / "out", "fy27")
     assert read_salesforce_setup(tmp_path / "out", result.model_id) == original
     export_rules(engine, tmp_path / "rules.yaml", "fy27")
-    again = import_rules(engine, tmp_path / "rules.yaml", "fy27", actor="ops")
+    again = import_rules(
+        engine, tmp_path / "rules.yaml", "fy27", actor="ops", create_model=True
+    )
     assert not again.created_model
     with engine.connect() as conn:
         assert RuleRepository(conn).load(result.model_id) == original
@@ -127,7 +129,7 @@ def test_rules_round_trip_through_the_store(engine: Engine, tmp_path: Path) -> N
 def test_duplicate_type_priority_fails_and_rolls_back(
     engine: Engine, tmp_path: Path
 ) -> None:
-    import_rules(engine, SETUP, "fy27", actor="ops")
+    import_rules(engine, SETUP, "fy27", actor="ops", create_model=True)
     clash = tmp_path / "clash.yaml"
     clash.write_text(
         "territory_types:\n- {id: other, name: Other, priority: 1}\n"
@@ -136,7 +138,7 @@ def test_duplicate_type_priority_fails_and_rolls_back(
     with pytest.raises(
         Conflict, match="priority 1, which type '0M5Hs000000k9aAKAQ'"
     ) as info:
-        import_rules(engine, clash, "fy27", actor="ops")
+        import_rules(engine, clash, "fy27", actor="ops", create_model=True)
     assert info.value.code == "territory_type_priority_taken"
     with engine.connect() as conn:
         assert "X" not in {x.id for x in RuleRepository(conn).territories("fy27")}
@@ -150,7 +152,7 @@ def test_import_refuses_rules_that_cannot_run(engine: Engine, tmp_path: Path) ->
         "  territories: [X]\n"
     )
     with pytest.raises(ValidationFailed, match="item 2 does not exist"):
-        import_rules(engine, bad, "m", actor="ops")
+        import_rules(engine, bad, "m", actor="ops", create_model=True)
     with engine.connect() as conn:
         assert (
             conn.execute(
@@ -162,7 +164,7 @@ def test_import_refuses_rules_that_cannot_run(engine: Engine, tmp_path: Path) ->
 
 def test_dry_run_writes_nothing_and_real_run_writes_with_audit(engine: Engine) -> None:
     _add_accounts(engine)
-    import_rules(engine, SETUP, "fy27", actor="ops")
+    import_rules(engine, SETUP, "fy27", actor="ops", create_model=True)
     dry = assign_accounts(engine, "fy27", actor="ops", dry_run=True)
     assert dry.dry_run and dry.inserted == 8 and dry.n_excluded == 1
     assert _pairs(engine, "fy27") == []
@@ -191,7 +193,7 @@ def test_dry_run_writes_nothing_and_real_run_writes_with_audit(engine: Engine) -
 
 def test_manual_assignments_and_exclusions_survive_a_rerun(engine: Engine) -> None:
     _add_accounts(engine)
-    import_rules(engine, SETUP, "fy27", actor="ops")
+    import_rules(engine, SETUP, "fy27", actor="ops", create_model=True)
     with engine.begin() as conn:
         conn.execute(
             insert(t.account_assignment),
@@ -228,7 +230,7 @@ def test_manual_assignments_and_exclusions_survive_a_rerun(engine: Engine) -> No
 
 def test_only_selected_accounts_are_reassigned(engine: Engine, tmp_path: Path) -> None:
     _add_accounts(engine)
-    import_rules(engine, SETUP, "fy27", actor="ops")
+    import_rules(engine, SETUP, "fy27", actor="ops", create_model=True)
     diff = assign_accounts(engine, "fy27", actor="ops", account_ids=["A2"])
     assert diff.n_accounts == 1
     assert {a for a, _, _ in _pairs(engine, "fy27")} == {"A2"}
@@ -247,7 +249,7 @@ def test_only_selected_accounts_are_reassigned(engine: Engine, tmp_path: Path) -
 
 def test_explain_and_lint_through_the_store(engine: Engine) -> None:
     _add_accounts(engine)
-    import_rules(engine, SETUP, "fy27", actor="ops")
+    import_rules(engine, SETUP, "fy27", actor="ops", create_model=True)
     ex = explain_account(engine, "fy27", "A4")
     assert ex.assigned == (PACIFIC, HEALTH)  # sorted ids
     bay = next(x for x in ex.territories if x.territory_id == BAY)
@@ -258,7 +260,7 @@ def test_explain_and_lint_through_the_store(engine: Engine) -> None:
 
 def test_opportunities_take_the_top_priority_type(engine: Engine) -> None:
     _add_accounts(engine)
-    import_rules(engine, SETUP, "fy27", actor="ops")
+    import_rules(engine, SETUP, "fy27", actor="ops", create_model=True)
     assign_accounts(engine, "fy27", actor="ops")
     with engine.begin() as conn:
         conn.execute(
@@ -296,7 +298,7 @@ def test_opportunities_take_the_top_priority_type(engine: Engine) -> None:
 
 def test_opportunity_tie_at_the_top_gives_none(engine: Engine) -> None:
     _add_accounts(engine)
-    import_rules(engine, SETUP, "fy27", actor="ops")
+    import_rules(engine, SETUP, "fy27", actor="ops", create_model=True)
     with engine.begin() as conn:
         conn.execute(
             insert(t.account_assignment),
@@ -384,7 +386,7 @@ def test_two_thousand_code_zip_table_is_stored_whole(
         "  territories: [T]\n"
         "value_sets:\n  big: [" + ", ".join(f"'{c}'" for c in codes) + "]\n"
     )
-    import_rules(engine, path, "m", actor="ops")
+    import_rules(engine, path, "m", actor="ops", create_model=True)
     with engine.connect() as conn:
         stored = RuleRepository(conn).load("m").value_sets["big"]
     assert len(stored) == 2000 and "01000" in stored and "02999" in stored
@@ -401,7 +403,7 @@ def test_reassign_one_account_moves_it_and_audits(engine: Engine) -> None:
     from territory.services.assign import reassign_account
 
     _add_accounts(engine)
-    import_rules(engine, SETUP, "fy27", actor="ops")
+    import_rules(engine, SETUP, "fy27", actor="ops", create_model=True)
     assign_accounts(engine, "fy27", actor="ops")
     with engine.connect() as conn:
         compiled = RuleEngine(RuleRepository(conn).load("fy27"))
@@ -484,9 +486,14 @@ def test_rules_demo_turns_design_into_rules_adds_overlays_and_explains(
 
 
 def test_replace_import_and_design_rerun_drop_stale_rules(engine: Engine) -> None:
-    import_rules(engine, SETUP, "fy27", actor="ops")
+    import_rules(engine, SETUP, "fy27", actor="ops", create_model=True)
     import_rules(
-        engine, EXAMPLES / "overlays.yaml", "fy27", actor="ops", replace_rules=True
+        engine,
+        EXAMPLES / "overlays.yaml",
+        "fy27",
+        actor="ops",
+        replace_rules=True,
+        create_model=True,
     )
     with engine.connect() as conn:
         kept = RuleRepository(conn).load("fy27")

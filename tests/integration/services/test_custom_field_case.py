@@ -27,7 +27,7 @@ RULE = (
 def _rules(engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / "tier.yaml"
     path.write_text(RULE)
-    import_rules(engine, path, "m", actor="ops")
+    import_rules(engine, path, "m", actor="ops", create_model=True)
 
 
 def test_a_lowercase_stored_field_matches_the_rule(

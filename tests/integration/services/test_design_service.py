@@ -562,7 +562,7 @@ def test_redesign_from_a_model_carries_its_overlays(
     )
     path = tmp_path / "overlay.yaml"
     path.write_text(OVERLAY_YAML, encoding="utf-8")
-    import_rules(store, path, "base", actor="tester")
+    import_rules(store, path, "base", actor="tester", create_model=True)
     with store.begin() as conn:
         # the two named accounts, as a rule run stores them
         conn.execute(

@@ -37,7 +37,7 @@ def _org(engine: Engine) -> None:
              "annual_revenue": 5e7},
         ],
     )  # fmt: skip
-    import_rules(engine, RULES, "fy27", actor="ops")
+    import_rules(engine, RULES, "fy27", actor="ops", create_model=True)
     assign_accounts(engine, "fy27", actor="ops")
 
 

@@ -57,7 +57,7 @@ def _org(engine: Engine) -> None:
             insert(t.opportunity),
             [{"id": "O1", "account_id": "A1", "amount": 10.0, "stage": "Open"}],
         )
-    import_rules(engine, RULES, "yml", actor="ops")
+    import_rules(engine, RULES, "yml", actor="ops", create_model=True)
     assign_accounts(engine, "yml", actor="ops")
     assert assign_opportunities(engine, "yml", actor="ops").changed == 1
 
@@ -72,7 +72,7 @@ def test_what_if_run_on_a_clone_leaves_the_live_routing(
     assert _routing(engine, "yml-b") == {"O1": "strategic-accounts"}
     change = tmp_path / "no-named.yaml"
     change.write_text(NO_NAMED)
-    import_rules(engine, change, "yml-b", actor="ops")
+    import_rules(engine, change, "yml-b", actor="ops", create_model=True)
     assign_accounts(engine, "yml-b", actor="ops")
     res = assign_opportunities(engine, "yml-b", actor="ops")
     assert (res.changed, res.unchanged) == (1, 0)

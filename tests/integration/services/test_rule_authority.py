@@ -168,7 +168,7 @@ def test_overlay_rules_alone_leave_the_designed_plan(
         "  - {field: industry, operator: equals, value: Healthcare}\n"
         "  territories: [OV]\n"
     )
-    import_rules(engine, overlay, "d", actor="ops")
+    import_rules(engine, overlay, "d", actor="ops", create_model=True)
     diff = assign_accounts(engine, "d", actor="ops")
     assert (diff.inserted, diff.deleted, diff.updated) == (1, 0, 0)
     assert stored(engine, "d") == [

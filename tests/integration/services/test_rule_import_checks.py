@@ -34,7 +34,7 @@ def test_a_link_to_a_missing_rule_is_a_validation_error(
         text.replace(first, "NO-SUCH-RULE,0MIHs0000004C1BKAU"), encoding="utf-8"
     )
     with pytest.raises(ValidationFailed) as info:
-        import_rules(engine, root, "fy27", actor="ops")
+        import_rules(engine, root, "fy27", actor="ops", create_model=True)
     assert [i.render() for i in info.value.issues] == [
         "RuleTerritory2Association.csv, row 2, field 'RuleId': rule 'NO-SUCH-RULE' "
         "does not exist in ObjectTerritory2AssignmentRule.csv — export the rule "
@@ -56,7 +56,7 @@ def test_rules_may_link_territories_the_model_already_holds(
         "  - {field: billing_state, operator: equals, value: MA}\n"
         "  territories: [BOS, BOS-DT]\n"
     )
-    import_rules(engine, path, "d", actor="ops")
+    import_rules(engine, path, "d", actor="ops", create_model=True)
     with engine.connect() as conn:
         rs = RuleRepository(conn).load("d")
     assert sorted((k.rule_id, k.territory_id) for k in rs.links) == [
@@ -66,7 +66,7 @@ def test_rules_may_link_territories_the_model_already_holds(
     bad = tmp_path / "bad.yaml"
     bad.write_text("territories:\n- {id: X, name: X, type: nope, parent: GONE}\n")
     with pytest.raises(ValidationFailed) as info:
-        import_rules(engine, bad, "d", actor="ops")
+        import_rules(engine, bad, "d", actor="ops", create_model=True)
     assert sorted(i.field or "" for i in info.value.issues) == ["parent", "type"]
     assert _count(engine, t.territory) == 2  # BOS and BOS-DT only
 
@@ -86,8 +86,8 @@ def test_the_two_example_setups_share_one_store(engine: Engine) -> None:
     Same MasterLabel (Geography, Industry Overlay, Named Accounts) and the
     same priorities (1, 2, 3), under other ids.
     """
-    import_rules(engine, SETUP, "sf", actor="ops")
-    got = import_rules(engine, RULES, "yml", actor="ops")
+    import_rules(engine, SETUP, "sf", actor="ops", create_model=True)
+    got = import_rules(engine, RULES, "yml", actor="ops", create_model=True)
     assert [(m.imported_id, m.stored_id, m.priority) for m in got.matched_types] == [
         ("geo", GEO, 1),
         ("industry", INDUSTRY, 2),
@@ -102,8 +102,8 @@ def test_the_two_example_setups_share_one_store(engine: Engine) -> None:
 
 
 def test_shared_types_work_the_other_way_round(engine: Engine) -> None:
-    import_rules(engine, RULES, "yml", actor="ops")
-    got = import_rules(engine, SETUP, "sf", actor="ops")
+    import_rules(engine, RULES, "yml", actor="ops", create_model=True)
+    got = import_rules(engine, SETUP, "sf", actor="ops", create_model=True)
     assert [(m.imported_id, m.stored_id) for m in got.matched_types] == [
         (GEO, "geo"),
         (INDUSTRY, "industry"),
@@ -115,14 +115,14 @@ def test_shared_types_work_the_other_way_round(engine: Engine) -> None:
 def test_a_genuine_type_clash_still_fails(engine: Engine, tmp_path: Path) -> None:
     from territory.errors import Conflict
 
-    import_rules(engine, SETUP, "sf", actor="ops")
+    import_rules(engine, SETUP, "sf", actor="ops", create_model=True)
     clash = tmp_path / "clash.yaml"
     clash.write_text(
         "territory_types:\n- {id: other, name: Other, priority: 1}\n"
         "territories:\n- {id: X, name: X, type: other}\n"
     )
     with pytest.raises(Conflict) as info:
-        import_rules(engine, clash, "m2", actor="ops")
+        import_rules(engine, clash, "m2", actor="ops", create_model=True)
     assert info.value.code == "territory_type_priority_taken"
     assert info.value.message == (
         "Territory type 'other' ('Other') wants priority 1, which type "
@@ -136,7 +136,7 @@ def test_a_genuine_type_clash_still_fails(engine: Engine, tmp_path: Path) -> Non
         "territories:\n- {id: X, name: X, type: other}\n"
     )
     with pytest.raises(Conflict) as info:
-        import_rules(engine, renamed, "m2", actor="ops")
+        import_rules(engine, renamed, "m2", actor="ops", create_model=True)
     assert info.value.code == "territory_type_name_taken"
     assert "give it priority 1 to use the stored type" in info.value.message
     assert _count(engine, t.territory_model) == 1  # neither import made m2

@@ -123,7 +123,13 @@ def test_rule_runs_write_compact_audit_by_hand(engine: Engine, tmp_path: Path) -
                 _account("A4", billing_state="ca"),
             ],
         )  # fmt: skip
-    import_rules(engine, _write_rules(tmp_path, "v1.yaml", RULES_V1), "m", actor="ops")
+    import_rules(
+        engine,
+        _write_rules(tmp_path, "v1.yaml", RULES_V1),
+        "m",
+        actor="ops",
+        create_model=True,
+    )
     first = assign_accounts(engine, "m", actor="ops")
     assert (first.inserted, first.deleted, first.updated) == (4, 0, 0)
     assert first.run_id is not None
@@ -155,6 +161,7 @@ def test_rule_runs_write_compact_audit_by_hand(engine: Engine, tmp_path: Path) -
         "m",
         actor="ops",
         replace_rules=True,
+        create_model=True,
     )
     second = assign_accounts(engine, "m", actor="ops")
     # A1 and A4 leave West (now NY); A2 already holds West by hand: kept as it
@@ -331,10 +338,10 @@ def _rerun_rules(tmp_path: Path) -> Path:
 def _run_twice(engine: Engine, tmp_path: Path) -> list[Any]:
     with engine.begin() as conn:
         conn.execute(insert(t.account), _random_accounts(400, seed=11))
-    import_rules(engine, EXAMPLES / "rules.yaml", "ex", actor="ops")
+    import_rules(engine, EXAMPLES / "rules.yaml", "ex", actor="ops", create_model=True)
     first = assign_accounts(engine, "ex", actor="ops")
     after_first = (_pairs(engine, "ex"), _changes(engine, "ex"))
-    import_rules(engine, _rerun_rules(tmp_path), "ex", actor="ops")
+    import_rules(engine, _rerun_rules(tmp_path), "ex", actor="ops", create_model=True)
     second = assign_accounts(engine, "ex", actor="ops")
     counts = [(d.inserted, d.deleted, d.updated) for d in (first, second)]
     summaries = [(d.territories, d.reps) for d in (first, second)]
@@ -398,7 +405,7 @@ def test_rule_run_turns_foreign_keys_back_on(sqlite_url: str, tmp_path: Path) ->
 
 
 def test_write_refuses_a_territory_the_model_lacks(engine: Engine) -> None:
-    import_rules(engine, EXAMPLES / "rules.yaml", "ex", actor="ops")
+    import_rules(engine, EXAMPLES / "rules.yaml", "ex", actor="ops", create_model=True)
     with engine.connect() as conn:
         conn.begin()
         run = rule_run.RuleRunStore(conn, "ex", ["bay-area", "ghost"], ["r", "r"])
@@ -420,7 +427,7 @@ def test_a_failed_write_leaves_the_store_as_it_was(
 ) -> None:
     with engine.begin() as conn:
         conn.execute(insert(t.account), _random_accounts(1500, seed=3))
-    import_rules(engine, EXAMPLES / "rules.yaml", "ex", actor="ops")
+    import_rules(engine, EXAMPLES / "rules.yaml", "ex", actor="ops", create_model=True)
 
     def broken(conn: Any, *args: Any, **kwargs: Any) -> int:
         conn.execute(text("SELECT * FROM no_such_table"))  # the store refuses
