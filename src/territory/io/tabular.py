@@ -38,6 +38,7 @@ __all__ = [
     "ROW_COLUMN",
     "RawTable",
     "file_format",
+    "os_reason",
     "read_table",
     "write_table",
 ]
@@ -90,6 +91,27 @@ class RawTable:
     def n_rows(self) -> int:
         """Number of records read."""
         return self.frame.height
+
+
+def os_reason(exc: OSError, path: str | Path) -> str:
+    """Say why the operating system refused ``path``, without repeating the path.
+
+    Python's own errors carry ``strerror``; the writers of polars and pyarrow
+    raise an ``OSError`` whose text alone holds the reason.
+
+    Examples
+    --------
+    >>> os_reason(PermissionError(13, "Permission denied"), "/x.csv")
+    'Permission denied'
+    >>> os_reason(FileNotFoundError("No such file (os error 2): /x.csv"), "/x.csv")
+    'No such file (os error 2)'
+    """
+    if exc.strerror:
+        return exc.strerror
+    text = str(exc).strip()
+    for suffix in (f": {path}", f": '{path}'"):
+        text = text.removesuffix(suffix)
+    return text or type(exc).__name__
 
 
 def file_format(path: Path) -> str:
@@ -658,8 +680,8 @@ def write_table(frame: pl.DataFrame, path: str | Path) -> int:
             _write_geojson(frame, path)
     except OSError as exc:
         raise InputError(
-            f"Cannot write '{path}': {exc.strerror}; check the folder exists and "
-            "is writable.",
+            f"Cannot write '{path}': {os_reason(exc, path)}; check the folder "
+            "exists and is writable.",
             code="write_failed",
             details={"file": str(path)},
         ) from exc

@@ -44,6 +44,7 @@ from numba import njit
 from sqlalchemy import Boolean, Connection, Engine, exists, func, literal, select
 
 from territory.errors import InputError
+from territory.io.tabular import os_reason
 from territory.metrics.balance import BalanceIndices, balance_indices
 from territory.metrics.compactness import (
     hull_candidates,
@@ -62,6 +63,7 @@ from territory.metrics.performance import (
 from territory.metrics.period import Grain, Period, parse_period
 from territory.services.location import describe_unlocated
 from territory.services.models import resolve_model
+from territory.services.output_path import check_output_file
 from territory.services.plan import (
     Plan,
     balance_peers,
@@ -79,6 +81,7 @@ __all__ = [
     "BALANCE_MEASURES",
     "Level",
     "MetricsResult",
+    "check_metrics_path",
     "compute_metrics",
     "metadata_path",
     "metrics_metadata",
@@ -1309,6 +1312,24 @@ def metadata_path(path: Path) -> Path:
     return path.with_name(path.name + ".meta.json")
 
 
+def check_metrics_path(path: Path) -> Path:
+    """Return ``path`` if :func:`write_metrics` can write there; write nothing.
+
+    Raises
+    ------
+    InputError
+        When the suffix is neither ``.csv`` nor ``.parquet`` (code
+        ``metrics_format``), or the path is a folder, lies inside a file or
+        cannot be written (``bad_output``).
+    """
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError(
+            f"Cannot write metrics to {path}: use a .csv or .parquet file name.",
+            code="metrics_format",
+        )
+    return check_output_file(path)
+
+
 def write_metrics(result: MetricsResult, path: Path) -> Path:
     """Write the metrics table to ``path`` (.csv or .parquet); undefined is null.
 
@@ -1320,29 +1341,35 @@ def write_metrics(result: MetricsResult, path: Path) -> Path:
     Raises
     ------
     InputError
-        When the suffix is neither ``.csv`` nor ``.parquet``.
+        When the suffix is neither ``.csv`` nor ``.parquet``, or the file
+        cannot be written.
     """
+    check_metrics_path(path)
     df = result.table.with_columns(
         pl.lit(result.model).alias("model"), pl.lit(result.period).alias("period")
     )
-    suffix = path.suffix.lower()
     meta = metrics_metadata(result)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".csv":
-        df.write_csv(path)
-        side = {k: v for k, v in meta.items() if k != "notes"}
-        metadata_path(path).write_text(
-            json.dumps(
-                {**side, "notes": list(result.notes)}, ensure_ascii=False, indent=2
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix.lower() == ".csv":
+            df.write_csv(path)
+            side = {k: v for k, v in meta.items() if k != "notes"}
+            metadata_path(path).write_text(
+                json.dumps(
+                    {**side, "notes": list(result.notes)}, ensure_ascii=False, indent=2
+                )
+                + "\n",
+                encoding="utf-8",
             )
-            + "\n",
-            encoding="utf-8",
-        )
-    elif suffix == ".parquet":
-        df.write_parquet(path, metadata={f"territory.{k}": v for k, v in meta.items()})
-    else:
+        else:
+            df.write_parquet(
+                path, metadata={f"territory.{k}": v for k, v in meta.items()}
+            )
+    except OSError as exc:
         raise InputError(
-            f"Cannot write metrics to {path}: use a .csv or .parquet file name.",
-            code="metrics_format",
-        )
+            f"Cannot write '{path}': {os_reason(exc, path)}; check the folder "
+            "exists and is writable.",
+            code="write_failed",
+            details={"file": str(path)},
+        ) from exc
     return path
