@@ -39,17 +39,23 @@ def check_transition(name: str, current: ModelState, target: ModelState) -> None
     ------
     Conflict
         When the transition is not allowed (for example, reactivating an
-        archived model: clone it instead).
+        archived model: clone it instead); code ``model_state_unchanged`` when
+        the model is in ``target`` already.
     """
     if target in _ALLOWED[current]:
         return
+    if target is current:
+        now = "the active model" if current is ModelState.ACTIVE else current.value
+        raise Conflict(
+            f"Model '{name}' is already {now}; nothing to change.",
+            code="model_state_unchanged",
+            details={"model": name, "state": current.value, "target": target.value},
+        )
     hint = {
         ModelState.ARCHIVED: (
             "clone it with `territory model clone` and activate the clone"
         ),
-        ModelState.ACTIVE: "it is already active"
-        if target is ModelState.ACTIVE
-        else "archive it instead",
+        ModelState.ACTIVE: "archive it instead",
         ModelState.PLANNING: "",
     }[current]
     raise Conflict(

@@ -161,3 +161,16 @@ def test_rule_fields_resolve_both_ways(salesforce: str, ours: str) -> None:
 
     assert resolve_field(salesforce) == ours
     assert salesforce_field(ours) == salesforce
+
+
+@pytest.mark.parametrize(
+    ("state", "says"),
+    [(ModelState.ACTIVE, "the active model"), (ModelState.ARCHIVED, "archived")],
+)
+def test_model_transition_to_its_own_state_says_nothing_changes(
+    state: ModelState, says: str
+) -> None:
+    with pytest.raises(Conflict) as ei:
+        check_transition("FY27", state, state)
+    assert ei.value.message == f"Model 'FY27' is already {says}; nothing to change."
+    assert ei.value.code == "model_state_unchanged"
