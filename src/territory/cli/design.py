@@ -18,7 +18,7 @@ from territory.cli._common import (
     run_command,
     settings_of,
 )
-from territory.errors import InputError
+from territory.errors import InfeasibleError, InputError
 
 __all__ = ["design_command"]
 
@@ -174,8 +174,19 @@ def design_command(
         design_territories,
         parse_balance,
     )
+    from territory.services.output_path import check_output_folder
 
     def go() -> None:
+        if not time_limit > 0:
+            raise InputError(
+                f"--time-limit must be > 0 seconds (got {time_limit:g}); it bounds "
+                "the whole run, e.g. --time-limit 60.",
+                code="bad_time_limit",
+            )
+        if out is not None:
+            # before the search and the save: a plan saved without its files
+            # would make the re-run stop at "model exists"
+            check_output_folder(out)
         if logging.getLogger().getEffectiveLevel() > logging.INFO:
             # the engine logs in unit indices; the service reports in unit ids
             logging.getLogger("territory.optimize").setLevel(logging.ERROR)
@@ -214,7 +225,10 @@ def design_command(
             disable=not sys.stderr.isatty(),
         )
 
+        told: list[str] = []
+
         def notify(message: str) -> None:
+            told.append(message)
             err_console.print(message, markup=False, highlight=False)
 
         with bar:
@@ -228,13 +242,16 @@ def design_command(
                 )
                 bar.update(task, completed=min(elapsed, time_limit), best=text)
 
-            report = design_territories(
-                engine,
-                request,
-                actor=settings_of(ctx).actor,
-                notify=notify,
-                progress=progress,
-            )
+            try:
+                report = design_territories(
+                    engine,
+                    request,
+                    actor=settings_of(ctx).actor,
+                    notify=notify,
+                    progress=progress,
+                )
+            except InfeasibleError as exc:
+                raise _without_told(exc, told) from exc
             bar.update(task, completed=time_limit)
         _print_report(report)
         if out is not None:
@@ -247,6 +264,27 @@ def design_command(
             console.print(f"Map:         {files.map}")
 
     run_command(go)
+
+
+def _without_told(exc: InfeasibleError, told: list[str]) -> InfeasibleError:
+    """Return ``exc`` without the diagnosis already printed while the run went on.
+
+    The design service announces why a plan cannot exist before the search
+    (a long run shows it at once) and repeats it in the error; the terminal
+    shows it once.
+    """
+    message = exc.message
+    for text in told:
+        if text and text in message:
+            message = message.replace(text, "", 1)
+    if message == exc.message:
+        return exc
+    rest = message.strip("\n")
+    return InfeasibleError(
+        "no plan meets every tolerance (why: above).\n" + rest,
+        code=exc.code,
+        details=exc.details,
+    )
 
 
 def _print_report(report) -> None:  # type: ignore[no-untyped-def]
