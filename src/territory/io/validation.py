@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
+from territory.domain.wording import with_article
 from territory.errors import Issue
 from territory.io.columns import resolve_header
 from territory.io.schema import EntitySchema, Extras, FieldKind, FieldSpec
@@ -181,7 +182,8 @@ class _Checker:
                 ~present,
                 name,
                 f"{name} is blank",
-                f"every {noun} needs a {name}; fill it in or remove the row",
+                f"every {noun} needs {with_article(name)}; fill it in or remove the "
+                "row",
             )
         if spec.max_length is not None and spec.kind is FieldKind.TEXT:
             self.flag(
@@ -279,12 +281,12 @@ class _Checker:
         if minimum == 0:
             problem = "'{v}' is negative"
             hint = (
-                f"a {noun}'s {spec.name} cannot be negative; write 0 or a positive "
-                "number"
+                f"{with_article(noun)}'s {spec.name} cannot be negative; write 0 "
+                "or a positive number"
             )
         else:
             problem = f"'{{v}}' is below {minimum:g}"
-            hint = f"a {noun}'s {spec.name} is at least {minimum:g}"
+            hint = f"{with_article(noun)}'s {spec.name} is at least {minimum:g}"
         self.flag(value < minimum, spec.name, problem, hint)
 
     def choice(
@@ -294,7 +296,7 @@ class _Checker:
         self.flag(
             text.is_not_null() & ~low.is_in(list(allowed)),
             name,
-            f"'{{v}}' is not a {what}",
+            f"'{{v}}' is not {with_article(what)}",
             "use one of " + ", ".join(allowed),
         )
         return low
@@ -536,7 +538,8 @@ def validate(
             fatal.append(
                 Issue(
                     problem=f"required column '{spec.name}' is missing",
-                    hint=f"add a '{spec.name}' column{also}; {schema.entity} files "
+                    hint=f"add {with_article(repr(spec.name))} column{also}; "
+                    f"{schema.entity} files "
                     "need " + ", ".join(f.name for f in schema.fields if f.required),
                     file=file,
                     row=1,
@@ -848,10 +851,13 @@ def check_references(
     *,
     what: str,
     hint: str,
+    within: str | None = None,
 ) -> Validated:
     """Flag rows whose ``field`` names something not in ``known``.
 
-    Blank values are not checked (required fields are flagged elsewhere).
+    The problem reads "unknown {what} '{value}'", followed by "in {within}"
+    when given (``within="model 'FY27'"``). Blank values are not checked
+    (required fields are flagged elsewhere).
     """
     if field not in validated.frame.columns:
         return validated
@@ -862,4 +868,5 @@ def check_references(
     )
     col = validated.frame.get_column(field)
     mask = col.is_not_null() & ~col.is_in(known_series.cast(pl.String))
-    return flag_rows(validated, mask, field, f"unknown {what} '{{v}}'", hint)
+    where = f" in {within}" if within else ""
+    return flag_rows(validated, mask, field, f"unknown {what} '{{v}}'{where}", hint)

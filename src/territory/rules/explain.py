@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from territory.domain.wording import with_article
 from territory.errors import InternalError
 from territory.rules.account_table import AccountTable, NumberColumn
 from territory.rules.boolean_filter import FilterOps, evaluate_filter
@@ -376,7 +377,8 @@ def _next_run(
             tail = (
                 "the rules agree" if agree else "the rules alone would not put it there"
             )
-            out.append(f"kept in {where}: a {s.cause} association ({tail})")
+            kept = with_article(f"{s.cause} association")
+            out.append(f"kept in {where}: {kept} ({tail})")
         elif s.cause == "design" and not ruled:
             out.append(
                 f"kept in {where}: a design association, and {where} has no rules"

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from territory.domain.wording import with_article
 from territory.rules.account_table import AccountTable, TextColumn
 from territory.rules.boolean_filter import FilterOps, evaluate_filter
 from territory.rules.criterion import (
@@ -363,7 +364,8 @@ def _bad_zips(engine: RuleEngine, table: AccountTable) -> list[LintFinding]:
                 out.append(
                     LintFinding(
                         "zip_not_comparable",
-                        f"{count} account{'s' if count > 1 else ''} have a {name} "
+                        f"{count} account{'s' if count > 1 else ''} have "
+                        f"{with_article(name)} "
                         "that is not a US ZIP, so range rules such as "
                         f"{rid} never match them",
                         rule_id=rid,

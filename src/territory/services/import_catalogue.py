@@ -188,7 +188,8 @@ def import_opportunities(ctx: ImportContext) -> ImportReport:
                 territory.c.model_id == model_id,
                 among=file_values(v, "territory_id"),
             ),
-            what=f"territory in model '{model_name}'",
+            what="territory",
+            within=f"model '{model_name}'",
             hint="import the territory first, or pick its model with --model",
         )
     if "splits" in frame.columns:

@@ -206,7 +206,8 @@ def import_assignments(ctx: ImportContext) -> ImportReport:
             territory.c.model_id == model_id,
             among=file_values(v, "territory_id"),
         ),
-        what=f"territory in model '{model_name}'",
+        what="territory",
+        within=f"model '{model_name}'",
         hint="import the territory first, or pick its model with --model",
     )
     ctx.validated = v
@@ -353,7 +354,8 @@ def import_memberships(ctx: ImportContext) -> ImportReport:
             territory.c.model_id == model_id,
             among=file_values(v, "territory_id"),
         ),
-        what=f"territory in model '{model_name}'",
+        what="territory",
+        within=f"model '{model_name}'",
         hint="import the territory first, or pick its model with --model",
     )
     v = check_references(
@@ -467,7 +469,8 @@ def import_quotas(ctx: ImportContext) -> ImportReport:
             territory.c.model_id == model_id,
             among=file_values(v, "territory_id"),
         ),
-        what=f"territory in model '{model_name}'",
+        what="territory",
+        within=f"model '{model_name}'",
         hint="import the territory first, or pick its model with --model",
     )
     v = check_references(

@@ -357,7 +357,7 @@ def test_unknown_references_are_reported(engine: Engine, tmp_path: Path) -> None
             "assignments",
             "account_id,territory_id\nA1,T9\nA9,T1\n",
             [
-                (2, "territory_id", "unknown territory in model 'FY27' 'T9'"),
+                (2, "territory_id", "unknown territory 'T9' in model 'FY27'"),
                 (3, "account_id", "unknown account 'A9'"),
             ],
         ),

@@ -528,3 +528,40 @@ def test_unit_ids_that_lost_zeros_or_are_malformed_are_flagged(
     assert issue.problem == problem
     assert fix in issue.hint
     assert v.good().get_column("id").to_list() == ["01001", "02134", "HQ-1"]
+
+
+@pytest.mark.parametrize(
+    ("entity", "text", "field", "hint"),
+    [
+        (
+            "accounts",
+            "name\nAcme\n",
+            "id",
+            "add an 'id' column (Salesforce: Id); accounts files need id, name",
+        ),
+        (
+            "accounts",
+            "id,name\n,Acme\n",
+            "id",
+            "every account needs an id; fill it in or remove the row",
+        ),
+        (
+            "opportunities",
+            "id,account_id,amount,stage\nO1,A1,-5,new\n",
+            "amount",
+            "an opportunity's amount cannot be negative; write 0 or a positive number",
+        ),
+        (
+            "reps",
+            "id,name\nR1,\n",
+            "name",
+            "every rep needs a name; fill it in or remove the row",
+        ),
+    ],
+)
+def test_hints_put_an_before_vowel_sounds(
+    tmp_path: Path, entity: str, text: str, field: str, hint: str
+) -> None:
+    v = _validate(tmp_path, entity, text)
+    (issue,) = v.all_issues()
+    assert (issue.field, issue.hint) == (field, hint)
