@@ -13,8 +13,10 @@ from territory.optimize.problem import DesignOptions, DesignProblem
 from territory.optimize.result import InfeasibilityDiagnosis, StrandedUnit
 
 __all__ = [
+    "LockOverflow",
     "OversizePlan",
     "diagnose_balance",
+    "diagnose_locks",
     "diagnose_neighbourhoods",
     "plan_oversize_units",
 ]
@@ -69,6 +71,78 @@ def diagnose_balance(
         reached=np.full(m, np.nan),
         message="\n".join(lines),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LockOverflow:
+    """A territory whose locked units alone exceed its upper bound on an activity.
+
+    ``units`` are the locked unit indices (largest first); ``locked`` their
+    summed activity; ``target`` the territory's target and ``tolerance`` the
+    activity's tolerance, so ``locked > (1 + tolerance) * target``.
+    """
+
+    territory: int
+    activity: int
+    units: tuple[int, ...]
+    locked: float
+    target: float
+    tolerance: float
+
+    @property
+    def over(self) -> float:
+        """Return the share by which the locked units exceed the target."""
+        return self.locked / self.target - 1.0
+
+
+def diagnose_locks(
+    problem: DesignProblem, options: DesignOptions, targets: np.ndarray | None = None
+) -> tuple[LockOverflow, ...]:
+    """Return the territories whose locked units alone break the balance bound.
+
+    Locked units stay in their territory, so when their activity already
+    exceeds ``(1 + tol) * target`` no plan can meet the tolerance, whatever
+    the search does. Ordered by territory, then activity. Runs in ``O(n m)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from territory.optimize.problem import DesignOptions, DesignProblem
+    >>> w = np.array([[5.0], [4.0], [1.0], [1.0], [1.0]])
+    >>> edges = [(0, 1), (1, 2), (2, 3), (3, 4)]
+    >>> xy = np.array([[0.0, 0.0], [1, 0], [2, 0], [3, 0], [4, 0]])
+    >>> prob = DesignProblem.from_edges(5, edges, w, [0.1], coords=xy)
+    >>> opts = DesignOptions(n_territories=2, locked={0: 0, 1: 0})
+    >>> [(x.territory, x.units, x.locked, x.target) for x in diagnose_locks(prob, opts)]
+    [(0, (0, 1), 9.0, 6.0)]
+    """
+    if not options.locked:
+        return ()
+    if targets is None:
+        targets = options.targets(problem)
+    units = np.fromiter(options.locked.keys(), dtype=np.int64)
+    terrs = np.fromiter(options.locked.values(), dtype=np.int64)
+    w = problem.weights
+    out: list[LockOverflow] = []
+    for k in np.unique(terrs):
+        mine = units[terrs == k]
+        sums = w[mine].sum(axis=0)
+        for a in range(problem.n_activities):
+            target = float(targets[k, a])
+            tol = float(problem.tolerances[a])
+            if target > 0 and sums[a] > target * (1 + tol) * (1 + 1e-12):
+                order = mine[np.argsort(-w[mine, a], kind="stable")]
+                out.append(
+                    LockOverflow(
+                        territory=int(k),
+                        activity=a,
+                        units=tuple(int(u) for u in order),
+                        locked=float(sums[a]),
+                        target=target,
+                        tolerance=tol,
+                    )
+                )
+    return tuple(out)
 
 
 def _cuts_off(

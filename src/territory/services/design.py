@@ -89,6 +89,7 @@ from territory.services.design_inputs import (
     read_unit_adjacency,
     read_units,
 )
+from territory.services.design_locks import refuse_overfull_locks
 from territory.services.encoding import Encoding
 from territory.services.models import create_model_in, resolve_model
 from territory.services.workload import load_workload_config
@@ -1236,6 +1237,7 @@ def _prepare(
         progress=progress,
     )
     options.validate(problem)
+    refuse_overfull_locks(problem, options, units, tids, req.lock_file)
 
     # balance diagnosis, before any search
     oversize: tuple[tuple[int, int], ...] = ()

@@ -794,3 +794,44 @@ def test_zip_design_map_is_clipped_to_the_state_without_stored_counties(
     assert drawn.area == pytest.approx(land.area, rel=0.02)
     assert shapely.difference(drawn, land.buffer(0.01)).area < 1e-6
     eng.dispose()
+
+
+def test_design_refuses_locks_over_a_territory_bound_before_searching(
+    store: Engine, tmp_path: Path
+) -> None:
+    """Middlesex, Worcester and Essex locked together overfill one territory.
+
+    New England holds 11,517,151 people, so each of 4 territories has a
+    target of 2,879,287.75 and at most 3,167,216.5 at ±10 %. The three locked
+    counties hold 1,611,699 + 830,622 + 789,034 = 3,231,355, which is
+    12.2 % over: no plan can meet the tolerance, and the design says so at
+    once (no search, no model) instead of running out of time.
+    """
+    locks = tmp_path / "lock.csv"
+    locks.write_text("unit_id,territory\n25017,T01\n25027,T01\n25009,T01\n")
+    with store.connect() as conn:
+        models_before = conn.execute(select(territory_model)).all()
+    with pytest.raises(InfeasibleError) as caught:
+        design_territories(
+            store, _request(lock_file=locks, time_limit_s=20.0), actor="tester"
+        )
+    err = caught.value
+    assert err.code == "infeasible_lock"
+    msg = str(err)
+    assert f"The units locked to T01 in {locks} already hold 3,231,355 population" in (
+        msg
+    )
+    assert "12.2% over its target of 2,879,288" in msg
+    assert "--balance population=0.1 allows (at most 3,167,217)" in msg
+    assert "Middlesex, MA (25017: 1,611,699); Worcester, MA (25027: 830,622)" in msg
+    assert "Unlock some of these units, or widen the tolerance to at least " in msg
+    assert msg.endswith("--balance population=0.13.")
+    (over,) = err.details["overflows"]
+    assert over["territory"] == "T01" and over["activity"] == "population"
+    assert over["units"] == ["25017", "25027", "25009"]
+    assert over["locked"] == pytest.approx(3_231_355)
+    assert over["target"] == pytest.approx(11_517_151 / 4)
+    assert over["over"] == pytest.approx(3_231_355 / (11_517_151 / 4) - 1)
+    with store.connect() as conn:
+        assert conn.execute(select(territory_model)).all() == models_before
+        assert conn.execute(select(func.count()).select_from(design_run)).scalar() == 0
