@@ -9,7 +9,7 @@ from typing import Any
 from territory.domain.ids import ModelId, TerritoryId, TerritoryTypeId
 from territory.errors import InputError
 
-__all__ = ["Territory", "TerritoryType", "check_hierarchy"]
+__all__ = ["Territory", "TerritoryType", "check_hierarchy", "parent_cycles"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +93,35 @@ def check_hierarchy(parents: Mapping[str, str | None]) -> None:
             path.append(node)
             node = parents[node]
         done.update(path)
+
+
+def parent_cycles(parents: Mapping[str, str | None]) -> list[list[str]]:
+    """Return every cycle of the parent links, each from its smallest id.
+
+    A parent missing from ``parents`` ends its chain (no cycle). Cycles come
+    sorted, so the answer does not depend on the mapping's order.
+
+    Examples
+    --------
+    >>> parent_cycles({"T1": "T2", "T2": "T1", "R": None, "T3": "T1"})
+    [['T1', 'T2']]
+    >>> parent_cycles({"A": "A", "B": "C"})
+    [['A']]
+    """
+    done: set[str] = set()
+    cycles: list[list[str]] = []
+    for start in sorted(parents):
+        path: list[str] = []
+        on_path: set[str] = set()
+        node: str | None = start
+        while node is not None and node in parents and node not in done:
+            if node in on_path:
+                cycle = path[path.index(node) :]
+                first = cycle.index(min(cycle))
+                cycles.append(cycle[first:] + cycle[:first])
+                break
+            on_path.add(node)
+            path.append(node)
+            node = parents[node]
+        done.update(path)
+    return sorted(cycles)

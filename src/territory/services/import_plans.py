@@ -12,9 +12,13 @@ import polars as pl
 from sqlalchemy import and_, bindparam, select
 
 from territory.domain import check_hierarchy
-from territory.errors import NotFound
+from territory.domain.territory import parent_cycles
+from territory.errors import Issue, NotFound
 from territory.io.report import ImportReport
+from territory.io.tabular import ROW_COLUMN
 from territory.io.validation import (
+    BAD_COLUMN,
+    Validated,
     check_references,
     flag_rows,
 )
@@ -126,6 +130,7 @@ def import_territories(ctx: ImportContext) -> ImportReport:
             "the parent must be a territory of the same model, in this file or "
             "already imported; leave it blank for a top-level territory",
         )
+        v = _flag_parent_cycles(v, stored, model_list)
     ctx.validated = v
     good, skipped = accept_rows(ctx)
     good = good.with_columns(
@@ -133,7 +138,8 @@ def import_territories(ctx: ImportContext) -> ImportReport:
         if "type" in good.columns
         else pl.lit(None, dtype=pl.String).alias("type")
     )
-    # Cycles over the stored and the imported parent links of each model.
+    # Cycles over the stored and the imported parent links of each model; the
+    # rows of a cycle were refused above, so this holds once they are skipped.
     for model_id in model_list:
         links = {
             r[0]: r[1]
@@ -181,6 +187,64 @@ def import_territories(ctx: ImportContext) -> ImportReport:
         skipped,
         model=model_label,
     )
+
+
+def _flag_parent_cycles(
+    v: Validated, stored: pl.DataFrame, model_list: list[str]
+) -> Validated:
+    """Flag the file's rows whose parent links close a cycle, naming its rows.
+
+    The links are the stored ones with the file's valid rows laid over them,
+    per model; a cycle may pass through stored territories the file does not
+    name, and only the file's rows on it are flagged.
+    """
+    frame = v.frame
+    flagged: dict[int, str] = {}
+    for model_id in model_list:
+        links: dict[str, str | None] = {
+            r[0]: r[1]
+            for r in stored.filter(pl.col("_model_id") == model_id)
+            .select("id", "parent")
+            .iter_rows()
+        }
+        mine = frame.filter((pl.col("_model_id") == model_id) & ~pl.col(BAD_COLUMN))
+        row_of = dict(
+            zip(
+                mine.get_column("id").to_list(),
+                mine.get_column(ROW_COLUMN).to_list(),
+                strict=True,
+            )
+        )
+        links.update(
+            zip(
+                mine.get_column("id").to_list(),
+                mine.get_column("parent").to_list(),
+                strict=True,
+            )
+        )
+        for cycle in parent_cycles(links):
+            rows = sorted(row_of[t] for t in cycle if t in row_of)
+            where = (
+                f"row {rows[0]}"
+                if len(rows) == 1
+                else "rows " + ", ".join(map(str, rows[:-1])) + f" and {rows[-1]}"
+            )
+            text = " -> ".join([*cycle, cycle[0]])
+            for r in rows:
+                flagged[r] = f"territory parents form a cycle: {text} ({where})"
+    if not flagged:
+        return v
+    hint = (
+        "break the cycle: give one of its territories another parent, or leave "
+        "its parent blank for a top-level territory"
+    )
+    issues = [
+        Issue(problem=problem, hint=hint, file=v.file, row=r, field="parent")
+        for r, problem in sorted(flagged.items())
+    ]
+    mask = frame.get_column(ROW_COLUMN).is_in(list(flagged))
+    frame = frame.with_columns((pl.col(BAD_COLUMN) | mask).alias(BAD_COLUMN))
+    return replace(v, frame=frame, issues=[*v.issues, *issues])
 
 
 # -------------------------------------------------------------- assignments

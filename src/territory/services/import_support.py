@@ -96,10 +96,15 @@ def accept_rows(ctx: ImportContext) -> tuple[pl.DataFrame, tuple[Issue, ...]]:
         )
     if v.issues and not ctx.skip_invalid:
         good = v.n_rows - v.n_bad
+        skip = (
+            f", or run with --skip-invalid to import the {good} valid row(s) and "
+            "skip the rest"
+            if good
+            else ""
+        )
         raise ValidationFailed(
             f"{v.file}: {len(v.issues)} problem(s) in {v.n_bad} of {v.n_rows} "
-            "rows; nothing was imported. Fix them and import again, or run with "
-            f"--skip-invalid to import the {good} valid row(s) and skip the rest.",
+            f"rows; nothing was imported. Fix them and import again{skip}.",
             v.all_issues(),
             code="import_invalid",
         )

@@ -23,7 +23,7 @@ import pytest
 import shapely
 from sqlalchemy import Engine, delete, func, inspect, select
 
-from territory.errors import InputError, NotFound, ValidationFailed
+from territory.errors import NotFound, ValidationFailed
 from territory.services.exporting import export_file, export_frame
 from territory.services.importing import import_file
 from territory.services.models import activate_model, create_model
@@ -432,9 +432,52 @@ def test_assignment_import_writes_audit_rows(engine: Engine, tmp_path: Path) -> 
 def test_territory_cycle_is_refused(engine: Engine, tmp_path: Path) -> None:
     _model(engine)
     path = _csv(tmp_path, "t.csv", "id,name,parent\nT1,a,T2\nT2,b,T1\n")
-    with pytest.raises(InputError, match="Territory parents form a cycle"):
+    with pytest.raises(ValidationFailed, match="2 problem\\(s\\) in 2 of 2 rows"):
         _importer(engine)("territories", path)
     assert _rows(engine, territory) == []
+
+
+def test_territory_cycle_is_reported_with_the_other_row_issues(
+    engine: Engine, tmp_path: Path
+) -> None:
+    _model(engine)
+    path = _csv(
+        tmp_path,
+        "t.csv",
+        "id,name,parent\nTX1,Texas,NOPE\nTX2,T2,TX3\nTX3,T3,TX2\nTX4,T4,\n",
+    )
+    with pytest.raises(ValidationFailed) as exc:
+        _importer(engine)("territories", path)
+    cycle = "territory parents form a cycle: TX2 -> TX3 -> TX2 (rows 3 and 4)"
+    assert [(i.file, i.row, i.field, i.problem) for i in exc.value.issues] == [
+        ("t.csv", 2, "parent", "unknown parent territory 'NOPE'"),
+        ("t.csv", 3, "parent", cycle),
+        ("t.csv", 4, "parent", cycle),
+    ]
+    assert "give one of its territories another parent" in exc.value.issues[1].hint
+    report = _importer(engine)("territories", path, skip_invalid=True)
+    assert (report.rows_imported, report.rows_skipped) == (1, 3)
+    with engine.connect() as conn:
+        stored = conn.execute(select(territory.c.id, territory.c.parent_id)).all()
+    assert [tuple(r) for r in stored] == [("TX4", None)]
+
+
+def test_territory_cycle_through_stored_territories_names_the_file_row(
+    engine: Engine, tmp_path: Path
+) -> None:
+    _model(engine)
+    run = _importer(engine)
+    run("territories", _csv(tmp_path, "a.csv", "id,name,parent\nR1,r,\nT1,a,R1\n"))
+    run("territories", _csv(tmp_path, "b.csv", "id,name,parent\nT2,b,T1\n"))
+    before = _rows(engine, territory)
+    with pytest.raises(ValidationFailed) as exc:
+        run("territories", _csv(tmp_path, "c.csv", "id,name,parent\nR1,r,T2\n"))
+    (issue,) = exc.value.issues
+    assert (issue.file, issue.row, issue.field) == ("c.csv", 2, "parent")
+    assert issue.problem == (
+        "territory parents form a cycle: R1 -> T2 -> T1 -> R1 (row 2)"
+    )
+    assert _rows(engine, territory) == before
 
 
 # ---------------------------------------------------------------- round trip
