@@ -479,6 +479,60 @@ def _period_sales(conn: Connection, period: Period) -> tuple[pl.DataFrame, list[
     ]
 
 
+def _years(values: list[str]) -> str:
+    """Name the years of ``values`` (periods or dates as text), in ranges.
+
+    Examples
+    --------
+    >>> _years(["2025", "2026-03", "2026Q1", "2027-01-15", "2030"])
+    '2025–2027, 2030'
+    """
+    years = sorted({int(v[:4]) for v in values if v[:4].isdigit()})
+    runs: list[list[int]] = []
+    for y in years:
+        if runs and y == runs[-1][-1] + 1:
+            runs[-1].append(y)
+        else:
+            runs.append([y])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)
+
+
+def _empty_period_note(conn: Connection, model_id: str, period: Period) -> str:
+    """Say that ``period`` holds no sales, quota or open pipeline, and where data is.
+
+    Called when all three came back empty, so a table of zeros is not
+    mistaken for a period of no business.
+    """
+    sh, q, o = t.sales_history, t.quota, t.opportunity
+    sales = [str(x) for x in conn.execute(select(sh.c.period).distinct()).scalars()]
+    quota = [
+        str(x)
+        for x in conn.execute(
+            select(q.c.period).where(q.c.model_id == model_id).distinct()
+        ).scalars()
+    ]
+    due = conn.execute(
+        select(func.min(o.c.close_date)).where(o.c.is_closed.is_(False))
+    ).scalar()
+    where = [
+        f"sales history {_years(sales)}" if sales else "no sales history",
+        f"the model's quota {_years(quota)}" if quota else "no quota",
+        f"open opportunities due from {str(due)[:7]}"
+        if due is not None
+        else "no open pipeline",
+    ]
+    # The period metrics would pick by default: the latest quota year, else
+    # the latest sales year (as resolve_period does).
+    latest = _years(quota or sales)[-4:]
+    ask = f"; ask for --period {latest}" if latest else ""
+    return (
+        f"{period}: the store has no sales history, quota or open pipeline in this "
+        "period, so sales, quota, attainment and pipeline are 0 (potential and "
+        f"workload do not depend on the period). Data is there for other periods: "
+        f"{', '.join(where)}{ask}"
+    )
+
+
 def _read_facts(
     engine: Engine | Connection, model_id: str, period: Period, with_splits: bool
 ) -> _Facts:
@@ -883,6 +937,14 @@ def compute_metrics(
             pool.shutdown(wait=True)
     sales, quota_rows = facts.sales, facts.quota_rows
     notes.extend(facts.notes)
+    if (
+        sales.height == 0
+        and quota_rows.height == 0
+        and facts.pipeline.by_account.height == 0
+        and facts.pipeline.named.height == 0
+    ):
+        with engine.connect() as conn:
+            notes.append(_empty_period_note(conn, model_id, per))
     pipeline_rows, unknown_named = _index_named(facts.pipeline, plan)
     n = plan.n_territories
     # Whether an account sits in two territories: decides cheap counting.

@@ -472,3 +472,39 @@ def test_region_level_shows_overlays_apart(plan_engine: Engine) -> None:
     assert _row(res.table, "territory_id", "OVL")["accounts"] == 3
     assert res.n_accounts == 6  # distinct: OVL's three are in the regions too
     assert any("OVL" in n and "shown apart" in n for n in res.notes)
+
+
+def test_a_period_without_sales_quota_or_pipeline_is_noted(plan_engine: Engine) -> None:
+    """1999 holds nothing: the zeros come with a note naming where data is.
+
+    With close dates on the open opportunities (O3 2027-04-01, O2 2027-06-30,
+    O1 2028-01-15) nothing is due by 1999; sales rows are of 2026, 2027 and
+    2028-01, quota of 2027.
+    """
+    from datetime import date
+
+    from sqlalchemy import update
+
+    from territory.storage import tables as t
+
+    with plan_engine.begin() as conn:
+        o = t.opportunity
+        for oid, due in (
+            ("O1", date(2028, 1, 15)),
+            ("O2", date(2027, 6, 30)),
+            ("O3", date(2027, 4, 1)),
+        ):
+            conn.execute(update(o).where(o.c.id == oid).values(close_date=due))
+    res = compute_metrics(plan_engine, "plan", period="1999", config=SIMPLE)
+    assert res.table["sales"].to_list() == [0.0] * res.table.height
+    assert res.table["open_pipeline"].to_list() == [0.0] * res.table.height
+    (note,) = [n for n in res.notes if n.startswith("1999:")]
+    assert note == (
+        "1999: the store has no sales history, quota or open pipeline in this "
+        "period, so sales, quota, attainment and pipeline are 0 (potential and "
+        "workload do not depend on the period). Data is there for other periods: "
+        "sales history 2026–2028, the model's quota 2027, open opportunities due "
+        "from 2027-04; ask for --period 2027"
+    )
+    busy = compute_metrics(plan_engine, "plan", period="2027", config=SIMPLE)
+    assert not [n for n in busy.notes if "no sales history, quota" in n]
