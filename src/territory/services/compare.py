@@ -630,7 +630,10 @@ def draw_change_map(engine: Engine, comparison: Comparison, path: Path) -> Path:
     """Draw the change map of ``comparison`` to ``path`` (PNG) and return it.
 
     Units of the most common kind are drawn; changed ones in their new
-    territory's colour (a unit dropped from ``B`` in red), the rest grey.
+    territory's colour (a unit dropped from ``B`` in red), the rest grey. The
+    colours are those of ``B``'s own map (:func:`maps.territory_palette` of
+    the territories ``B`` assigns units to), and a key names each receiving
+    territory.
 
     Raises
     ------
@@ -651,13 +654,15 @@ def draw_change_map(engine: Engine, comparison: Comparison, path: Path) -> Path:
         .len()
         .sort(["len", "unit_kind"], descending=[True, False])["unit_kind"][0]
     )
+    # B's territories as its design map and report colour them
+    territories = sorted(set(units["territory_b"].drop_nulls().to_list()))
+    palette = maps.territory_palette(territories)
     units = units.filter(pl.col("unit_kind") == kind)
     with engine.connect() as conn:
         shapes = maps.read_unit_shapes(conn, kind, units["unit_id"].to_list())
     frame = pl.DataFrame(
         {"unit_id": shapes.unit_id.tolist()}, schema={"unit_id": pl.String}
     ).join(units, on="unit_id", how="left", maintain_order="left")
-    territories = sorted(set(frame["territory_b"].drop_nulls().to_list()))
     index = {tid: k for k, tid in enumerate(territories)}
     labels = np.array(
         [
@@ -671,7 +676,15 @@ def draw_change_map(engine: Engine, comparison: Comparison, path: Path) -> Path:
         f"{comparison.model_a} → {comparison.model_b}: "
         f"{int(changed.sum()):,} of {changed.size:,} units change territory"
     )
-    maps.draw_change_map(shapes, labels, changed, path, title=title)
+    maps.draw_change_map(
+        shapes,
+        labels,
+        changed,
+        path,
+        title=title,
+        palette=[palette[t] for t in territories],
+        names=territories,
+    )
     return path
 
 

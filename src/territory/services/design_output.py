@@ -6,8 +6,9 @@
   contiguity, reps;
 * ``territories.geojson`` — one dissolved polygon per territory (and region)
   in WGS 84 lon/lat, with the summary as properties;
-* ``map.png`` — the territories coloured so that neighbours differ, labelled
-  at a point inside each, state borders drawn lightly.
+* ``map.png`` — each territory in its plan colour (the one the change map
+  and the report give it, :func:`territory.services.maps.territory_palette`),
+  labelled at a point inside each, state borders drawn lightly.
 
 County territories dissolve the stored county polygons. ZIP and account
 units have no polygons: each gets its Voronoi cell (of the distinct unit
@@ -36,26 +37,12 @@ from sqlalchemy import Engine, select
 from territory.errors import InputError
 from territory.services.design import DesignReport, TerritorySummary
 from territory.services.location import with_effective_location
+from territory.services.maps import territory_palette
 from territory.services.reading import read_frame
 from territory.storage.tables import geo_unit
 
 __all__ = ["DesignFiles", "write_design_files"]
 
-#: A qualitative palette (ColorBrewer Set3 and Pastel1 blends, readable text on top).
-PALETTE = (
-    "#8dd3c7",
-    "#fdb462",
-    "#bebada",
-    "#fb8072",
-    "#80b1d3",
-    "#b3de69",
-    "#fccde5",
-    "#ffffb3",
-    "#bc80bd",
-    "#ccebc5",
-    "#ffed6f",
-    "#d9d9d9",
-)
 _SIMPLIFY_DEG = 0.003
 
 
@@ -360,33 +347,6 @@ def _write_csvs(report: DesignReport, out: Path) -> tuple[Path, Path]:
     return apath, spath
 
 
-def _colours(shapes: dict[str, Any], order: Sequence[str]) -> dict[str, str]:
-    """Colour territories so that touching ones differ and colours spread evenly.
-
-    Territories are taken largest touch-degree first; each gets the palette
-    colour its neighbours do not use that has been used least so far (ties to
-    the palette order). With no more territories than palette colours every
-    territory gets its own colour.
-    """
-    import networkx as nx
-
-    geoms = [shapes[t] for t in order]
-    tree = shapely.STRtree(geoms)
-    a, b = tree.query(geoms, predicate="dwithin", distance=1e-3)
-    graph = nx.Graph()
-    graph.add_nodes_from(range(len(order)))
-    graph.add_edges_from((int(i), int(j)) for i, j in zip(a, b, strict=True) if i < j)
-    used = [0] * len(PALETTE)
-    pick: dict[int, int] = {}
-    for k in sorted(graph.nodes, key=lambda n: (-graph.degree[n], n)):
-        taken = {pick[n] for n in graph.neighbors(k) if n in pick}
-        free = [c for c in range(len(PALETTE)) if c not in taken]
-        choice = min(free or range(len(PALETTE)), key=lambda c: (used[c], c))
-        pick[k] = choice
-        used[choice] += 1
-    return {t: PALETTE[pick[k]] for k, t in enumerate(order)}
-
-
 def _draw(
     shapes: dict[str, Any],
     order: Sequence[str],
@@ -402,7 +362,7 @@ def _draw(
     from matplotlib.patches import PathPatch
     from matplotlib.path import Path as MPath
 
-    colours = _colours(shapes, order)
+    colours = territory_palette(order)
     everything = shapely.union_all([s for s in shapes.values() if not s.is_empty])
     minx, miny, maxx, maxy = everything.bounds
     mid_lat = (miny + maxy) / 2

@@ -10,17 +10,19 @@ Three pictures share one drawing routine:
   legend of the class bounds.
 
 Geometries are WKB in lon/lat (``geo_unit.geometry``). When a unit has no
-stored geometry it is drawn as a point at its centroid. Colours are chosen
-per territory index by golden-ratio hue steps, so neighbouring ids (which
-designs usually place side by side) get distinct hues; the same input
-always gives the same picture. matplotlib runs on its Agg backend only.
+stored geometry it is drawn as a point at its centroid. Every map of a plan
+colours its territories with :func:`territory_palette` (the design map, the
+change map into the plan and the report's map alike), so a territory has one
+colour wherever it is drawn; the colours step through hues by the golden
+ratio, so the ids next to each other get distinct hues. The same input always
+gives the same picture. matplotlib runs on its Agg backend only.
 """
 
 from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,6 +41,7 @@ from territory.services.plan import read_frame
 from territory.storage import tables as t
 
 __all__ = [
+    "MAX_KEYED_TERRITORIES",
     "UNCHANGED_GREY",
     "UnitShapes",
     "draw_account_points",
@@ -48,9 +51,14 @@ __all__ = [
     "figure_png",
     "read_unit_shapes",
     "territory_colours",
+    "territory_palette",
 ]
 
 UNCHANGED_GREY = "#d9d9d9"
+#: A change map keys at most this many receiving territories by colour; above
+#: it, their names are written on the map.
+MAX_KEYED_TERRITORIES = 30
+_DROPPED_RED = "#b2182b"
 _EDGE = "#ffffff"
 _BORDER = "#3a3a3a"
 _SEQUENTIAL = ("#edf8fb", "#b3cde3", "#8c96c6", "#8856a7", "#810f7c")
@@ -141,6 +149,22 @@ def territory_colours(n: int) -> list[str]:
     return out
 
 
+def territory_palette(territory_ids: Iterable[str]) -> dict[str, str]:
+    """Return each territory's map colour, keyed by territory id.
+
+    The ids are sorted and the k-th gets ``territory_colours(n)[k]``, so the
+    colour depends only on the plan's set of territory ids: every map of the
+    plan, and the change map into it, gives a territory the same colour.
+
+    Examples
+    --------
+    >>> territory_palette(["T02", "T01"])
+    {'T01': '#d97b66', 'T02': '#7e88d9'}
+    """
+    ids = sorted(set(territory_ids))
+    return dict(zip(ids, territory_colours(len(ids)), strict=True))
+
+
 # --------------------------------------------------------------------------- #
 # drawing
 
@@ -169,12 +193,18 @@ def _paths(geoms: Sequence[object]) -> list[MplPath | None]:
     return out
 
 
-def _new_axes(title: str | None, size_in: tuple[float, float]) -> tuple[object, object]:
+def _new_axes(
+    title: str | None, size_in: tuple[float, float], *, key_right: bool = False
+) -> tuple[object, object]:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=size_in, dpi=110)
-    # The bottom strip holds the legend, so it never covers the map.
-    ax = fig.add_axes((0.01, 0.12, 0.98, 0.8 if title else 0.86))
+    # The bottom strip (or, for a long key, the right strip) holds the legend,
+    # so it never covers the map.
+    if key_right:
+        ax = fig.add_axes((0.01, 0.02, 0.7, 0.9 if title else 0.96))
+    else:
+        ax = fig.add_axes((0.01, 0.12, 0.98, 0.8 if title else 0.86))
     ax.set_axis_off()
     ax.set_aspect("auto")
     if title:
@@ -315,20 +345,33 @@ def figure_png(fig: object) -> bytes:
     return buf.getvalue()
 
 
-def _legend(ax: object, entries: Sequence[tuple[str, str]], title: str) -> None:
+def _legend(
+    ax: object,
+    entries: Sequence[tuple[str, str]],
+    title: str,
+    *,
+    right: bool = False,
+) -> None:
     from matplotlib.patches import Patch
 
     handles = [Patch(facecolor=c, edgecolor="#777777", label=lab) for lab, c in entries]
+    place = (
+        {"loc": "upper left", "bbox_to_anchor": (0.72, 0.9), "ncol": 1}
+        if right
+        else {
+            "loc": "lower left",
+            "bbox_to_anchor": (0.01, 0.005),
+            "ncol": min(len(handles), 3),
+        }
+    )
     ax.figure.legend(  # type: ignore[attr-defined]
         handles=handles,
         title=title or None,
-        loc="lower left",
-        bbox_to_anchor=(0.01, 0.005),
-        ncol=min(len(handles), 3),
-        fontsize=11,
+        fontsize=9 if right and len(handles) > 16 else 11,
         title_fontsize=11,
         frameon=False,
         alignment="left",
+        **place,
     )
 
 
@@ -339,12 +382,15 @@ def draw_territory_map(
     title: str | None = None,
     size_in: tuple[float, float] = (9.0, 6.0),
     names: Sequence[str] | None = None,
+    palette: Sequence[str] | None = None,
 ) -> bytes:
     """Draw each unit in its territory's colour; return PNG bytes.
 
     ``labels`` has shape ``(n_units,)``: a territory index per unit, -1 for a
     unit in no territory (drawn grey). ``names`` (one per territory index)
     are written on the map, each inside its territory's largest piece.
+    ``palette`` holds one colour per territory index (from
+    :func:`territory_palette`); without it, :func:`territory_colours`.
 
     Raises
     ------
@@ -352,7 +398,8 @@ def draw_territory_map(
         When there are no units to draw.
     """
     _require_units(shapes, "territory map")
-    palette = territory_colours(int(labels.max()) + 1 if labels.size else 0)
+    if palette is None:
+        palette = territory_colours(int(labels.max()) + 1 if labels.size else 0)
     colours = [palette[k] if k >= 0 else UNCHANGED_GREY for k in labels.tolist()]
     fig, ax = _new_axes(title, size_in)
     _draw_units(ax, shapes, colours)
@@ -371,13 +418,23 @@ def draw_change_map(
     path: Path | None = None,
     *,
     title: str | None = None,
-    size_in: tuple[float, float] = (9.0, 6.0),
+    size_in: tuple[float, float] = (11.0, 6.5),
+    palette: Sequence[str] | None = None,
+    names: Sequence[str] | None = None,
 ) -> bytes:
     """Draw changed units in their new territory's colour, the rest grey.
 
     ``labels_after`` (territory index in the new plan, -1 for none) and
-    ``changed`` have shape ``(n_units,)``. Territory borders of the new plan
-    are drawn over both. Writes ``path`` when given; returns PNG bytes.
+    ``changed`` have shape ``(n_units,)``. ``palette`` (one colour per
+    territory index, from :func:`territory_palette`) and ``names`` (one per
+    index) are those of the new plan's own map, so a moved unit's colour
+    reads as the territory it joins. The key lists each receiving territory
+    with its colour and unit count, then the units dropped from the new plan
+    (red) and the unchanged ones (grey: they stay where they were, their
+    territory's colour is not shown); with more than
+    ``MAX_KEYED_TERRITORIES`` receiving territories their names are written
+    on the map instead. Territory borders of the new plan are drawn over
+    both. Writes ``path`` when given; returns PNG bytes.
 
     Raises
     ------
@@ -385,29 +442,77 @@ def draw_change_map(
         When there are no units to draw.
     """
     _require_units(shapes, "change map")
-    palette = territory_colours(int(labels_after.max()) + 1 if labels_after.size else 0)
+    n_territories = int(labels_after.max()) + 1 if labels_after.size else 0
+    if palette is None:
+        palette = territory_colours(n_territories)
+    if names is None:
+        names = [f"territory {k + 1}" for k in range(n_territories)]
     colours = [
-        palette[k] if (c and k >= 0) else ("#b2182b" if c else UNCHANGED_GREY)
+        palette[k] if (c and k >= 0) else (_DROPPED_RED if c else UNCHANGED_GREY)
         for k, c in zip(labels_after.tolist(), changed.tolist(), strict=True)
     ]
-    fig, ax = _new_axes(title, size_in)
-    _draw_units(ax, shapes, colours, linewidth=0.15)
-    _draw_borders(ax, shapes, labels_after)
-    _frame_extent(ax, shapes)
+    into = labels_after[changed & (labels_after >= 0)]
+    receiving, counts = np.unique(into, return_counts=True)
     n_changed = int(changed.sum())
+    n_dropped = n_changed - int(into.size)
+    keyed = receiving.size <= MAX_KEYED_TERRITORIES
+    entries = (
+        [
+            (f"{names[k]}: {_units(c)}", palette[k])
+            for k, c in zip(receiving.tolist(), counts.tolist(), strict=True)
+        ]
+        if keyed
+        else [
+            (
+                f"{_units(int(into.size))} into {receiving.size:,}\n"
+                "territories, named on the map",
+                "#ffffff",
+            )
+        ]
+    )
+    if n_dropped:
+        entries.append((f"not in the new plan:\n{_units(n_dropped)}", _DROPPED_RED))
+    entries.append(
+        (
+            f"unchanged: {_units(changed.size - n_changed)}\n(stay in their territory)",
+            UNCHANGED_GREY,
+        )
+    )
+    fig, ax = _new_axes(title, size_in, key_right=True)
+    _draw_units(ax, shapes, colours, linewidth=0.15)
+    outlines = _outlines(shapes, labels_after)
+    _draw_borders(ax, shapes, labels_after, outlines)
+    _frame_extent(ax, shapes)
+    if not keyed:
+        wanted = set(receiving.tolist())
+        _draw_labels(
+            ax,
+            _outline_label_points(
+                {k: g for k, g in outlines.items() if k in wanted}, names
+            ),
+        )
     _legend(
         ax,
-        [
-            (f"changed ({n_changed:,} units, new territory's colour)", "#7fa7d9"),
-            (f"unchanged ({changed.size - n_changed:,} units)", UNCHANGED_GREY),
-        ],
-        "",
+        entries,
+        f"{_units(n_changed)} change,\ncoloured by the territory\nthey join",
+        right=True,
     )
     png = figure_png(fig)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(png)
     return png
+
+
+def _units(n: int) -> str:
+    """Return ``n`` units in words.
+
+    Examples
+    --------
+    >>> _units(1), _units(1234)
+    ('1 unit', '1,234 units')
+    """
+    return f"{n:,} unit" if n == 1 else f"{n:,} units"
 
 
 def _quantile_bounds(values: npt.NDArray[np.float64], k: int) -> list[float]:
@@ -502,14 +607,15 @@ def draw_account_points(
     size_in: tuple[float, float] = (9.0, 6.0),
     max_points: int = 200_000,
     names: Sequence[str] | None = None,
+    palette: Sequence[str] | None = None,
 ) -> bytes:
     """Draw accounts as dots in their territory's colour (no geo units needed).
 
     ``lon``, ``lat`` and ``labels`` have shape ``(n_accounts,)``. Above
     ``max_points`` an evenly spaced subset is drawn (every k-th account), so
     the picture stays readable and quick. ``names`` (one per territory
-    index) are written at the median place of each territory's accounts.
-    Returns PNG bytes.
+    index) are written at the median place of each territory's accounts;
+    ``palette`` is as for :func:`draw_territory_map`. Returns PNG bytes.
 
     Raises
     ------
@@ -526,7 +632,8 @@ def draw_account_points(
     idx = np.flatnonzero(ok)
     if idx.size > max_points:
         idx = idx[:: int(math.ceil(idx.size / max_points))]
-    palette = territory_colours(int(labels.max()) + 1 if labels.size else 0)
+    if palette is None:
+        palette = territory_colours(int(labels.max()) + 1 if labels.size else 0)
     colours = [palette[k] if k >= 0 else UNCHANGED_GREY for k in labels[idx].tolist()]
     fig, ax = _new_axes(title, size_in)
     ax.scatter(lon[idx], lat[idx], s=4, c=colours, linewidths=0)  # type: ignore[attr-defined]

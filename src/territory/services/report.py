@@ -262,8 +262,10 @@ def _figures(
                 dtype=np.int64,
             )
             named = len(ids) <= MAX_LABELLED
+            palette = maps.territory_palette(ids)
+            colours = [palette[t] for t in ids]
             if named:
-                legend = _legend(table, ids, maps.territory_colours(len(ids)))
+                legend = _legend(table, ids, colours)
             values, label, caption, shown = _choropleth_values(
                 conn, metric, kind, shapes, unit_territory, metrics
             )
@@ -274,6 +276,7 @@ def _figures(
                 title=f"{model_name}: {len(set(labels[labels >= 0].tolist())):,} "
                 f"territories over {shapes.n_units:,} {kind} units",
                 names=ids if named else None,
+                palette=colours,
             )
             step(REPORT_STEPS[4])
             choropleth = maps.draw_choropleth(
@@ -291,14 +294,17 @@ def _figures(
             if located:
                 ids = plan.territories["territory_id"].to_list()
                 named = len(ids) <= MAX_LABELLED
+                palette = maps.territory_palette(ids)
+                colours = [palette[t] for t in ids]
                 if named:
-                    legend = _legend(table, ids, maps.territory_colours(len(ids)))
+                    legend = _legend(table, ids, colours)
                 territory_map = maps.draw_account_points(
                     a["longitude"].to_numpy(),
                     a["latitude"].to_numpy(),
                     a["t_idx"].to_numpy(),
                     title=f"{model_name}: accounts by territory",
                     names=ids if named else None,
+                    palette=colours,
                 )
                 map_note = (
                     "The model assigns no geo units, so the map shows its accounts "
