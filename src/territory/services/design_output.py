@@ -8,13 +8,16 @@
   in WGS 84 lon/lat, with the summary as properties;
 * ``map.png`` — each territory in its plan colour (the one the change map
   and the report give it, :func:`territory.services.maps.territory_palette`),
-  labelled at a point inside each, state borders drawn lightly.
+  labelled at a point inside each, state borders drawn lightly and region
+  borders boldly.
 
 County territories dissolve the stored county polygons. ZIP and account
 units have no polygons: each gets its Voronoi cell (of the distinct unit
 locations), clipped to the union of the counties of the designed states —
 those stored, else (only ZIPs loaded) those of the county map that ships
 with the product — and the state outlines are drawn from the same counties.
+Regions dissolve the same unit polygons as their territories do, so a region
+border is drawn only where the units on either side lie in different regions.
 Only points in no known state fall back to their convex hull widened by
 20 km.
 """
@@ -458,10 +461,16 @@ def write_design_files(
     shapes = _dissolve(ids, geoms, report.assignment, order, clip)
     region_shapes: dict[str, Any] = {}
     if report.regions:
+        # from the units themselves: a union of the simplified territory shapes
+        # leaves seams inside a region that would be drawn as region borders
+        region_ids = [r.id for r in report.regions]
         parent = {t.id: t.parent_id for t in report.territories}
-        for r in report.regions:
-            members = [shapes[t] for t in order if parent[t] == r.id]
-            region_shapes[r.id] = shapely.union_all(members, grid_size=1e-6)
+        region_of = {
+            u: region
+            for u, t in report.assignment.items()
+            if (region := parent.get(t)) in region_ids
+        }
+        region_shapes = _dissolve(ids, geoms, region_of, region_ids, clip)
     features = []
     for level, rows, geo in (
         ("region", report.regions, region_shapes),
