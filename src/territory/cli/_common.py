@@ -19,7 +19,12 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from territory.errors import InternalError, TerritoryError, ValidationFailed
+from territory.errors import (
+    InputError,
+    InternalError,
+    TerritoryError,
+    ValidationFailed,
+)
 from territory.settings import Settings
 
 if TYPE_CHECKING:
@@ -49,13 +54,31 @@ def settings_of(ctx: typer.Context) -> Settings:
     return obj
 
 
-def open_store(ctx: typer.Context) -> Engine:
-    """Open the store named by ``--db`` and migrate it to the newest schema."""
+def open_store(ctx: typer.Context, *, read_only: bool = False) -> Engine:
+    """Open the store named by ``--db`` and migrate it to the newest schema.
+
+    A command that only reads (``read_only``) refuses a SQLite file that does
+    not exist instead of creating an empty store (and its folders) there.
+
+    Raises
+    ------
+    InputError
+        When ``read_only`` and the SQLite file named by ``--db`` does not exist
+        (code ``no_store``).
+    """
     from territory.services.store import missing_sqlite_file
     from territory.services.store import open_store as _open
 
     url = settings_of(ctx).database_url
     missing = missing_sqlite_file(url)
+    if missing is not None and read_only:
+        raise InputError(
+            f"No store at {missing}: the file does not exist. Check --db or "
+            "TERRITORY_DATABASE_URL; a command that writes (territory data "
+            "load-us, territory import) makes a new store.",
+            code="no_store",
+            details={"file": str(missing)},
+        )
     if missing is not None:
         # a mistyped path would otherwise look like an empty store
         err_console.print(

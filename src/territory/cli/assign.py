@@ -140,7 +140,7 @@ def explain(
     def go() -> None:
         from territory.services import assign as svc
 
-        ex = svc.explain_account(open_store(ctx), model, account_id)
+        ex = svc.explain_account(open_store(ctx, read_only=True), model, account_id)
         lines = ex.lines(show_failed=True)
         failed = [t for t in ex.territories if not t.matched]
         if not all_ and len(failed) > _SHOWN:

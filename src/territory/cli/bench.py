@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,10 +41,14 @@ def solve(
 ) -> None:
     """Solve FILE and print one JSON object with the benchmark's measures."""
     from territory.services.bench import solve_benchmark
+    from territory.services.output_path import check_output_file
 
-    record = run_command(
-        lambda: solve_benchmark(
+    def go() -> dict[str, Any]:
+        if labels is not None:
+            check_output_file(labels, "--labels")
+        return solve_benchmark(
             file, time_limit_s=time_limit, seed=seed, p=p, labels_out=labels
         )
-    )
+
+    record = run_command(go)
     typer.echo(json.dumps(record))

@@ -218,7 +218,7 @@ def summary(
     def go() -> None:
         from territory.services.overview import summarise_store
 
-        engine = open_store(ctx)
+        engine = open_store(ctx, read_only=True)
         ov = summarise_store(engine, kind=level, contiguity=contiguity)
         if not ov.states:
             console.print(

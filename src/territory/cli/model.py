@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from territory.cli._common import console, open_store, run_command, settings_of
+from territory.errors import Conflict
 
 app = typer.Typer(
     help="Create, clone, activate and archive territory models.", no_args_is_help=True
@@ -42,7 +43,7 @@ def list_(ctx: typer.Context) -> None:
     def go() -> None:
         from territory.services import models as svc
 
-        rows = svc.list_models(open_store(ctx))
+        rows = svc.list_models(open_store(ctx, read_only=True))
         table = Table(title="Territory models")
         for col in (
             "name",
@@ -85,7 +86,7 @@ def show(
     def go() -> None:
         from territory.services import models as svc
 
-        s = svc.show_model(open_store(ctx), name)
+        s = svc.show_model(open_store(ctx, read_only=True), name)
         m = s.model
         table = Table(title=f"Model {m.name}", show_header=False)
         table.add_column("field")
@@ -139,7 +140,15 @@ def activate(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
     def go() -> None:
         from territory.services import models as svc
 
-        prev = svc.activate_model(open_store(ctx), name, actor=settings_of(ctx).actor)
+        try:
+            prev = svc.activate_model(
+                open_store(ctx), name, actor=settings_of(ctx).actor
+            )
+        except Conflict as exc:
+            if exc.code != "model_state_unchanged":
+                raise
+            console.print(exc.message, markup=False, highlight=False)
+            return
         msg = f"Model [bold]{name}[/] is now active."
         if prev is not None:
             msg += f" Model {prev.name} was archived (its data is kept)."
@@ -155,7 +164,13 @@ def archive(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
     def go() -> None:
         from territory.services import models as svc
 
-        m = svc.archive_model(open_store(ctx), name, actor=settings_of(ctx).actor)
+        try:
+            m = svc.archive_model(open_store(ctx), name, actor=settings_of(ctx).actor)
+        except Conflict as exc:
+            if exc.code != "model_state_unchanged":
+                raise
+            console.print(exc.message, markup=False, highlight=False)
+            return
         console.print(f"Model [bold]{m.name}[/] archived; its data is kept.")
 
     run_command(go)

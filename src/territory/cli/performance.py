@@ -68,7 +68,7 @@ def size(
         from territory.services.sizing import size_model
 
         res = size_model(
-            open_store(ctx),
+            open_store(ctx, read_only=True),
             model,
             config=_config(workload),
             capacity_hours=capacity_hours,
@@ -385,6 +385,7 @@ def metrics(
 
     def go() -> None:
         from territory.services.performance import (
+            check_metrics_path,
             compute_metrics,
             metadata_path,
             write_metrics,
@@ -395,6 +396,9 @@ def metrics(
                 f"--level {level!r} is not known; use territory, rep or region.",
                 code="metrics_level",
             )
+        if out is not None:
+            check_metrics_path(out)
+        engine = open_store(ctx, read_only=True)
         cfg = _config(workload)
         # The service names each step as it starts: the bar counts the steps
         # finished and ends full, labelled with what was measured.
@@ -407,7 +411,7 @@ def metrics(
                 started += 1
 
             res = compute_metrics(
-                open_store(ctx),
+                engine,
                 model,
                 level=level,  # type: ignore[arg-type]
                 period=period,

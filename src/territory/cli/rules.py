@@ -83,8 +83,16 @@ def export(
 
     def go() -> None:
         from territory.services import rules as svc
+        from territory.services.output_path import (
+            check_output_file,
+            check_output_folder,
+        )
 
-        files = svc.export_rules(open_store(ctx), path, model)
+        if svc.exports_yaml(path):
+            check_output_file(path, "PATH")
+        else:
+            check_output_folder(path, "PATH")
+        files = svc.export_rules(open_store(ctx, read_only=True), path, model)
         console.print(f"Wrote {len(files)} file{'s' if len(files) > 1 else ''}:")
         for f in files:
             console.print(f"  {f}")
@@ -104,7 +112,7 @@ def lint(
     def go() -> None:
         from territory.services import rules as svc
 
-        findings = svc.lint_model(open_store(ctx), model)
+        findings = svc.lint_model(open_store(ctx, read_only=True), model)
         if not findings:
             console.print("No findings: every rule can match and every account lands.")
             return
@@ -183,9 +191,15 @@ def export_assignments(
 
     def go() -> None:
         from territory.services import rules as svc
+        from territory.services.output_path import check_output_file
 
+        check_output_file(path, "PATH")
         n = svc.export_assignments(
-            open_store(ctx), path, model, for_load=for_load, id_map=id_map
+            open_store(ctx, read_only=True),
+            path,
+            model,
+            for_load=for_load,
+            id_map=id_map,
         )
         console.print(f"Wrote {n:,} associations to {path}.")
 

@@ -84,9 +84,13 @@ def compare(
         draw_change_map,
         write_comparison,
     )
+    from territory.services.output_path import check_output_folder
 
     def go() -> None:
-        engine = open_store(ctx)
+        folder = check_output_folder(
+            out or Path(f"compare-{_slug(model_a)}-vs-{_slug(model_b)}")
+        )
+        engine = open_store(ctx, read_only=True)
         cfg = _workload_config(workload)
         with progress_bar("comparing", total=5) as advance:
             result = compare_models(
@@ -98,7 +102,6 @@ def compare(
                 progress=lambda msg: advance(1, description=msg),
             )
             advance(0, description="done")
-        folder = out or Path(f"compare-{_slug(model_a)}-vs-{_slug(model_b)}")
         files = write_comparison(result, folder)
         map_path = None
         if not no_map and result.units.height:
@@ -265,10 +268,12 @@ def report(
     ] = None,
 ) -> None:
     """Write one self-contained HTML report (maps, charts, tables) of a model."""
+    from territory.services.output_path import check_output_folder
     from territory.services.report import REPORT_STEPS, write_report
 
     def go() -> None:
-        engine = open_store(ctx)
+        check_output_folder(out)
+        engine = open_store(ctx, read_only=True)
         cfg = _workload_config(workload)
         with progress_bar("report", total=len(REPORT_STEPS)) as advance:
             path = write_report(

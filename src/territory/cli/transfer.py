@@ -132,9 +132,13 @@ def export_command(
     def go() -> None:
         from territory.services.exporting import export_file
         from territory.services.importing import check_entity
+        from territory.services.output_path import check_output_file
 
         check_entity(entity)
-        report = export_file(open_store(ctx), entity, file, model=model, layout=layout)
+        check_output_file(file, "FILE")
+        report = export_file(
+            open_store(ctx, read_only=True), entity, file, model=model, layout=layout
+        )
         for line in report.summary_lines():
             console.print(line, markup=False, highlight=False)
 

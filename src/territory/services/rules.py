@@ -50,6 +50,7 @@ __all__ = [
     "TypeMatch",
     "export_assignments",
     "export_rules",
+    "exports_yaml",
     "import_rules",
     "lint_model",
     "match_types",
@@ -281,6 +282,19 @@ def import_rules(
     return ImportResult(m.id, created, counts, str(source), matched)
 
 
+def exports_yaml(path: str | Path) -> bool:
+    """Return whether :func:`export_rules` writes ``path`` as one YAML file.
+
+    Otherwise ``path`` is a folder for the Salesforce CSVs.
+
+    Examples
+    --------
+    >>> exports_yaml("rules.yml"), exports_yaml("sf-setup")
+    (True, False)
+    """
+    return Path(path).suffix.lower() in _YAML
+
+
 def export_rules(engine: Engine, path: str | Path, model: str | None) -> list[Path]:
     """Export the model's rules as YAML (``*.yaml``) or a folder of Salesforce CSVs.
 
@@ -293,7 +307,7 @@ def export_rules(engine: Engine, path: str | Path, model: str | None) -> list[Pa
     with engine.connect() as conn:
         m = resolve_model(conn, model)
         rule_set = RuleRepository(conn).load(m.id)
-    if target.suffix.lower() in _YAML:
+    if exports_yaml(target):
         return [write_rules_yaml(rule_set, target)]
     return write_salesforce_setup(rule_set, target, m.id)
 

@@ -71,10 +71,12 @@ def test_load_us_unknown_level_exits_2(sqlite_url: str) -> None:
 
 def test_a_missing_sqlite_file_is_announced_before_it_is_created(tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "typo.db"
-    result = CliRunner().invoke(app, ["--db", f"sqlite:///{path}", "model", "list"])
+    db = ["--db", f"sqlite:///{path}"]
+    result = CliRunner().invoke(app, [*db, "model", "create", "FY27"])
     assert result.exit_code == 0, result.output
     assert f"no store at {path}" in " ".join(result.stderr.split())
-    assert "No models yet" in result.stdout
+    assert "Created model FY27" in result.stdout
     # the second time the store exists and nothing is announced
-    again = CliRunner().invoke(app, ["--db", f"sqlite:///{path}", "model", "list"])
+    again = CliRunner().invoke(app, [*db, "model", "list"])
     assert again.exit_code == 0 and "no store at" not in again.stderr
+    assert "FY27" in again.stdout

@@ -104,6 +104,12 @@ def test_unknown_entity_and_extension(sqlite_url: str, tmp_path: Path) -> None:
     assert "error: Cannot import or export 'widgets'; choose one of accounts, reps" in (
         result.stderr
     )
+    # export only reads: it refuses a store that does not exist (the failed
+    # import above made none)
+    result = _run(sqlite_url, "export", "reps", str(tmp_path / "r.xlsx"))
+    assert result.exit_code == 2
+    assert "error: No store at" in result.stderr
+    assert _run(sqlite_url, "model", "create", "FY27").exit_code == 0
     result = _run(sqlite_url, "export", "reps", str(tmp_path / "r.xlsx"))
     assert result.exit_code == 2
     assert "Cannot tell the format of 'r.xlsx'" in result.stderr

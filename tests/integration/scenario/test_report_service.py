@@ -137,6 +137,11 @@ def test_report_cli_writes_the_file(sqlite_url: str, tmp_path: Path) -> None:
 
 
 def test_report_cli_unknown_model_exits_2(sqlite_url: str, tmp_path: Path) -> None:
+    from territory.storage.engine import make_engine, migrate
+
+    eng = make_engine(sqlite_url)
+    migrate(eng)  # report only reads: it refuses a store that does not exist
+    eng.dispose()
     result = CliRunner().invoke(
         app, ["--db", sqlite_url, "report", "--model", "nope", "--out", str(tmp_path)]
     )
