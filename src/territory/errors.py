@@ -27,8 +27,9 @@ class Issue:
     """One problem found in user input.
 
     ``file`` and ``row`` locate it (row numbers count the header as row 1, as
-    a spreadsheet shows them), ``field`` names the column, ``problem`` says
-    what is wrong and ``hint`` what to do about it.
+    a spreadsheet shows them; ``line`` is the line of a text file such as a
+    YAML rule file), ``field`` names the column or key, ``problem`` says what
+    is wrong and ``hint`` what to do about it.
     """
 
     problem: str
@@ -36,12 +37,15 @@ class Issue:
     file: str | None = None
     row: int | None = None
     field: str | None = None
+    line: int | None = None
 
     def render(self) -> str:
         """Return the issue as one readable line."""
         where = []
         if self.file is not None:
             where.append(self.file)
+        if self.line is not None:
+            where.append(f"line {self.line}")
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.field is not None:
@@ -58,6 +62,7 @@ class Issue:
             "file": self.file,
             "row": self.row,
             "field": self.field,
+            "line": self.line,
             "problem": self.problem,
             "hint": self.hint,
         }

@@ -27,7 +27,8 @@ items and links, and developer names, are kept when present.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,7 +45,14 @@ from territory.domain.rule import (
 from territory.domain.territory import Territory, TerritoryType
 from territory.errors import InputError, Issue, ValidationFailed
 
-__all__ = ["read_rules_yaml", "rules_to_yaml", "write_rules_yaml"]
+__all__ = [
+    "ParsedRules",
+    "invalid_rules_file",
+    "parse_rules_yaml",
+    "read_rules_yaml",
+    "rules_to_yaml",
+    "write_rules_yaml",
+]
 
 T = TypeVar("T")
 _TOP = {"territory_types", "territories", "rules", "value_sets"}
@@ -60,6 +68,58 @@ def _text(v: Any) -> str | None:
 
 def _opt(kind: Callable[[str], T], value: Any) -> T | None:
     return None if value is None or value == "" else kind(str(value))
+
+
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRules:
+    """A YAML rule file read without stopping at the first problem.
+
+    ``rule_set`` holds what could be read; ``issues`` every problem found,
+    each with its file, line and key; ``lines`` the 1-based line of every
+    key and list entry, by its path (``("rules", 0, "items", 1, "field")``:
+    the ``field`` key of the second item of the first rule).
+    """
+
+    name: str
+    rule_set: RuleSet
+    issues: tuple[Issue, ...]
+    lines: Mapping[KeyPath, int] = field(default_factory=dict)
+    rule_index: Mapping[str, int] = field(default_factory=dict)
+
+    def line(self, *path: str | int) -> int | None:
+        """Return the line of ``path``, else of its longest prefix that exists."""
+        for end in range(len(path), 0, -1):
+            if path[:end] in self.lines:
+                return self.lines[path[:end]]
+        return None
+
+    def rule_line(self, rule_id: str, *path: str | int) -> int | None:
+        """Return the line of ``path`` inside the rule ``rule_id``."""
+        n = self.rule_index.get(rule_id)
+        return None if n is None else self.line("rules", n, *path)
+
+
+def _line_map(text: str) -> dict[KeyPath, int]:
+    """Return the 1-based line of every mapping key and list entry, by path."""
+    out: dict[KeyPath, int] = {}
+
+    def walk(node: Any, path: KeyPath) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = (*path, str(key.value))
+                out.setdefault(sub, key.start_mark.line + 1)
+                walk(value, sub)
+        elif isinstance(node, yaml.SequenceNode):
+            for n, value in enumerate(node.value):
+                sub = (*path, n)
+                out[sub] = value.start_mark.line + 1
+                walk(value, sub)
+
+    walk(yaml.compose(text), ())
+    return out
 
 
 def read_rules_yaml(
@@ -79,10 +139,38 @@ def read_rules_yaml(
         Listing every entry that lacks a key or has an unknown one, every
         repeated id and every reference to nothing.
     """
+    parsed = parse_rules_yaml(path, model_id, stored=stored)
+    if parsed.issues:
+        raise invalid_rules_file(parsed.name, list(parsed.issues))
+    return parsed.rule_set
+
+
+def invalid_rules_file(name: str, issues: list[Issue]) -> ValidationFailed:
+    """Return the error listing every problem of the rule file ``name``."""
+    return ValidationFailed(
+        f"{name} has {len(issues)} problem{'s' if len(issues) > 1 else ''}; "
+        "fix them all and import again.",
+        issues,
+        code="rules_yaml_invalid",
+    )
+
+
+def parse_rules_yaml(
+    path: str | Path, model_id: str, *, stored: StoredIds | None = None
+) -> ParsedRules:
+    """Read a YAML rule file, collecting every problem instead of stopping.
+
+    Raises
+    ------
+    InputError
+        When the file is missing or is not valid YAML.
+    """
     known = stored or StoredIds()
     p = Path(path)
     try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        text = p.read_text(encoding="utf-8")
+        doc = yaml.safe_load(text) or {}
+        lines = _line_map(text)
     except FileNotFoundError as exc:
         raise InputError(
             f"Rule file {p} does not exist.", code="rules_file_missing"
@@ -94,6 +182,13 @@ def read_rules_yaml(
         ) from exc
     name = p.name
     issues: list[Issue] = []
+
+    def at(*path: str | int) -> int | None:
+        for end in range(len(path), 0, -1):
+            if path[:end] in lines:
+                return lines[path[:end]]
+        return None
+
     if not isinstance(doc, dict):
         raise InputError(
             f"{name} must hold a mapping with {', '.join(sorted(_TOP))}.",
@@ -102,35 +197,51 @@ def read_rules_yaml(
     for key in sorted(set(doc) - _TOP):
         issues.append(
             Issue(
-                f"unknown section '{key}'", f"use {', '.join(sorted(_TOP))}", file=name
+                f"unknown section '{key}'",
+                f"use {', '.join(sorted(_TOP))}",
+                file=name,
+                line=at(str(key)),
             )
         )
 
-    def entries(section: str) -> list[dict[str, Any]]:
+    def entries(section: str) -> list[tuple[int, dict[str, Any]]]:
         raw = doc.get(section) or []
         if not isinstance(raw, list):
-            issues.append(Issue(f"'{section}' must be a list", file=name))
+            issues.append(
+                Issue(f"'{section}' must be a list", file=name, line=at(section))
+            )
             return []
         good = []
-        for n, e in enumerate(raw, start=1):
+        for n, e in enumerate(raw):
             if not isinstance(e, dict) or "id" not in e:
                 issues.append(
                     Issue(
-                        f"{section} entry {n} needs an 'id'", file=name, field=section
+                        f"{section} entry {n + 1} needs an 'id'",
+                        file=name,
+                        field=section,
+                        line=at(section, n),
                     )
                 )
             else:
-                good.append(e)
+                good.append((n, e))
         return good
 
     types = []
     dev_names: dict[str, str] = {}
-    for e in entries("territory_types"):
+    type_at: dict[str, int] = {}
+    for n, e in entries("territory_types"):
         if "priority" not in e:
             issues.append(
-                Issue(f"territory type '{e['id']}' needs a priority", file=name)
+                Issue(
+                    f"territory type '{e['id']}' needs a priority",
+                    "add priority: N (a whole number no other type holds)",
+                    file=name,
+                    field="priority",
+                    line=at("territory_types", n),
+                )
             )
             continue
+        type_at.setdefault(str(e["id"]), n)
         types.append(
             TerritoryType(
                 TerritoryTypeId(str(e["id"])),
@@ -142,7 +253,8 @@ def read_rules_yaml(
         if e.get("developer_name"):
             dev_names[str(e["id"])] = str(e["developer_name"])
     territories = []
-    for e in entries("territories"):
+    territory_at: dict[str, int] = {}
+    for n, e in entries("territories"):
         attrs = dict(e.get("attributes") or {})
         if e.get("developer_name"):
             attrs["developer_name"] = str(e["developer_name"])
@@ -159,20 +271,26 @@ def read_rules_yaml(
                     attributes=attrs,
                 )
             )
+            territory_at.setdefault(str(e["id"]), n)
         except InputError as exc:
-            issues.append(Issue(exc.message, file=name))
+            issues.append(Issue(exc.message, file=name, line=at("territories", n)))
     rules: list[AssignmentRule] = []
     links: list[RuleLink] = []
-    for e in entries("rules"):
+    rule_at: dict[str, int] = {}
+    link_at: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for n, e in entries("rules"):
         rid = str(e["id"])
+        rule_at.setdefault(rid, n)
         items = []
-        for n, it in enumerate(e.get("items") or [], start=1):
+        for m, it in enumerate(e.get("items") or []):
             if not isinstance(it, dict) or "field" not in it or "operator" not in it:
                 issues.append(
                     Issue(
-                        f"rule '{rid}' item {n} needs 'field' and 'operator'",
+                        f"rule '{rid}' item {m + 1} needs 'field' and 'operator'",
                         "write items as {field: ..., operator: ..., value: ...}",
                         file=name,
+                        field="items",
+                        line=at("rules", n, "items", m),
                     )
                 )
                 continue
@@ -195,9 +313,10 @@ def read_rules_yaml(
                 developer_name=_text(e.get("developer_name")),
             )
         )
-        for lk in e.get("territories") or []:
+        for m, lk in enumerate(e.get("territories") or []):
             if isinstance(lk, str):
                 links.append(RuleLink(rid, lk))
+                link_at[(rid, lk)].append(at("rules", n, "territories", m) or 0)
             elif isinstance(lk, dict) and "territory" in lk:
                 links.append(
                     RuleLink(
@@ -207,30 +326,46 @@ def read_rules_yaml(
                         external_id=_text(lk.get("salesforce_id")),
                     )
                 )
+                link_at[(rid, str(lk["territory"]))].append(
+                    at("rules", n, "territories", m) or 0
+                )
             else:
                 issues.append(
                     Issue(
                         f"rule '{rid}' has a territory entry without 'territory'",
                         "write {territory: ID, apply_to_children: true}",
                         file=name,
+                        field="territories",
+                        line=at("rules", n, "territories", m),
                     )
                 )
     value_sets: dict[str, set[str]] = defaultdict(set)
     raw_sets = doc.get("value_sets") or {}
     if not isinstance(raw_sets, dict):
-        issues.append(Issue("'value_sets' must map a name to a list", file=name))
+        issues.append(
+            Issue(
+                "'value_sets' must map a name to a list",
+                file=name,
+                line=at("value_sets"),
+            )
+        )
         raw_sets = {}
     for set_name, values in raw_sets.items():
         value_sets[str(set_name)] |= {str(v) for v in (values or [])}
-    issues.extend(_reference_issues(name, types, territories, rules, links, known))
-    if issues:
-        raise ValidationFailed(
-            f"{name} has {len(issues)} problem{'s' if len(issues) > 1 else ''}; "
-            "fix them and import again.",
-            issues,
-            code="rules_yaml_invalid",
-        )
-    return RuleSet(
+
+    def where(kind: str, key: str, *sub: str | int) -> int | None:
+        if kind == "territory" and key in territory_at:
+            return at("territories", territory_at[key], *sub)
+        if kind == "territory type" and key in type_at:
+            return at("territory_types", type_at[key], *sub)
+        if kind == "rule" and key in rule_at:
+            return at("rules", rule_at[key], *sub)
+        return None
+
+    issues.extend(
+        _reference_issues(name, types, territories, rules, links, known, where, link_at)
+    )
+    rule_set = RuleSet(
         tuple(sorted(territories, key=lambda t: t.id)),
         tuple(sorted(rules, key=lambda r: r.id)),
         tuple(sorted(links, key=lambda k: (k.rule_id, k.territory_id))),
@@ -238,6 +373,7 @@ def read_rules_yaml(
         {k: frozenset(v) for k, v in sorted(value_sets.items())},
         dev_names,
     )
+    return ParsedRules(name, rule_set, tuple(issues), lines, rule_at)
 
 
 def _reference_issues(
@@ -247,6 +383,8 @@ def _reference_issues(
     rules: list[AssignmentRule],
     links: list[RuleLink],
     known: StoredIds,
+    where: Callable[..., int | None],
+    link_at: Mapping[tuple[str, str], list[int]],
 ) -> list[Issue]:
     """Repeated ids, and references to a territory or type that does not exist."""
     issues: list[Issue] = []
@@ -264,6 +402,7 @@ def _reference_issues(
                         f"keep one entry per {what}",
                         file=name,
                         field="id",
+                        line=where(what, key),
                     )
                 )
             seen.add(key)
@@ -278,6 +417,7 @@ def _reference_issues(
                     "add the parent territory, or fix the parent id",
                     file=name,
                     field="parent",
+                    line=where("territory", x.id, "parent"),
                 )
             )
         if x.type_id is not None and x.type_id not in type_ids:
@@ -288,10 +428,14 @@ def _reference_issues(
                     "add the territory type under territory_types, or fix the type",
                     file=name,
                     field="type",
+                    line=where("territory", x.id, "type"),
                 )
             )
     seen_links: set[tuple[str, str]] = set()
     for k in links:
+        pair = (k.rule_id, k.territory_id)
+        places = link_at.get(pair) or []
+        first = places[0] if places else None
         if k.territory_id not in territory_ids:
             issues.append(
                 Issue(
@@ -300,18 +444,20 @@ def _reference_issues(
                     "add the territory, or remove it from the rule's territories",
                     file=name,
                     field="territories",
+                    line=first or None,
                 )
             )
-        if (k.rule_id, k.territory_id) in seen_links:
+        if pair in seen_links:
             issues.append(
                 Issue(
                     f"rule '{k.rule_id}' lists territory '{k.territory_id}' twice",
                     "list each territory of a rule once",
                     file=name,
                     field="territories",
+                    line=(places[1] if len(places) > 1 else first) or None,
                 )
             )
-        seen_links.add((k.rule_id, k.territory_id))
+        seen_links.add(pair)
     return issues
 
 

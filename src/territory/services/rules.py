@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,8 +17,13 @@ from territory.domain.rule import (
     StoredIds,
 )
 from territory.domain.territory import TerritoryType
-from territory.errors import InputError, NotFound
-from territory.io.rules_yaml import read_rules_yaml, write_rules_yaml
+from territory.errors import InputError, Issue, NotFound
+from territory.io.rules_yaml import (
+    ParsedRules,
+    invalid_rules_file,
+    parse_rules_yaml,
+    write_rules_yaml,
+)
 from territory.io.salesforce import (
     read_id_map,
     read_salesforce_setup,
@@ -27,6 +32,7 @@ from territory.io.salesforce import (
 )
 from territory.io.usdata import read_zip_directory
 from territory.rules import AccountExplanation, LintFinding, RuleEngine, lint
+from territory.rules.item_check import find_item_problems
 from territory.services.account_columns import read_accounts
 from territory.services.assign import (
     AssignmentDiff,
@@ -139,16 +145,62 @@ def match_types(
     return out, tuple(matches)
 
 
-def _read(path: Path, model_id: str, stored: StoredIds) -> RuleSet:
+def _read(
+    path: Path,
+    model_id: str,
+    stored: StoredIds,
+    stored_sets: Callable[[], Mapping[str, frozenset[str]]],
+) -> RuleSet:
+    """Read the rules, refusing them with every problem of the file at once.
+
+    ``stored_sets`` gives the model's value sets, which an ``inTable`` of the
+    file may name; it is called only when an item uses ``inTable``.
+    """
     if path.is_dir():
-        return read_salesforce_setup(path, model_id, stored=stored)
+        rule_set = read_salesforce_setup(path, model_id, stored=stored)
+        issues = _item_issues(rule_set, stored_sets, path.name, None)
+        if issues:
+            raise invalid_rules_file(path.name, issues)
+        return rule_set
     if path.suffix.lower() in _YAML:
-        return read_rules_yaml(path, model_id, stored=stored)
+        parsed = parse_rules_yaml(path, model_id, stored=stored)
+        issues = [
+            *parsed.issues,
+            *_item_issues(parsed.rule_set, stored_sets, parsed.name, parsed),
+        ]
+        if issues:
+            raise invalid_rules_file(parsed.name, _in_file_order(issues))
+        return parsed.rule_set
     raise InputError(
         f"{path} is neither a folder of Salesforce CSV files nor a .yaml file; "
         "give the Data Loader export folder or a YAML rule file.",
         code="rules_source_unknown",
     )
+
+
+def _item_issues(
+    rule_set: RuleSet,
+    stored_sets: Callable[[], Mapping[str, frozenset[str]]],
+    name: str,
+    parsed: ParsedRules | None,
+) -> list[Issue]:
+    sets: dict[str, frozenset[str]] = dict(rule_set.value_sets)
+    if any(i.operator.casefold() == "intable" for r in rule_set.rules for i in r.items):
+        sets = {**stored_sets(), **sets}
+    out = []
+    for p in find_item_problems(rule_set, sets):
+        where = ("items", p.item - 1, p.key) if p.item is not None else (p.key,)
+        line = parsed.rule_line(p.rule_id, *where) if parsed else None
+        # The engine's messages already say how to fix it; a filter's names
+        # its rule.
+        what = f"rule '{p.rule_id}' item {p.item}: " if p.item is not None else ""
+        out.append(Issue(f"{what}{p.problem}", file=name, field=p.key, line=line))
+    return out
+
+
+def _in_file_order(issues: list[Issue]) -> list[Issue]:
+    """Sort issues by line (stable; those without a line keep their place last)."""
+    return sorted(issues, key=lambda x: (x.line is None, x.line or 0))
 
 
 def _edits(a: str, b: str) -> int:
@@ -251,7 +303,12 @@ def import_rules(
             frozenset(x.id for x in repo.territories(m.id)),
             frozenset(x.id for x in repo.types()[0]),
         )
-        rule_set = _read(source, m.id, stored)
+        rule_set = _read(
+            source,
+            m.id,
+            stored,
+            lambda: {} if replace_rules else repo.load(m.id).value_sets,
+        )
         rule_set = replace(
             rule_set,
             territories=tuple(replace(x, model_id=m.id) for x in rule_set.territories),

@@ -140,3 +140,101 @@ def test_a_genuine_type_clash_still_fails(engine: Engine, tmp_path: Path) -> Non
     assert info.value.code == "territory_type_name_taken"
     assert "give it priority 1 to use the stored type" in info.value.message
     assert _count(engine, t.territory_model) == 1  # neither import made m2
+
+
+BROKEN = """\
+territories:
+- id: OV1
+  name: Overlay 1
+  type: no-such-type
+rules:
+- id: r1
+  name: broken
+  filter: 1 AND 3
+  items:
+  - {field: industry, operator: equals, value: "x"}
+  - {field: Account.NoSuchField__x, operator: equalz, value: "1"}
+  territories:
+  - {territory: NOPE}
+- id: r2
+  name: table
+  items:
+  - {field: Account.Id, operator: inTable, value: missing-set}
+  territories:
+  - {territory: OV1}
+"""
+
+
+def test_a_broken_rule_file_lists_every_problem_in_one_pass(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Six problems of four kinds, each with file, line and key, in file order.
+
+    Before, an import said two of them, then after each fix the next kind,
+    and from the second round on named neither the file nor the line.
+    """
+    add_model(engine, "d", ["BOS"])
+    path = tmp_path / "broken.yaml"
+    path.write_text(BROKEN, encoding="utf-8")
+    rules_before = _count(engine, t.assignment_rule)
+    with pytest.raises(ValidationFailed) as info:
+        import_rules(engine, path, "d", actor="ops")
+    err = info.value
+    assert err.code == "rules_yaml_invalid"
+    assert err.message == "broken.yaml has 6 problems; fix them all and import again."
+    got = [(i.file, i.line, i.field) for i in err.issues]
+    assert got == [
+        ("broken.yaml", 4, "type"),
+        ("broken.yaml", 8, "filter"),
+        ("broken.yaml", 11, "field"),
+        ("broken.yaml", 11, "operator"),
+        ("broken.yaml", 13, "territories"),
+        ("broken.yaml", 17, "value"),
+    ]
+    text = [i.render() for i in err.issues]
+    assert text[0].startswith(
+        "broken.yaml, line 4, field 'type': territory 'OV1' has type 'no-such-type'"
+    )
+    assert "item 3 does not exist (the rule has 2 items)" in text[1]
+    assert text[2].startswith(
+        "broken.yaml, line 11, field 'field': rule 'r1' item 2: Rule field "
+        "'Account.NoSuchField__x' is not an account field"
+    )
+    assert text[3].startswith(
+        "broken.yaml, line 11, field 'operator': rule 'r1' item 2: Unknown "
+        "operator 'equalz'; use one of: equals,"
+    )
+    assert "linked to territory 'NOPE', which does not exist" in text[4]
+    assert (
+        text[5].startswith("broken.yaml, line 17, field 'value': rule 'r2' item 1: ")
+        and "value set 'missing-set' does not exist" in text[5]
+    )
+    assert _count(engine, t.assignment_rule) == rules_before
+    with engine.connect() as conn:
+        assert conn.execute(
+            select(t.territory.c.id).where(t.territory.c.model_id == "d")
+        ).scalars().all() == ["BOS"]
+
+
+def test_an_in_table_may_name_a_value_set_the_model_holds(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The one-pass check knows the model's stored value sets."""
+    add_model(engine, "d", ["BOS"])
+    first = tmp_path / "sets.yaml"
+    first.write_text(
+        "rules:\n- id: a\n  items:\n"
+        "  - {field: Account.Id, operator: inTable, value: named}\n"
+        "  territories: [BOS]\nvalue_sets:\n  named: [A1, A2]\n",
+        encoding="utf-8",
+    )
+    import_rules(engine, first, "d", actor="ops")
+    second = tmp_path / "more.yaml"
+    second.write_text(
+        "rules:\n- id: b\n  items:\n"
+        "  - {field: Account.Id, operator: inTable, value: named}\n"
+        "  territories: [BOS]\n",
+        encoding="utf-8",
+    )
+    result = import_rules(engine, second, "d", actor="ops")
+    assert result.counts.rules == 1
