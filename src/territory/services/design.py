@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import scipy.sparse as sp
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -60,6 +61,7 @@ from territory.errors import (
     InternalError,
 )
 from territory.io.usdata import parse_states
+from territory.metrics.contiguity import is_contiguous
 from territory.optimize import (
     DesignOptions,
     DesignProblem,
@@ -725,6 +727,64 @@ def _result_of(
         method="hierarchical",
         elapsed_s=elapsed_s,
     )
+
+
+def _carried_region_rows(
+    region_names: dict[str, str],
+    parent_of: dict[str, str],
+    territory_ids: list[str],
+    labels: npt.NDArray[np.int64],
+    result: DesignResult,
+    xy: npt.NDArray[np.float64],
+    adjacency: sp.csr_array,
+    activities: tuple[str, ...],
+) -> list[TerritorySummary]:
+    """Summarise the regions a redesign carries over from its base plan.
+
+    A region is the parent of designed territories; its values and targets
+    are those of its territories summed, its diameter and contiguity those
+    of its units. ``labels`` has shape ``(n_units,)`` (territory index, -1
+    for a unit left out).
+    """
+    region_ids = sorted({parent_of[t] for t in territory_ids if t in parent_of})
+    if not region_ids:
+        return []
+    index = {r: j for j, r in enumerate(region_ids)}
+    of_territory = np.array(
+        [index.get(parent_of.get(t, ""), -1) for t in territory_ids], dtype=np.int64
+    )
+    region_labels = np.where(labels >= 0, of_territory[np.maximum(labels, 0)], -1)
+    diam = _diameters_km(xy, region_labels, len(region_ids))
+    if result.bridges:
+        # islands joined to the mainland by the design count as joined
+        a, b = np.array(result.bridges, dtype=np.int64).T
+        n = adjacency.shape[0]
+        links = sp.csr_array((np.ones(2 * a.size), (np.r_[a, b], np.r_[b, a])), (n, n))
+        adjacency = sp.csr_array(adjacency + links)
+    whole = is_contiguous(adjacency, region_labels, len(region_ids))
+    rows = []
+    for j, rid in enumerate(region_ids):
+        members = np.flatnonzero(of_territory == j)
+        vals = result.values[members].sum(axis=0)
+        tgts = result.targets[members].sum(axis=0)
+        rows.append(
+            TerritorySummary(
+                id=rid,
+                name=region_names.get(rid, rid),
+                parent_id=None,
+                n_units=int((region_labels == j).sum()),
+                values={n: float(vals[a]) for a, n in enumerate(activities)},
+                targets={n: float(tgts[a]) for a, n in enumerate(activities)},
+                deviations={
+                    n: float(vals[a] / tgts[a] - 1) if tgts[a] > 0 else 0.0
+                    for a, n in enumerate(activities)
+                },
+                diameter_km=float(diam[j]),
+                contiguous=bool(whole[j]),
+                reps=int(members.size),
+            )
+        )
+    return rows
 
 
 def _diameters_km(
@@ -1602,6 +1662,7 @@ def design_territories(
                 details={"territories": orphan},
             )
         carrying = request.from_model is not None and base_id is not None
+        carried_regions: list[TerritorySummary] = []
         if carrying and not region_rows:
             assert base_id is not None
             carried = carry_hierarchy(conn, base_id, tids)
@@ -1611,6 +1672,18 @@ def design_territories(
                     insert(territory),
                     [{**a, "model_id": model.id} for a in carried.ancestors],
                 )
+            # the carried parents are the new plan's regions: the design
+            # table and map show them as a --levels design does
+            carried_regions = _carried_region_rows(
+                {str(a["id"]): str(a["name"]) for a in carried.ancestors},
+                parent_of,
+                tids,
+                labels,
+                result,
+                xy,
+                problem.adjacency,
+                names,
+            )
         all_ids = [r.id for r in region_rows] + tids
         attrs: list[dict[str, Any]] = [
             {
@@ -1646,6 +1719,7 @@ def design_territories(
                 "attributes": attrs,
             },
         )
+        region_rows += carried_regions
         carried_ov = (
             carry_overlay_territories(conn, base_id, model.id, overlays)
             if base_id is not None

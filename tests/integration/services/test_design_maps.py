@@ -1,7 +1,8 @@
-"""Design maps of one plan: shared territory colours, region borders.
+"""Design maps of one plan: shared territory colours, region borders, regions kept.
 
 Real counties of CT, MA and RI (27 counties, from :mod:`design_fixtures`),
-designed as 2 regions of 4 territories.
+designed as 2 regions of 4 territories, or as 4 territories redesigned from
+such a plan.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from design_fixtures import seed_store
 from territory.services.design import DesignRequest, design_territories
 from territory.services.design_output import write_design_files
 from territory.services.maps import territory_palette
-from territory.storage.tables import geo_unit
+from territory.storage.tables import geo_unit, territory
 
 pytestmark = pytest.mark.integration
 
@@ -113,3 +114,50 @@ def test_region_border_runs_only_between_regions(store: Engine, tmp_path: Path) 
             shapely.union_all(inner), shapely.buffer(true.boundary, 0.02)
         )
         assert shapely.intersection(drawn.boundary, seam.buffer(0.002)).length < 1e-6
+
+
+def test_redesign_keeps_the_base_regions_in_report_and_map(
+    store: Engine, tmp_path: Path
+) -> None:
+    base = design_territories(store, _request("base", levels=(2, 4)), actor="tester")
+    report = design_territories(
+        store,
+        _request(
+            "next",
+            n_territories=4,
+            from_model="base",
+            seed=3,
+            balance=(("population", 0.30),),
+        ),
+        actor="tester",
+    )
+    base_parent = {t.id: t.parent_id for t in base.territories}
+    assert [r.id for r in report.regions] == ["R01", "R02"]
+    assert [r.name for r in report.regions] == ["Region 1", "Region 2"]
+    assert {t.id: t.parent_id for t in report.territories} == base_parent
+    for r in report.regions:
+        own = [t for t in report.territories if t.parent_id == r.id]
+        assert r.n_units == sum(t.n_units for t in own)
+        assert r.n_accounts == sum(t.n_accounts for t in own)
+        assert r.values["population"] == pytest.approx(
+            sum(t.values["population"] for t in own)
+        )
+        assert r.reps == len(own)
+    assert sum(r.n_units for r in report.regions) == 27
+    # stored once each: the carried regions are not inserted twice
+    with store.connect() as conn:
+        ids = conn.execute(
+            select(territory.c.id).where(territory.c.model_id == report.model_id)
+        ).scalars()
+        stored = sorted(ids)
+    assert stored == ["R01", "R02", "T01", "T02", "T03", "T04"]
+    files = write_design_files(store, report, tmp_path / "out")
+    doc = json.loads(files.geojson.read_text())
+    assert [f["id"] for f in doc["features"]] == [
+        "R01",
+        "R02",
+        "T01",
+        "T02",
+        "T03",
+        "T04",
+    ]
