@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from territory.cli._common import console, open_store, progress_bar, run_command
+
+if TYPE_CHECKING:
+    from territory.services.overview import StoreOverview
 
 app = typer.Typer(
     help="Load real US geography (counties, ZIPs) and generate sample accounts.",
@@ -102,25 +106,11 @@ def load_us(
             f"{len(report.adjacency.islands)} island(s)",
         )
         console.print(table)
-        lf = report.labor_force
         lines = [
             f"{report.n_units:,} units, {report.n_pairs:,} neighbour pairs "
             f"({report.adjacency.n_components} component(s) over every stored state).",
-            f"Dropped outside the 50 states and DC: {len(report.counties.dropped)} "
-            "county records (territories).",
-            f"Labour force: code 46113 mapped to "
-            f"{lf.remapped.get('46113', '-')}; {len(lf.filled)} counties filled "
-            f"(population x state ratio): {', '.join(sorted(lf.filled))}.",
+            *report.notes,
         ]
-        if report.zips is not None:
-            z = report.zips
-            lines.append(
-                f"ZIP codes: {z.n_units:,} ZIP units in the 50 states and DC; "
-                f"{z.n_active_unresolved:,} active ZIPs without a county "
-                f"({z.n_active_without_county_name:,} have no county name); "
-                f"{z.n_shared_centroid:,} ZIPs share a centroid with another; "
-                f"{len(report.counties_without_zip)} counties have no ZIP unit."
-            )
         for line in lines:
             console.print(line, highlight=False)
 
@@ -208,7 +198,11 @@ def sample_reps(
 @app.command("summary")
 def summary(
     ctx: typer.Context,
-    level: str = typer.Option("county", "--level", help="Unit level: county or zip."),
+    level: str | None = typer.Option(
+        None,
+        "--level",
+        help="Unit level: county or zip (default: every level the store holds).",
+    ),
     contiguity: str = typer.Option(
         "queen", "--contiguity", help="Adjacency to count components on."
     ),
@@ -219,53 +213,62 @@ def summary(
         from territory.services.overview import summarise_store
 
         engine = open_store(ctx, read_only=True)
-        ov = summarise_store(engine, kind=level, contiguity=contiguity)
-        if not ov.states:
+        shown = 0
+        for kind in (level,) if level is not None else ("county", "zip"):
+            ov = summarise_store(engine, kind=kind, contiguity=contiguity)
+            if ov.states:
+                _print_overview(ov, kind, contiguity)
+                shown += 1
+        if not shown:
+            what = f"{level} units" if level is not None else "geo units"
             console.print(
-                f"No {level} units in the store; run `territory data load-us` first."
-            )
-            return
-        table = Table(title=f"Store: {level} units ({contiguity} adjacency)")
-        for col, justify in (
-            ("state", "left"),
-            ("units", "right"),
-            ("people 2019", "right"),
-            ("labour 2009", "right"),
-            ("accounts", "right"),
-            ("sample", "right"),
-            ("pieces", "right"),
-            ("islands", "left"),
-        ):
-            table.add_column(col, justify=justify)  # type: ignore[arg-type]
-        for s in ov.states:
-            table.add_row(
-                s.state,
-                f"{s.units:,}",
-                f"{s.population:,.0f}",
-                f"{s.labor_force:,.0f}",
-                f"{s.accounts:,}",
-                f"{s.sample_accounts:,}",
-                f"{s.components:,}",
-                _islands(s.islands),
-            )
-        table.add_section()
-        table.add_row(
-            "total",
-            f"{ov.units:,}",
-            f"{ov.population:,.0f}",
-            f"{sum(s.labor_force for s in ov.states):,.0f}",
-            f"{ov.accounts:,}",
-            f"{sum(s.sample_accounts for s in ov.states):,}",
-            f"{ov.components:,}",
-            f"{len(ov.islands)}",
-        )
-        console.print(table)
-        if ov.unplaced_accounts or ov.accounts_outside:
-            console.print(
-                f"{ov.unplaced_accounts:,} accounts could not be placed; "
-                f"{ov.accounts_outside:,} sit in units of other levels or states "
-                "(`territory export accounts FILE` lists them).",
-                highlight=False,
+                f"No {what} in the store; run `territory data load-us` first."
             )
 
     run_command(go)
+
+
+def _print_overview(ov: StoreOverview, level: str, contiguity: str) -> None:
+    """Print the per-state table of one unit level."""
+    table = Table(title=f"Store: {level} units ({contiguity} adjacency)")
+    for col, justify in (
+        ("state", "left"),
+        ("units", "right"),
+        ("people 2019", "right"),
+        ("labour 2009", "right"),
+        ("accounts", "right"),
+        ("sample", "right"),
+        ("pieces", "right"),
+        ("islands", "left"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for s in ov.states:
+        table.add_row(
+            s.state,
+            f"{s.units:,}",
+            f"{s.population:,.0f}",
+            f"{s.labor_force:,.0f}",
+            f"{s.accounts:,}",
+            f"{s.sample_accounts:,}",
+            f"{s.components:,}",
+            _islands(s.islands),
+        )
+    table.add_section()
+    table.add_row(
+        "total",
+        f"{ov.units:,}",
+        f"{ov.population:,.0f}",
+        f"{sum(s.labor_force for s in ov.states):,.0f}",
+        f"{ov.accounts:,}",
+        f"{sum(s.sample_accounts for s in ov.states):,}",
+        f"{ov.components:,}",
+        f"{len(ov.islands)}",
+    )
+    console.print(table)
+    if ov.unplaced_accounts or ov.accounts_outside:
+        console.print(
+            f"{ov.unplaced_accounts:,} accounts could not be placed; "
+            f"{ov.accounts_outside:,} sit in units of other levels or states "
+            "(`territory export accounts FILE` lists them).",
+            highlight=False,
+        )

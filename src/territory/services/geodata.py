@@ -147,6 +147,7 @@ class LoadReport:
     zips: ZipReport | None = None
     counties_without_zip: Mapping[str, float] = field(default_factory=dict)
     timings_s: Mapping[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     @property
     def population_total(self) -> float:
@@ -157,6 +158,70 @@ class LoadReport:
     def labor_force_total(self) -> float:
         """Labour force of the loaded units."""
         return sum(s.labor_force for s in self.by_state)
+
+
+def _load_notes(
+    states: Sequence[str],
+    *,
+    everywhere: bool,
+    counties: CountyReport,
+    labor_force: MetricReport,
+    zips: ZipReport | None,
+    zip_frame: pl.DataFrame | None,
+    counties_without_zip: Mapping[str, float],
+) -> tuple[str, ...]:
+    """Return what the load dropped, mapped or filled in the loaded ``states``.
+
+    A load of some states notes only what concerns them (no Alaska fills on
+    a Rhode Island load); a load of every state also notes the county
+    records outside the 50 states and DC.
+    """
+    wanted = set(states)
+
+    def in_states(county_id: str) -> bool:
+        return STATE_FIPS.get(county_id[:2]) in wanted
+
+    names = ", ".join(states) if len(states) <= 8 else f"{len(states)} states"
+    notes = []
+    if everywhere:
+        notes.append(
+            f"Dropped outside the 50 states and DC: {len(counties.dropped)} "
+            "county records (territories)."
+        )
+    remapped = {old: new for old, new in labor_force.remapped.items() if in_states(new)}
+    if remapped:
+        notes.append(
+            "Labour force: "
+            + ", ".join(f"code {o} mapped to {n}" for o, n in sorted(remapped.items()))
+            + "."
+        )
+    filled = sorted(c for c in labor_force.filled if in_states(c))
+    if filled:
+        notes.append(
+            f"Labour force: {len(filled)} counties filled (population x state "
+            f"ratio): {', '.join(filled)}."
+        )
+    if zips is not None and zip_frame is not None:
+        state_of = dict(
+            zip(zip_frame["id"].to_list(), zip_frame["state"].to_list(), strict=True)
+        )
+        n_units = sum(1 for st in state_of.values() if st in wanted)
+        unresolved = sum(
+            n for st, n in zips.unresolved_by_state.items() if st in wanted
+        )
+        shared = sum(
+            1
+            for group in zips.shared_centroid_groups
+            for z in group
+            if state_of.get(z) in wanted
+        )
+        no_zip = sum(1 for c in counties_without_zip if in_states(c))
+        notes.append(
+            f"ZIP codes in {names}: {n_units:,} ZIP units; {unresolved:,} active "
+            f"ZIPs without a county; {shared:,} ZIPs share a centroid with "
+            f"another; {no_zip} counties have no ZIP unit."
+        )
+    return tuple(notes)
 
 
 def _check_level(level: str) -> str:
@@ -293,13 +358,14 @@ def load_us(
             "geometry": shapely.to_wkb(units.geometries).tolist(),
         }
         zip_report = None
+        zip_frame: pl.DataFrame | None = None
         without_zip: dict[str, float] = {}
     else:
         begin("reading ZIP codes")
         directory = read_zip_directory(counties)
         all_units = read_zip_units(directory)
         zip_report = all_units.report
-        frame = all_units.frame
+        frame = zip_frame = all_units.frame
         # Equal share of the county's people per ZIP unit, counted over
         # every ZIP unit of the county so subset loads agree.
         per_county = frame.group_by("county_fips").len()
@@ -435,6 +501,15 @@ def load_us(
         zips=zip_report,
         counties_without_zip=without_zip,
         timings_s=timings,
+        notes=_load_notes(
+            load_states,
+            everywhere=wanted is None,
+            counties=counties.report,
+            labor_force=labor_force.report,
+            zips=zip_report,
+            zip_frame=zip_frame,
+            counties_without_zip=without_zip,
+        ),
     )
     _log.info(
         "loaded %d %s units (%d adjacency pairs) in %.2f s",

@@ -20,9 +20,27 @@ def test_load_us_prints_a_summary_per_state(sqlite_url: str) -> None:
     assert "US counties loaded (queen adjacency)" in out
     assert "1,059,361" in out  # Rhode Island, 2019
     assert "25007, 25019" in out  # Dukes and Nantucket have no neighbour
-    assert "code 46113 mapped to 46102" in out
-    assert "02105, 02158, 02195, 02198, 02230, 02275, 15005" in out
+    # only what concerns RI and MA: no South Dakota recode, no Alaska or
+    # Hawaii fills, no records outside the states
+    assert "46113" not in out and "02105" not in out and "15005" not in out
+    assert "Dropped outside" not in out and "Labour force:" not in out
     assert result.stderr.count("error") == 0
+
+
+@pytest.mark.slow
+def test_load_us_notes_the_fills_of_the_loaded_states(sqlite_url: str) -> None:
+    result = CliRunner().invoke(
+        app, ["--db", sqlite_url, "data", "load-us", "--states", "AK,SD"]
+    )
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    assert "Labour force: code 46113 mapped to 46102." in out
+    assert (
+        "Labour force: 6 counties filled (population x state ratio): "
+        "02105, 02158, 02195, 02198, 02230, 02275." in out
+    )
+    assert "15005" not in out  # Kalawao, Hawaii: not loaded
+    assert "Dropped outside" not in out
 
 
 @pytest.mark.slow
@@ -35,8 +53,20 @@ def test_load_us_zip_level_reports_zip_figures(sqlite_url: str) -> None:
     assert result.exit_code == 0, result.output
     out = " ".join(result.stdout.split())
     assert "US ZIP units loaded (rook adjacency)" in out
-    assert "29,672 ZIP units" in out
-    assert "162 ZIPs share a centroid" in out
+    # the ZIP figures of Rhode Island, not of the whole country (29,672 ZIP
+    # units, 162 sharing a centroid)
+    assert (
+        "ZIP codes in RI: 72 ZIP units; 0 active ZIPs without a county; "
+        "0 ZIPs share a centroid with another; 0 counties have no ZIP unit." in out
+    )
+    assert "29,672" not in out and "162 ZIPs" not in out
+    summary = CliRunner().invoke(app, ["--db", sqlite_url, "data", "summary"])
+    assert summary.exit_code == 0, summary.output
+    lines = summary.stdout.splitlines()
+    assert any("Store: zip units (queen adjacency)" in line for line in lines)
+    (ri,) = [line for line in lines if line.startswith("│ RI")]
+    assert ri.split("│")[2].strip() == "72"
+    assert not any("county units" in line for line in lines)  # none stored
 
 
 @pytest.mark.slow
