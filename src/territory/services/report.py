@@ -37,7 +37,12 @@ from territory.services import maps
 from territory.services.charts import BalancePanel, draw_balance_bars
 from territory.services.models import resolve_model
 from territory.services.performance import MetricsResult, compute_metrics
-from territory.services.plan import load_plan, read_frame, unit_metric_frame
+from territory.services.plan import (
+    balance_peers,
+    load_plan,
+    read_frame,
+    unit_metric_frame,
+)
 from territory.services.report_page import (
     BALANCED_MEASURES,
     LegendEntry,
@@ -294,8 +299,13 @@ def _figures(
             if located:
                 ids = plan.territories["territory_id"].to_list()
                 named = len(ids) <= MAX_LABELLED
-                palette = maps.territory_palette(ids)
-                colours = [palette[t] for t in ids]
+                # keyed by the leaf territories, as the design map is, so
+                # regions and overlays do not shift the colours
+                is_peer = balance_peers(plan.territories).tolist()
+                palette = maps.territory_palette(
+                    t for t, leaf in zip(ids, is_peer, strict=True) if leaf
+                )
+                colours = [palette.get(t, maps.UNCHANGED_GREY) for t in ids]
                 if named:
                     legend = _legend(table, ids, colours)
                 territory_map = maps.draw_account_points(
