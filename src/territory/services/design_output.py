@@ -226,6 +226,34 @@ def _unit_states(report: DesignReport) -> list[str]:
     return list(report.states)
 
 
+def _unions(
+    ids: Sequence[str],
+    geoms: Sequence[Any],
+    assignment: dict[str, str],
+    order: Sequence[str],
+) -> dict[str, Any]:
+    """Return the union of each group's unit geometries (not simplified)."""
+    groups: dict[str, list[Any]] = {t: [] for t in order}
+    for u, g in zip(ids, geoms, strict=True):
+        t = assignment.get(u)
+        if t is not None and not g.is_empty:
+            groups[t].append(g)
+    return {
+        t: shapely.union_all(groups[t], grid_size=1e-6)
+        if groups[t]
+        else shapely.Polygon()
+        for t in order
+    }
+
+
+def _finish(shape: Any, clip: Any | None) -> Any:
+    """Clip a dissolved shape, drop its slivers and simplify it for drawing."""
+    if clip is not None and not shape.is_empty:
+        shape = shapely.intersection(shape, clip, grid_size=1e-6)
+    shape = _without_slivers(shape)
+    return shapely.simplify(shape, _SIMPLIFY_DEG, preserve_topology=True)
+
+
 def _dissolve(
     ids: Sequence[str],
     geoms: Sequence[Any],
@@ -233,23 +261,8 @@ def _dissolve(
     order: Sequence[str],
     clip: Any | None,
 ) -> dict[str, Any]:
-    groups: dict[str, list[Any]] = {t: [] for t in order}
-    for u, g in zip(ids, geoms, strict=True):
-        t = assignment.get(u)
-        if t is not None and not g.is_empty:
-            groups[t].append(g)
-    out: dict[str, Any] = {}
-    for t in order:
-        shape = (
-            shapely.union_all(groups[t], grid_size=1e-6)
-            if groups[t]
-            else shapely.Polygon()
-        )
-        if clip is not None and not shape.is_empty:
-            shape = shapely.intersection(shape, clip, grid_size=1e-6)
-        shape = _without_slivers(shape)
-        out[t] = shapely.simplify(shape, _SIMPLIFY_DEG, preserve_topology=True)
-    return out
+    raw = _unions(ids, geoms, assignment, order)
+    return {t: _finish(raw[t], clip) for t in order}
 
 
 #: Holes smaller than this (square degrees, about 0.1 km²) are seams between
@@ -458,19 +471,19 @@ def write_design_files(
     ids, geoms, outlines = _unit_geometries(engine, report)
     clip = outlines.get("__clip__")
     order = [t.id for t in report.territories]
-    shapes = _dissolve(ids, geoms, report.assignment, order, clip)
+    raw = _unions(ids, geoms, report.assignment, order)
+    shapes = {t: _finish(raw[t], clip) for t in order}
     region_shapes: dict[str, Any] = {}
     if report.regions:
-        # from the units themselves: a union of the simplified territory shapes
-        # leaves seams inside a region that would be drawn as region borders
-        region_ids = [r.id for r in report.regions]
+        # from the territories' unions before simplifying: their shared
+        # borders coincide, while those of the simplified shapes leave seams
+        # inside a region that would be drawn as region borders
         parent = {t.id: t.parent_id for t in report.territories}
-        region_of = {
-            u: region
-            for u, t in report.assignment.items()
-            if (region := parent.get(t)) in region_ids
-        }
-        region_shapes = _dissolve(ids, geoms, region_of, region_ids, clip)
+        for r in report.regions:
+            members = [raw[t] for t in order if parent[t] == r.id]
+            region_shapes[r.id] = _finish(
+                shapely.union_all(members, grid_size=1e-6), clip
+            )
     features = []
     for level, rows, geo in (
         ("region", report.regions, region_shapes),
