@@ -102,8 +102,18 @@ class ParsedRules:
         return None if n is None else self.line("rules", n, *path)
 
 
-def _line_map(text: str) -> dict[KeyPath, int]:
-    """Return the 1-based line of every mapping key and list entry, by path."""
+def _load(text: str) -> tuple[Any, dict[KeyPath, int]]:
+    """Return the document and the 1-based line of every key and list entry.
+
+    The text is parsed once: the composed node tree gives the lines, and the
+    document is built from it as ``yaml.safe_load`` would.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        doc = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
     out: dict[KeyPath, int] = {}
 
     def walk(node: Any, path: KeyPath) -> None:
@@ -118,8 +128,9 @@ def _line_map(text: str) -> dict[KeyPath, int]:
                 out[sub] = value.start_mark.line + 1
                 walk(value, sub)
 
-    walk(yaml.compose(text), ())
-    return out
+    if node is not None:
+        walk(node, ())
+    return doc, out
 
 
 def read_rules_yaml(
@@ -168,9 +179,8 @@ def parse_rules_yaml(
     known = stored or StoredIds()
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-        doc = yaml.safe_load(text) or {}
-        lines = _line_map(text)
+        doc, lines = _load(p.read_text(encoding="utf-8"))
+        doc = doc or {}
     except FileNotFoundError as exc:
         raise InputError(
             f"Rule file {p} does not exist.", code="rules_file_missing"
