@@ -2,12 +2,14 @@
 
 A command that searches for a plan for a minute, or saves a model, and only
 then finds that its ``--out`` names a file would waste the run or leave a
-saved model behind. These checks look only; they create nothing.
+saved model behind. These checks leave nothing behind: a folder's
+writability is probed by making and removing an empty folder in it.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from territory.errors import InputError
@@ -84,7 +86,10 @@ def _check_parents(folder: Path, target: Path, option: str) -> None:
     """Check that ``folder`` (missing) can be made: its nearest ancestor is a folder."""
     for ancestor in (folder, *folder.parents):
         if ancestor.is_dir():
-            _check_writable(ancestor, target, option, f"create {folder}")
+            action = (
+                f"write into {folder}" if ancestor == folder else f"create {folder}"
+            )
+            _check_writable(ancestor, target, option, action)
             return
         if ancestor.exists() or ancestor.is_symlink():
             raise InputError(
@@ -96,12 +101,20 @@ def _check_parents(folder: Path, target: Path, option: str) -> None:
 
 
 def _check_writable(folder: Path, target: Path, option: str, action: str) -> None:
-    if os.access(folder, os.W_OK | os.X_OK):
-        return
-    where = f"({option})" if target == folder else f"for {option} {target}"
-    raise InputError(
-        f"Cannot {action} {where}: {folder} is not writable (permission denied); "
-        f"give another {option}.",
-        code="bad_output",
-        details={"path": str(target), "folder": str(folder)},
-    )
+    """Probe ``folder`` by making and removing a folder in it.
+
+    A permission test alone passes for an administrator and on file systems
+    that refuse every new entry (``/proc``), so the probe asks the system.
+    """
+    try:
+        probe = tempfile.mkdtemp(prefix=".territory-probe-", dir=folder)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        where = f"({option})" if target == folder else f"for {option} {target}"
+        raise InputError(
+            f"Cannot {action} {where}: {folder} does not accept new files "
+            f"({reason}); give another {option}.",
+            code="bad_output",
+            details={"path": str(target), "folder": str(folder), "reason": reason},
+        ) from None
+    os.rmdir(probe)

@@ -127,7 +127,10 @@ def test_export_names_the_os_error_of_an_unwritable_path(store: str) -> None:
     result = _run(store, "export", "accounts", "/proc/x.csv")
     assert result.exit_code == 2
     err = _flat(result.stderr)
-    assert "error: Cannot write '/proc/x.csv': No such file or directory" in err
+    assert (
+        "error: Cannot write into /proc for FILE /proc/x.csv: /proc does not "
+        "accept new files (No such file or directory)" in err
+    )
     assert "None" not in err
 
 
@@ -246,3 +249,30 @@ def test_read_only_commands_refuse_a_missing_sqlite_file(
     assert f"error: No store at {path}: the file does not exist" in _flat(result.stderr)
     assert not (tmp_path / "typo").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report", "--out", "/proc/territory-r"],
+        ["compare", "FY27", "FY27", "--out", "/proc/territory-c"],
+        ["rules", "export", "/proc/territory-rr", "--model", "FY27"],
+        ["metrics", "--out", "/proc/territory-m.csv"],
+    ],
+)
+def test_output_where_no_folder_can_be_made_exits_2_before_any_work(
+    store: str, args: list[str]
+) -> None:
+    result = _run(store, *args)
+    assert result.exit_code == 2, result.output
+    err = _flat(result.stderr)
+    assert "/proc does not accept new files (No such file or directory)" in err
+    assert "internal error" not in err and "Traceback" not in result.output
+    assert "Measur" not in result.stderr
+
+
+def test_design_into_a_folder_that_cannot_be_made_saves_nothing(design_db: str) -> None:
+    result = _run(design_db, *DESIGN, "--out", "/proc/territory-design")
+    assert result.exit_code == 2, result.output
+    assert "Cannot create /proc/territory-design for --out" in _flat(result.stderr)
+    assert _model_names(design_db) == []

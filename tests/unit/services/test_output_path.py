@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -53,13 +52,25 @@ def test_a_folder_is_not_a_file(tmp_path: Path) -> None:
     assert ei.value.message.startswith(f"FILE {tmp_path} names a folder")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
-def test_a_read_only_folder_is_refused(tmp_path: Path) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        with pytest.raises(InputError, match="is not writable"):
-            check_output_folder(locked / "out")
-    finally:
-        locked.chmod(0o700)
+def test_a_folder_that_takes_no_new_entries_is_refused() -> None:
+    """``/proc`` refuses every new entry, for an administrator too."""
+    with pytest.raises(InputError) as ei:
+        check_output_folder("/proc/territory-out")
+    assert ei.value.code == "bad_output"
+    assert ei.value.message == (
+        "Cannot create /proc/territory-out for --out /proc/territory-out: /proc "
+        "does not accept new files (No such file or directory); give another --out."
+    )
+    with pytest.raises(
+        InputError, match="Cannot write into /proc for FILE /proc/x.csv"
+    ):
+        check_output_file("/proc/x.csv", "FILE")
+    with pytest.raises(InputError, match="Cannot write into /proc .--out.: /proc does"):
+        check_output_folder("/proc")
+
+
+def test_the_probe_leaves_the_folder_as_it_was(tmp_path: Path) -> None:
+    (tmp_path / "kept.txt").write_text("x")
+    assert check_output_folder(tmp_path) == tmp_path
+    assert check_output_file(tmp_path / "new" / "m.csv") == tmp_path / "new" / "m.csv"
+    assert [p.name for p in tmp_path.iterdir()] == ["kept.txt"]
