@@ -64,12 +64,21 @@ def open_store(ctx: typer.Context, *, read_only: bool = False) -> Engine:
     ------
     InputError
         When ``read_only`` and the SQLite file named by ``--db`` does not exist
-        (code ``no_store``).
+        or is empty (code ``no_store``).
     """
-    from territory.services.store import missing_sqlite_file
+    from territory.services.store import empty_sqlite_file, missing_sqlite_file
     from territory.services.store import open_store as _open
 
     url = settings_of(ctx).database_url
+    empty = empty_sqlite_file(url) if read_only else None
+    if empty is not None:
+        raise InputError(
+            f"No store at {empty}: the file is empty. Check --db or "
+            "TERRITORY_DATABASE_URL; a command that writes (territory data "
+            "load-us, territory import) makes a new store.",
+            code="no_store",
+            details={"file": str(empty)},
+        )
     missing = missing_sqlite_file(url)
     if missing is not None and read_only:
         raise InputError(

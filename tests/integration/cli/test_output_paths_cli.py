@@ -276,3 +276,33 @@ def test_design_into_a_folder_that_cannot_be_made_saves_nothing(design_db: str) 
     assert result.exit_code == 2, result.output
     assert "Cannot create /proc/territory-design for --out" in _flat(result.stderr)
     assert _model_names(design_db) == []
+
+
+def test_a_store_that_is_not_a_database_is_refused_by_name(tmp_path: Path) -> None:
+    text = tmp_path / "notes.db"
+    text.write_text("hello\n")
+    folder = tmp_path / "folder.db"
+    folder.mkdir()
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    got = _run(f"sqlite:///{text}", "model", "list")
+    assert got.exit_code == 2, got.output
+    assert f"error: {text} is not a territory store: it is not a SQLite database" in (
+        _flat(got.stderr)
+    )
+    assert text.read_text() == "hello\n"
+    got = _run(f"sqlite:///{folder}", "model", "list")
+    assert got.exit_code == 2, got.output
+    assert f"error: --db names the folder {folder}; give the store's file" in (
+        _flat(got.stderr)
+    )
+    # a read-only command leaves an empty file empty; a writing one makes a store
+    got = _run(f"sqlite:///{empty}", "model", "list")
+    assert got.exit_code == 2, got.output
+    assert f"error: No store at {empty}: the file is empty." in _flat(got.stderr)
+    assert empty.stat().st_size == 0
+    made = _run(f"sqlite:///{empty}", "model", "create", "FY28")
+    assert made.exit_code == 0, made.output
+    assert _model_names(f"sqlite:///{empty}") == ["FY28"]
+    for res in (got, made):
+        assert "Traceback" not in res.output and "internal error" not in res.stderr
