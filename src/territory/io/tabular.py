@@ -365,6 +365,13 @@ def _parse_csv(source: Path | bytes, name: str) -> pl.DataFrame:
             truncate_ragged_lines=False,
         )
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        ragged = _ragged_rows(source, name)
+        if ragged:
+            raise ValidationFailed(
+                f"{name}: {len(ragged)} row(s) do not have as many fields as the "
+                "header.",
+                ragged,
+            ) from exc
         first = str(exc).strip().splitlines()[0]
         raise InputError(
             f"{name} cannot be read as CSV ({first}); check that every row "
@@ -372,6 +379,50 @@ def _parse_csv(source: Path | bytes, name: str) -> pl.DataFrame:
             code="bad_csv",
             details={"file": name},
         ) from exc
+
+
+def _fields(n: int) -> str:
+    return f"{n} field" if n == 1 else f"{n} fields"
+
+
+def _ragged_rows(source: Path | bytes, name: str) -> list[Issue]:
+    """Rows whose field count differs from the header's (read again, slowly).
+
+    Runs only after the fast reader refused the file, to name the rows. A
+    row is numbered as a spreadsheet shows it (the header is row 1); a
+    field that spans lines inside quotes counts from its first line.
+    """
+    raw = source if isinstance(source, bytes) else source.read_bytes()
+    text = raw.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    reader = csv.reader(text.splitlines(keepends=True))
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        return []
+    issues: list[Issue] = []
+    start = reader.line_num + 1
+    try:
+        for record in reader:
+            if record and len(record) != len(header):
+                issues.append(
+                    Issue(
+                        problem=(
+                            f"has {_fields(len(record))}; the header has {len(header)}"
+                        ),
+                        hint=(
+                            "remove the extra separators or quote values that hold "
+                            "a comma"
+                            if len(record) > len(header)
+                            else "add the missing fields (empty ones as ,,)"
+                        ),
+                        file=name,
+                        row=start,
+                    )
+                )
+            start = reader.line_num + 1
+    except csv.Error:
+        return issues
+    return issues
 
 
 def _read_csv(path: Path, encoding: str | None) -> pl.DataFrame:

@@ -261,3 +261,21 @@ def test_read_csv_says_the_named_encoding_cannot_read_the_header(
         read_table(f, encoding="utf-16")
     assert exc.value.code == "bad_encoding"
     assert "run again without --encoding" in exc.value.message
+
+
+def test_rows_with_another_field_count_are_named_with_their_counts(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_bytes(b'id,name\nD1,A\nD2,B,extra\nD3\nD4,"x, y"\n')
+    with pytest.raises(ValidationFailed) as ei:
+        read_table(path)
+    assert (
+        ei.value.message
+        == "ragged.csv: 2 row(s) do not have as many fields as the header."
+    )
+    got = [(i.file, i.row, i.problem) for i in ei.value.issues]
+    assert got == [
+        ("ragged.csv", 3, "has 3 fields; the header has 2"),
+        ("ragged.csv", 4, "has 1 field; the header has 2"),
+    ]
