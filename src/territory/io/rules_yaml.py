@@ -180,16 +180,35 @@ def parse_rules_yaml(
     p = Path(path)
     try:
         doc, lines = _load(p.read_text(encoding="utf-8"))
-        doc = doc or {}
     except FileNotFoundError as exc:
         raise InputError(
             f"Rule file {p} does not exist.", code="rules_file_missing"
+        ) from exc
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        start = exc.context_mark
+        if mark is not None and start is not None and start.line != mark.line:
+            where += f" (in what starts at line {start.line + 1})"
+        what = " ".join(x for x in (exc.context, exc.problem) if x) or "syntax error"
+        raise InputError(
+            f"{p.name}{where} is not valid YAML ({what}); fix the indentation "
+            "or quoting there.",
+            code="rules_yaml_syntax",
+            details={"file": p.name, "line": mark.line + 1 if mark else None},
         ) from exc
     except yaml.YAMLError as exc:
         raise InputError(
             f"{p.name} is not valid YAML ({exc}); fix the indentation or quoting.",
             code="rules_yaml_syntax",
         ) from exc
+    if doc is None:
+        raise InputError(
+            f"{p.name} is empty: it holds no territory types, territories or "
+            "rules. Write them as in examples/rules.yaml, or check the file name.",
+            code="rules_yaml_empty",
+            details={"file": p.name},
+        )
     name = p.name
     issues: list[Issue] = []
 
