@@ -192,33 +192,10 @@ def test_balance_leaves_out_overlay_territories_of_another_type(
     plan_engine: Engine,
 ) -> None:
     """An overlay (own type) over A1 and A3 is measured but not balanced."""
-    from sqlalchemy import insert, select
-
-    from territory.storage import tables as t
+    from performance_plan import add_overlay
 
     before = compute_metrics(plan_engine, "plan", period="2027", config=SIMPLE)
-    with plan_engine.begin() as conn:
-        model_id = conn.execute(
-            select(t.territory_model.c.id).where(t.territory_model.c.name == "plan")
-        ).scalar_one()
-        conn.execute(
-            insert(t.territory_type),
-            [{"id": "ovl", "name": "Overlay", "priority": 50, "description": ""}],
-        )
-        conn.execute(
-            insert(t.territory),
-            [{"model_id": model_id, "id": "OVL", "name": "Overlay", "type_id": "ovl",
-              "parent_id": None, "description": "", "is_catch_all": False,
-              "attributes": {}}],
-        )  # fmt: skip
-        conn.execute(
-            insert(t.account_assignment),
-            [
-                {"model_id": model_id, "account_id": a, "territory_id": "OVL",
-                 "cause": "manual", "source": None}
-                for a in ("A1", "A3")
-            ],
-        )  # fmt: skip
+    add_overlay(plan_engine, ("A1", "A3"))
     after = compute_metrics(plan_engine, "plan", period="2027", config=SIMPLE)
     assert _row(after.table, "territory_id", "OVL")["accounts"] == 2
     assert "OVL" not in after.compared_ids
